@@ -1,0 +1,3 @@
+"""optsync: the Comarch ERP Optima synchronization automat, driven by the OS scheduler."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from optsync.cli.main import main
+
+main()
