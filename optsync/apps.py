@@ -1,0 +1,32 @@
+"""The integrated applications and their default flows (SPEC 2.3)."""
+
+from __future__ import annotations
+
+from optsync.errors import BadInput
+
+EXPORT_ENTITIES = ("products", "prices", "stock", "customers", "documents")
+IMPORT_ENTITIES = ("customers", "orders", "receipts", "products", "prices")
+
+# app -> (export: Optima to app, import: app to Optima)
+APPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "eshop": (("products", "prices", "stock"), ("customers", "orders")),
+    "detal": (("products", "prices", "stock", "customers"), ("customers", "receipts")),
+    "mobile": (("products", "prices", "stock", "customers"), ("customers", "orders")),
+    "xl": (("documents",), ("products", "prices", "customers")),
+}
+
+
+def parse_entities(value: str | None, allowed: tuple[str, ...], option: str) -> list[str] | None:
+    """A comma list of entities, checked against ``allowed``; None when not given."""
+    if value is None:
+        return None
+    items = [v.strip().lower() for v in value.split(",") if v.strip()]
+    bad = [v for v in items if v not in allowed]
+    if bad:
+        raise BadInput(
+            f"{option} names unknown entities: {', '.join(bad)}",
+            f"Use a comma list of {', '.join(allowed)}, for example {option} {allowed[0]},"
+            f"{allowed[1]}",
+        )
+    # keep the canonical order, drop repeats
+    return [e for e in allowed if e in items]

@@ -1,0 +1,98 @@
+"""What every command shares: the context, the state, error translation."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from optsync import output
+from optsync.errors import ExitCode, OptsyncError
+
+
+@dataclass
+class Ctx:
+    home: Path
+    debug: bool = False
+    _state: object = field(default=None, repr=False)
+
+    def state(self, *, create: bool = True):
+        from optsync.state.db import State
+
+        if self._state is None:
+            self._state = State(self.home, create=create)
+        return self._state
+
+
+def ctx_of(ctx: typer.Context) -> Ctx:
+    root = ctx.find_root()
+    if not isinstance(root.obj, Ctx):
+        from optsync.home import resolve_home
+
+        root.obj = Ctx(home=resolve_home(None), debug=_debug_env())
+    return root.obj
+
+
+def _debug_env() -> bool:
+    return os.environ.get("OPTSYNC_DEBUG", "") not in ("", "0")
+
+
+class OptsyncGroup(TyperGroup):
+    """Turns domain errors into one line and the documented exit code (SPEC 2.7)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except OptsyncError as exc:
+            if _wants_debug(ctx):
+                raise
+            sys.stderr.write(output.error_line(exc.message) + "\n")
+            raise typer.Exit(int(exc.exit_code)) from None
+        except (typer.Exit, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            sys.stderr.write("optsync: error: interrupted.\n")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if _wants_debug(ctx):
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            sys.stderr.write(
+                output.error_line(
+                    f"unexpected {type(exc).__name__}: {first}. "
+                    "Run again with --debug for the traceback, and report it"
+                )
+                + "\n"
+            )
+            raise typer.Exit(int(ExitCode.FAILED)) from None
+
+
+def _wants_debug(ctx: click.Context) -> bool:
+    obj = ctx.find_root().obj
+    return bool(getattr(obj, "debug", False)) or _debug_env()
+
+
+def new_app(help_text: str, **kwargs) -> typer.Typer:
+    return typer.Typer(
+        help=help_text,
+        cls=OptsyncGroup,
+        no_args_is_help=kwargs.pop("no_args_is_help", True),
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        rich_markup_mode=None,
+        **kwargs,
+    )
+
+
+def report(outcome, *, quiet: bool = False) -> None:
+    """Print an Outcome's notes and warnings for people (stderr)."""
+    if not quiet:
+        for note in outcome.notes:
+            output.info(note)
+    for warning in outcome.warnings:
+        output.warn(warning)

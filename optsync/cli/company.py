@@ -1,0 +1,92 @@
+"""``optsync company``: Optima company databases (SPEC 2.2)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from optsync import manage, output
+from optsync.cli.common import ctx_of, new_app, report
+from optsync.errors import BadInput
+
+app = new_app("Optima company databases.")
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The company's name (free text).")],
+    db: Annotated[str, typer.Option("--db", help="SQLAlchemy URL or 'odbc:...' string.")],
+    config_db: Annotated[
+        Optional[str], typer.Option("--config-db", help="Its Optima configuration database.")
+    ] = None,
+    description: Annotated[Optional[str], typer.Option("--description")] = None,
+) -> None:
+    """Register a company database (it need not be reachable yet)."""
+    report(manage.add_company(ctx_of(ctx).state(), name, db, config_db=config_db,
+                              description=description))
+
+
+@app.command()
+def discover(
+    ctx: typer.Context,
+    config_db: Annotated[str, typer.Option("--config-db", help="Optima configuration DB URL.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, change nothing.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Register every active company of an Optima configuration database."""
+    outcome = manage.discover(ctx_of(ctx).state(), config_db, dry_run=dry_run)
+    if json:
+        output.emit_json(outcome.data)
+    else:
+        output.table(None, ["company", "database", "action"],
+                     [(r["name"], r["db"], r["action"]) for r in outcome.data])
+    report(outcome)
+
+
+@app.command("list")
+def list_(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """List the registered companies."""
+    from optsync.state import config as cfg
+
+    state = ctx_of(ctx).state()
+    by_company: dict[int, list[str]] = {}
+    for integ in cfg.list_integrations(state):
+        by_company.setdefault(integ.company_id, []).append(integ.name)
+    rows = [
+        {"name": c.name, "db": c.db_url, "description": c.description,
+         "config_db": c.config_db_url, "integrations": by_company.get(c.id, [])}
+        for c in cfg.list_companies(state)
+    ]
+    if json:
+        output.emit_json(rows)
+        return
+    if not rows:
+        output.info("no companies yet; add one with 'optsync company add' or "
+                    "'optsync company discover'")
+        return
+    output.table(None, ["company", "database", "configuration db", "integrations"],
+                 [(r["name"], r["db"], r["config_db"] or "", ", ".join(r["integrations"]))
+                  for r in rows])
+
+
+@app.command()
+def remove(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The company's name.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Remove a company with its integrations and schedule (runs and logs stay)."""
+    state = ctx_of(ctx).state()
+    from optsync.state.config import get_company
+
+    get_company(state, name)  # unknown -> exit 2 before asking
+    if not yes:
+        if not sys.stdin.isatty():
+            raise BadInput(f"removing {name!r} needs confirmation", "Add --yes")
+        typer.confirm(f"Remove company {name!r} with its integrations and schedule?",
+                      abort=True)
+    report(manage.remove_company(state, name))

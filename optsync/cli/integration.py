@@ -1,0 +1,67 @@
+"""``optsync integration``: the integrated applications of a company (SPEC 2.3)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from optsync import manage, output
+from optsync.cli.common import ctx_of, new_app, report
+
+app = new_app("Integrated applications of a company: eshop, xl, detal, mobile.")
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    company: Annotated[str, typer.Option("--company", help="The company's name.")],
+    app_: Annotated[str, typer.Option("--app", help="eshop, xl, detal or mobile.")],
+    endpoint: Annotated[
+        str, typer.Option("--endpoint", help="Database URL (sql) or folder / file:// URL.")
+    ],
+    name: Annotated[Optional[str], typer.Option("--name", help="Default: the app.")] = None,
+    export: Annotated[Optional[str], typer.Option("--export", help="Comma list.")] = None,
+    import_: Annotated[Optional[str], typer.Option("--import", help="Comma list.")] = None,
+    price_list: Annotated[
+        Optional[int], typer.Option("--price-list", help="Optima price number (DfC_Lp).")
+    ] = None,
+    warehouse: Annotated[
+        Optional[str], typer.Option("--warehouse", help="Warehouse symbol (Mag_Symbol).")
+    ] = None,
+) -> None:
+    """Add an integration with the app's default flows."""
+    report(manage.add_integration(
+        ctx_of(ctx).state(), company, app_, endpoint, name=name, export=export,
+        import_=import_, price_list=price_list, warehouse=warehouse,
+    ))
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    company: Annotated[Optional[str], typer.Option("--company")] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    """List integrations."""
+    from optsync.state import config as cfg
+
+    state = ctx_of(ctx).state()
+    only = cfg.get_company(state, company) if company is not None else None
+    items = cfg.list_integrations(state, only)
+    if json:
+        output.emit_json([i.as_json() for i in items])
+        return
+    output.table(None, ["company", "name", "app", "endpoint", "export", "import"],
+                 [(i.company, i.name, i.app, i.endpoint, ",".join(i.export),
+                   ",".join(i.import_)) for i in items])
+
+
+@app.command()
+def remove(
+    ctx: typer.Context,
+    integration: Annotated[str, typer.Argument(help="The integration's name.")],
+    company: Annotated[str, typer.Option("--company")],
+) -> None:
+    """Remove an integration and its sync state."""
+    report(manage.remove_integration(ctx_of(ctx).state(), company, integration))

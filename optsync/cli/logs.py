@@ -1,0 +1,99 @@
+"""``optsync logs``: the log list, filtered as the seed's automat button does (SPEC 2.8)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Optional
+
+import typer
+
+from optsync import output
+from optsync.cli.common import ctx_of, new_app
+from optsync.errors import BadInput
+
+app = new_app("Log records of every operation.", invoke_without_command=True,
+              no_args_is_help=False)
+_DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_age(value: str, option: str) -> timedelta:
+    m = _DURATION.match(value.strip().lower())
+    if not m:
+        raise BadInput(f"{option} {value!r} is not a duration",
+                       f"Use a number and m, h, d or w, for example {option} 90d")
+    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+
+
+def parse_since(value: str) -> datetime:
+    try:
+        return datetime.now(UTC) - parse_age(value, "--since")
+    except BadInput:
+        pass
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise BadInput(f"--since {value!r} is neither a duration nor an ISO date or time",
+                       "Use for example --since 2h, --since 3d or --since 2026-11-29") from None
+    if when.tzinfo is None:
+        when = when.astimezone()  # a naive time is local time
+    return when.astimezone(UTC)
+
+
+@app.callback()
+def logs(
+    ctx: typer.Context,
+    filter_: Annotated[str, typer.Option("--filter", help="sync, schedule, config or all.")]
+    = "all",
+    company: Annotated[Optional[str], typer.Option("--company")] = None,
+    level: Annotated[
+        Optional[str], typer.Option("--level", help="Minimum: debug, info, warning, error.")
+    ] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="2h, 3d or an ISO time.")]
+    = None,
+    run: Annotated[Optional[int], typer.Option("--run", help="Only this run's records.")]
+    = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many (newest).")] = 50,
+    json: Annotated[bool, typer.Option("--json", help="JSON lines on stdout.")] = False,
+) -> None:
+    """Show log records, newest last."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from optsync.state import logs as store
+
+    if filter_ not in ("sync", "schedule", "config", "all"):
+        raise BadInput(f"--filter {filter_!r} is not known",
+                       "Use sync, schedule, config or all, for example --filter sync")
+    if level is not None and level not in store.LEVELS:
+        raise BadInput(f"--level {level!r} is not known",
+                       "Use debug, info, warning or error, for example --level warning")
+    if limit < 1:
+        raise BadInput(f"--limit {limit} is not positive", "Use for example --limit 50")
+    records = store.query(
+        ctx_of(ctx).state(), category=None if filter_ == "all" else filter_,
+        company=company, min_level=level, since=parse_since(since) if since else None,
+        run_id=run, limit=limit,
+    )
+    if json:
+        output.emit_json_lines(r.as_json() for r in records)
+        return
+    if not records:
+        output.info("no log records match")
+        return
+    output.table(None, ["time (UTC)", "level", "category", "company", "run", "message"],
+                 [(r.as_json()["ts"], r.level, r.category, r.company or "",
+                   r.run_id or "", r.message) for r in records])
+
+
+@app.command()
+def prune(
+    ctx: typer.Context,
+    older_than: Annotated[str, typer.Option("--older-than", help="e.g. 90d.")],
+) -> None:
+    """Delete log records older than a duration."""
+    from optsync.state import logs as store
+
+    age = parse_age(older_than, "--older-than")
+    count = store.prune(ctx_of(ctx).state(), datetime.now(UTC) - age)
+    output.info(f"{count} log records older than {older_than} deleted")

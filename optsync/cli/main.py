@@ -1,0 +1,55 @@
+"""The ``optsync`` command: global options and the command groups (SPEC 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from optsync import __version__
+from optsync.cli import company, integration, logs, operator, run, schedule, system
+from optsync.cli.common import Ctx, _debug_env, new_app
+
+app = new_app(
+    "The Comarch ERP Optima synchronization automat, driven by cron or Task Scheduler.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"optsync {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Annotated[
+        Optional[Path],
+        typer.Option("--home", help="Folder of optsync's files [default: $OPTSYNC_HOME, "
+                     "else the user data folder].", show_default=False),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True,
+                           help="Show the version and exit.")
+    ] = False,
+) -> None:
+    from optsync.home import resolve_home
+
+    ctx.obj = Ctx(home=resolve_home(home), debug=debug or _debug_env())
+
+
+system.register(app)
+app.add_typer(operator.app, name="operator")
+app.add_typer(company.app, name="company")
+app.add_typer(integration.app, name="integration")
+app.add_typer(schedule.app, name="schedule")
+run.register(app)
+app.add_typer(logs.app, name="logs")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,76 @@
+"""``optsync operator``: the Optima operator the automat acts as (SPEC 2.1)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from optsync import manage, output
+from optsync.cli.common import ctx_of, new_app, report
+from optsync.errors import BadInput
+
+app = new_app("The Optima operator the automat acts as.")
+
+
+@app.command("set")
+def set_(
+    ctx: typer.Context,
+    acronym: Annotated[str, typer.Argument(help="The operator's acronym in Optima.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+    no_password: Annotated[
+        bool, typer.Option("--no-password", help="The operator logs in without a password.")
+    ] = False,
+) -> None:
+    """Store the operator's acronym and password (encrypted)."""
+    if password_stdin and no_password:
+        raise BadInput(
+            "--password-stdin and --no-password exclude each other", "Give only one of them"
+        )
+    if no_password:
+        password = None
+    elif password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise BadInput("no password on stdin", "Pipe it in, e.g. printf %s \"$PW\" | "
+                           "optsync operator set ADMIN --password-stdin")
+    elif sys.stdin.isatty():
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        raise BadInput(
+            "no terminal to ask for the password",
+            "Use --password-stdin to read it from stdin, or --no-password",
+        )
+    report(manage.set_operator(ctx_of(ctx).state(), acronym, password))
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the operator (never the password)."""
+    from optsync.state.config import get_operator
+
+    op = get_operator(ctx_of(ctx).state())
+    if json:
+        output.emit_json(
+            {"acronym": None, "has_password": False, "verified": None} if op is None
+            else {"acronym": op.acronym, "has_password": op.has_password, "verified": op.verified}
+        )
+        return
+    if op is None:
+        output.info("no operator set; run 'optsync operator set ACRONYM'")
+        return
+    verified = {True: "yes", False: "no", None: "not checked yet"}[op.verified]
+    typer.echo(f"operator: {op.acronym}\npassword: {'set' if op.has_password else 'none'}\n"
+               f"verified in Optima: {verified}")
+
+
+@app.command()
+def remove(ctx: typer.Context) -> None:
+    """Forget the operator."""
+    report(manage.remove_operator(ctx_of(ctx).state()))

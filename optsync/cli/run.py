@@ -1,0 +1,122 @@
+"""``optsync run``: one pass of a company, of all, or of those due (SPEC 2.6)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from optsync import output
+from optsync.cli.common import ctx_of
+from optsync.errors import BadInput, ExitCode, OptsyncError
+
+ENTITIES = ("products", "prices", "stock", "customers", "documents", "orders", "receipts")
+
+
+def run(
+    ctx: typer.Context,
+    company: Annotated[Optional[str], typer.Option("--company", help="One company.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every company with integrations.")]
+    = False,
+    due: Annotated[bool, typer.Option("--due", help="Every company that is due now.")]
+    = False,
+    scheduled: Annotated[
+        bool, typer.Option("--scheduled", help="Skip (exit 0) outside the schedule's window.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and compare only.")]
+    = False,
+    full: Annotated[bool, typer.Option("--full", help="Ignore watermarks, send all.")]
+    = False,
+    only: Annotated[Optional[str], typer.Option("--only", help="export or import.")] = None,
+    entity: Annotated[
+        Optional[list[str]], typer.Option("--entity", help="Only this entity (repeatable).")
+    ] = None,
+    wait: Annotated[
+        float, typer.Option("--wait", help="Wait up to SECONDS for the company lock.")
+    ] = 0.0,
+    json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    """Run one synchronization pass: export, then import, per integration."""
+    if sum([company is not None, all_, due]) != 1:
+        raise BadInput("choose what to run", "Give exactly one of --company NAME, --all, --due")
+    if only not in (None, "export", "import"):
+        raise BadInput(f"--only {only!r} is not known", "Use --only export or --only import")
+    bad = [e for e in entity or [] if e not in ENTITIES]
+    if bad:
+        raise BadInput(f"--entity {bad[0]!r} is not known",
+                       f"Use one of {', '.join(ENTITIES)}, for example --entity products")
+    if wait < 0:
+        raise BadInput(f"--wait {wait} is negative", "Use seconds, for example --wait 60")
+    from optsync.sync.engine import PassOptions, run_company
+
+    state = ctx_of(ctx).state(create=False)
+    trigger = "due" if due else ("scheduled" if scheduled else "manual")
+    opts = PassOptions(trigger=trigger, scheduled=scheduled, dry_run=dry_run, full=full,
+                       only=only, entities=set(entity or []), wait=wait)
+    people = not json
+    if people and sys.stderr.isatty():
+        opts.on_step = lambda step: output.info("  " + step.summary())
+
+    if company is not None:
+        result = run_company(state, company, opts)
+        if json:
+            output.emit_json(result.as_json())
+        elif people:
+            _summary(result)
+        if result.status == "skipped":
+            raise typer.Exit(int(ExitCode.LOCKED) if result.reason == "locked" else 0)
+        if result.status != "ok":
+            raise typer.Exit(1)
+        return
+
+    from optsync.sync.due import all_companies, due_companies
+
+    chosen = due_companies(state) if due else all_companies(state)
+    results = []
+    failed = False
+    for comp in chosen:
+        try:
+            result = run_company(state, comp.name, opts, company=comp)
+        except OptsyncError as exc:
+            output.info(output.error_line(f"{comp.name}: {exc.message}"))
+            from optsync.state import runs
+
+            reason = {69: "unreachable", 78: "config"}.get(int(exc.exit_code), "error")
+            result = runs.start(state, comp.id, comp.name, trigger, status="failed",
+                                reason=reason)
+        results.append(result)
+        failed = failed or result.status in ("partial", "failed")
+        if people:
+            _summary(result)
+    if json:
+        output.emit_json([r.as_json() for r in results])
+    elif people and not chosen:
+        output.info("nothing to run" if due else "no company has integrations")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _summary(result) -> None:
+    """The one line a pass leaves for people (and in cron.log)."""
+    if result.status == "skipped":
+        output.info(f"{result.company}: skipped ({result.reason})")
+        return
+    steps = result.steps
+    written = sum(s["written"] for s in steps)
+    rejected = sum(s["rejected"] for s in steps)
+    failed = sum(1 for s in steps if s["status"] == "failed")
+    took = (result.finished_at - result.started_at).total_seconds() if result.finished_at else 0
+    line = (f"{result.company}: {result.status} (run {result.id}, "
+            f"{len(steps)} steps, {written} written, {rejected} rejected")
+    if failed:
+        line += f", {failed} failed"
+    output.info(line + f", {took:.1f} s)")
+    for s in steps:
+        if s["status"] == "failed":
+            output.info(f"  {s['direction']} {s['entity']} ({s['integration']}) failed: "
+                        f"{s['error']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(run)

@@ -1,0 +1,104 @@
+"""``optsync schedule``: per-company schedules and their OS entries (SPEC 2.4, 2.5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from optsync import manage, output
+from optsync.cli.common import ctx_of, new_app, report
+
+app = new_app("Per-company schedules (the seed's Harmonogramy) and their OS entries.")
+BackendOpt = Annotated[
+    str, typer.Option("--backend", help="auto, cron, windows or external.")
+]
+CrontabOpt = Annotated[
+    Optional[Path], typer.Option("--crontab", help="A crontab file instead of the user's.")
+]
+
+
+@app.command("set")
+def set_(
+    ctx: typer.Context,
+    company: Annotated[str, typer.Option("--company", help="The company's name.")],
+    enable: Annotated[
+        Optional[bool], typer.Option("--enable/--disable", help="Switch passes on or off.",
+                                     show_default=False)
+    ] = None,
+    from_: Annotated[Optional[str], typer.Option("--from", help="HH:MM, e.g. 08:00.")] = None,
+    to: Annotated[Optional[str], typer.Option("--to", help="HH:MM, inclusive.")] = None,
+    every: Annotated[
+        Optional[str], typer.Option("--every", help="15m, 1h, 1h30m or minutes.")
+    ] = None,
+    days: Annotated[
+        Optional[str], typer.Option("--days", help="all, mon-fri, mon,wed,fri, sat-sun.")
+    ] = None,
+) -> None:
+    """Set a company's schedule; unchanged options keep their values."""
+    report(manage.set_schedule(ctx_of(ctx).state(), company, enable=enable, start=from_,
+                               end=to, every=every, days=days))
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    """Show every company's schedule, last pass and next pass."""
+    from optsync.schedule.service import schedule_rows
+
+    rows = schedule_rows(ctx_of(ctx).state())
+    if json:
+        output.emit_json(rows)
+        return
+    output.table(
+        None, ["company", "enabled", "from", "to", "every", "days", "last pass", "next pass"],
+        [
+            (r["company"], "yes" if r["enabled"] else "no", r["from"], r["to"],
+             f"{r['every']}m", ",".join(r["days"]) if len(r["days"]) < 7 else "all",
+             f"{r['last_run']['started_at']} {r['last_run']['status']}" if r["last_run"]
+             else "never", r["next_run"] or "")
+            for r in rows
+        ],
+    )
+
+
+@app.command()
+def install(
+    ctx: typer.Context,
+    backend: BackendOpt = "auto",
+    crontab: CrontabOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be written; exit 1 on drift.")
+    ] = False,
+) -> None:
+    """Write OS entries for every enabled schedule (idempotent)."""
+    from optsync.schedule.service import install as do_install
+
+    result = do_install(ctx_of(ctx).state(), backend, crontab=crontab, dry_run=dry_run)
+    if dry_run:
+        typer.echo(result.rendered, nl=False)
+        if result.changed:
+            output.info(f"drift: {result.target} differs from the schedules "
+                        "(run 'optsync schedule install')")
+            raise typer.Exit(1)
+        output.info(f"in step: {result.target} matches the schedules")
+        return
+    output.info(
+        f"{result.entries} entries {'written to' if result.changed else 'already in'} "
+        f"{result.target} ({result.backend})"
+    )
+
+
+@app.command()
+def uninstall(
+    ctx: typer.Context, backend: BackendOpt = "auto", crontab: CrontabOpt = None
+) -> None:
+    """Remove every OS entry of this home."""
+    from optsync.schedule.service import uninstall as do_uninstall
+
+    result = do_uninstall(ctx_of(ctx).state(), backend, crontab=crontab)
+    output.info(f"entries {'removed from' if result.changed else 'were not in'} "
+                f"{result.target} ({result.backend})")

@@ -1,0 +1,68 @@
+"""``optsync init``, ``demo``, ``status``, ``doctor``: the home and the service's state."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from optsync import output
+from optsync.cli.common import ctx_of
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+
+def init(ctx: typer.Context) -> None:
+    """Create the home and the state database (idempotent)."""
+    state = ctx_of(ctx).state()
+    state.install_id()  # opens, creates and upgrades the database
+    output.info(f"optsync home ready at {state.home} (state database: "
+                f"{'state.db' if state.url.startswith('sqlite') else 'server'})")
+
+
+def demo(
+    ctx: typer.Context,
+    reset: Annotated[bool, typer.Option("--reset", help="Start the demo afresh.")] = False,
+) -> None:
+    """Build the embedded demo (SQLite) in <home>/demo and run a pass of each company."""
+    from optsync.demo import run_demo
+
+    raise typer.Exit(run_demo(ctx_of(ctx).home, reset=reset))
+
+
+def status(
+    ctx: typer.Context,
+    json: JsonOpt = False,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 when something is wrong.")]
+    = False,
+) -> None:
+    """Show the scheduler service state, like the seed's service section."""
+    from optsync.status import collect, render
+
+    report = collect(ctx_of(ctx).state())
+    if json:
+        output.emit_json(report.as_json())
+    else:
+        render(report)
+    if check and report.problems:
+        raise typer.Exit(1)
+
+
+def doctor(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """Check what a new installation needs and say how to fix each problem."""
+    from optsync.doctor import render, run_checks
+
+    checks = run_checks(ctx_of(ctx).state())
+    if json:
+        output.emit_json([c.as_json() for c in checks])
+    else:
+        render(checks)
+    if any(c.status == "fail" for c in checks):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(demo)
+    app.command()(status)
+    app.command()(doctor)

@@ -1,0 +1,346 @@
+"""The record formats exchanged with endpoints: fields, keys, types and their JSON coding.
+
+Outbound records (Optima to the application) are dicts holding exactly the fields of
+:data:`OUTBOUND_FIELDS`; documents add ``lines``. Inbound records (the application to Optima)
+come out of :func:`inbound_record` with every field of :data:`INBOUND_FIELDS` present, numbers
+as :class:`~decimal.Decimal` (never float), times as :class:`~datetime.datetime`.
+JSON carries decimals as strings (``"12.30"``) and times as ISO-8601.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of an exchange table: its name, kind and size."""
+
+    name: str
+    kind: str  # "str" | "text" | "int" | "bool" | "decimal" | "datetime"
+    size: int | None = None  # characters for "str"; (precision) for "decimal"
+    scale: int | None = None  # decimal places for "decimal"
+    required: bool = False
+
+
+def _s(name: str, size: int, required: bool = False) -> Field:
+    return Field(name, "str", size, required=required)
+
+
+def _d(name: str, precision: int = 19, scale: int = 4, required: bool = False) -> Field:
+    return Field(name, "decimal", precision, scale, required=required)
+
+
+_PRODUCT = (
+    _s("code", 50, True),
+    _s("name", 255),
+    Field("description", "text"),
+    _s("ean", 50),
+    _s("unit", 20),
+    _d("vat_rate", 5, 2),
+    Field("active", "bool"),
+)
+
+OUTBOUND_SPEC: dict[str, tuple[Field, ...]] = {
+    "products": _PRODUCT,
+    "prices": (
+        _s("product_code", 50, True),
+        Field("price_list", "int", required=True),
+        _d("value"),
+        _s("currency", 3),
+        _s("price_list_name", 50),
+    ),
+    "stock": (
+        _s("product_code", 50, True),
+        _s("warehouse", 20, True),
+        _d("quantity"),
+        _d("reserved"),
+    ),
+    "customers": (
+        _s("code", 50, True),
+        _s("name", 400),
+        _s("tax_id", 32),
+        _s("street", 255),
+        _s("postal_code", 16),
+        _s("city", 100),
+        _s("country", 100),
+        _s("email", 255),
+        _s("phone", 64),
+        Field("active", "bool"),
+        _s("guid", 36),
+    ),
+    "documents": (
+        Field("erp_id", "int", required=True),
+        _s("type", 8),
+        _s("number", 64),
+        Field("issued_at", "datetime"),
+        _s("customer_code", 50),
+        _s("currency", 3),
+        _d("net"),
+        _d("vat"),
+        _d("gross"),
+    ),
+}
+
+DOCUMENT_LINE_SPEC: tuple[Field, ...] = (
+    Field("erp_id", "int", required=True),
+    Field("line_no", "int", required=True),
+    _s("product_code", 50),
+    _d("quantity"),
+    _s("unit", 20),
+    _d("unit_price_net"),
+    _d("vat_rate", 5, 2),
+    _d("net"),
+    _d("gross"),
+)
+
+ENTITY_KEYS: dict[str, tuple[str, ...]] = {
+    "products": ("code",),
+    "prices": ("product_code", "price_list"),
+    "stock": ("product_code", "warehouse"),
+    "customers": ("code",),
+    "documents": ("erp_id",),
+}
+DOCUMENT_LINE_KEY: tuple[str, ...] = ("erp_id", "line_no")
+
+_DOCUMENT_HEADER = (
+    _s("external_id", 100, True),
+    _s("guid", 36),
+    Field("issued_at", "datetime"),
+    _s("customer_code", 50),
+    _s("customer_name", 255),
+    _s("customer_tax_id", 32),
+    _s("customer_email", 255),
+    _s("customer_street", 255),
+    _s("customer_postal_code", 16),
+    _s("customer_city", 100),
+    _s("currency", 3),
+    Field("notes", "text"),
+)
+
+INBOUND_SPEC: dict[str, tuple[Field, ...]] = {
+    "orders": _DOCUMENT_HEADER,
+    "receipts": _DOCUMENT_HEADER,
+    "customers": (
+        _s("external_id", 100, True),
+        _s("guid", 36),
+        _s("name", 400),
+        _s("tax_id", 32),
+        _s("street", 255),
+        _s("postal_code", 16),
+        _s("city", 100),
+        _s("country", 100),
+        _s("email", 255),
+        _s("phone", 64),
+    ),
+    "products": _PRODUCT,
+    "prices": OUTBOUND_SPEC["prices"][:4],
+}
+
+INBOUND_LINE_SPEC: tuple[Field, ...] = (
+    Field("line_no", "int", required=True),
+    _s("product_code", 50, True),
+    _d("quantity", required=True),
+    _d("unit_price"),
+    _s("price_kind", 8),
+    _d("vat_rate", 5, 2),
+)
+
+# Inbound entities whose records carry nested lines.
+WITH_LINES = frozenset({"orders", "receipts"})
+PRICE_KINDS = ("net", "gross")
+STATUSES = ("new", "imported", "rejected")
+
+OUTBOUND_FIELDS: dict[str, tuple[str, ...]] = {
+    entity: tuple(f.name for f in spec) for entity, spec in OUTBOUND_SPEC.items()
+}
+INBOUND_FIELDS: dict[str, tuple[str, ...]] = {
+    entity: tuple(f.name for f in spec) for entity, spec in INBOUND_SPEC.items()
+}
+DOCUMENT_LINE_FIELDS: tuple[str, ...] = tuple(f.name for f in DOCUMENT_LINE_SPEC)
+# A document's nested lines leave out erp_id: it is the document's.
+NESTED_LINE_FIELDS: tuple[str, ...] = DOCUMENT_LINE_FIELDS[1:]
+INBOUND_LINE_FIELDS: tuple[str, ...] = tuple(f.name for f in INBOUND_LINE_SPEC)
+
+
+class MalformedRecord(ValueError):
+    """An inbound record that cannot be read: a missing field or a value of the wrong type."""
+
+
+def record_key(entity: str, record: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The key of an outbound record, as the tuple of its key fields in ENTITY_KEYS order."""
+    return tuple(record[name] for name in ENTITY_KEYS[entity])
+
+
+def inbound_label(entity: str, record: Mapping[str, Any]) -> str | None:
+    """A short name of an inbound record for logs: its external id, code or key."""
+    if entity == "products":
+        value = record.get("code")
+    elif entity == "prices":
+        code, number = record.get("product_code"), record.get("price_list")
+        value = f"{code}/{number}" if code is not None else None
+    else:
+        value = record.get("external_id")
+    return None if value is None else str(value)
+
+
+# --- JSON coding ------------------------------------------------------------------------
+
+
+def to_json_value(value: Any) -> Any:
+    """A value as JSON holds it: decimals as exact strings, times ISO-8601, bools as 0/1."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+def outbound_json(entity: str, record: Mapping[str, Any], op: str) -> dict[str, Any]:
+    """The JSON object of one outbound change: ``op`` then the fields (keys only for deletes)."""
+    names = ENTITY_KEYS[entity] if op == "delete" else OUTBOUND_FIELDS[entity]
+    obj: dict[str, Any] = {"op": op}
+    for name in names:
+        obj[name] = to_json_value(record.get(name))
+    if entity == "documents" and op != "delete":
+        obj["lines"] = [
+            {name: to_json_value(line.get(name)) for name in NESTED_LINE_FIELDS}
+            for line in record.get("lines") or ()
+        ]
+    return obj
+
+
+def outbound_from_json(entity: str, obj: Mapping[str, Any]) -> dict[str, Any]:
+    """An outbound record read back from its JSON object (``op`` dropped), values typed."""
+    names = ENTITY_KEYS[entity] if obj.get("op") == "delete" else OUTBOUND_FIELDS[entity]
+    spec = {f.name: f for f in OUTBOUND_SPEC[entity]}
+    record = {name: coerce(spec[name], obj.get(name)) for name in names}
+    if entity == "documents" and "lines" in obj:
+        line_spec = {f.name: f for f in DOCUMENT_LINE_SPEC}
+        record["lines"] = [
+            {name: coerce(line_spec[name], line.get(name)) for name in NESTED_LINE_FIELDS}
+            for line in obj["lines"]
+        ]
+    return record
+
+
+# --- typing and checking values ---------------------------------------------------------
+
+
+def coerce(field: Field, value: Any) -> Any:
+    """A raw value (from JSON or a database row) as the field's Python type; raises MalformedRecord."""
+    if value is None or (isinstance(value, str) and value == "" and field.kind != "str"
+                         and field.kind != "text"):
+        if field.required:
+            raise MalformedRecord(f"{field.name} is missing")
+        return None
+    kind = field.kind
+    try:
+        if kind in ("str", "text"):
+            if isinstance(value, (dict, list)):
+                raise ValueError
+            text = value if isinstance(value, str) else str(to_json_value(value))
+            if field.required and not text.strip():
+                raise MalformedRecord(f"{field.name} is missing")
+            return text
+        if kind == "decimal":
+            if isinstance(value, bool):
+                raise ValueError
+            if isinstance(value, float):
+                value = repr(value)
+            number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+            if not number.is_finite():
+                raise ValueError
+            return number
+        if kind == "int":
+            if isinstance(value, bool):
+                raise ValueError
+            number = Decimal(str(value).strip()) if not isinstance(value, int) else value
+            if isinstance(number, Decimal) and number != number.to_integral_value():
+                raise ValueError
+            return int(number)
+        if kind == "bool":
+            if isinstance(value, str):
+                lowered = value.strip().lower()
+                if lowered in ("1", "true", "yes"):
+                    return 1
+                if lowered in ("0", "false", "no"):
+                    return 0
+                raise ValueError
+            if value in (0, 1):
+                return int(value)
+            raise ValueError
+        if kind == "datetime":
+            if isinstance(value, datetime):
+                return value
+            if isinstance(value, date):
+                return datetime(value.year, value.month, value.day)
+            if isinstance(value, str):
+                return datetime.fromisoformat(value.strip())
+            raise ValueError
+    except MalformedRecord:
+        raise
+    except (ValueError, TypeError, InvalidOperation, ArithmeticError):
+        raise MalformedRecord(f"{field.name}: {_expected(kind)}, got {value!r}") from None
+    raise AssertionError(f"unknown field kind {kind!r}")
+
+
+def _expected(kind: str) -> str:
+    return {
+        "str": "expected text",
+        "text": "expected text",
+        "decimal": "expected a decimal number",
+        "int": "expected an integer",
+        "bool": "expected 0/1 or true/false",
+        "datetime": "expected an ISO-8601 date or time",
+    }[kind]
+
+
+def inbound_record(
+    entity: str,
+    raw: Mapping[str, Any],
+    lines: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    record_id: int | None = None,
+) -> dict[str, Any]:
+    """A typed inbound record from a raw header and its raw lines; raises MalformedRecord."""
+    if not isinstance(raw, Mapping):
+        raise MalformedRecord(f"expected a JSON object, got {type(raw).__name__}")
+    record: dict[str, Any] = {"id": record_id}
+    for field in INBOUND_SPEC[entity]:
+        record[field.name] = coerce(field, raw.get(field.name))
+    if entity in WITH_LINES:
+        if lines is None:
+            lines = raw.get("lines")
+        if not isinstance(lines, Sequence) or isinstance(lines, str) or not lines:
+            raise MalformedRecord("lines: a document needs at least one line")
+        record["lines"] = [_inbound_line(position, line) for position, line in
+                           enumerate(lines, start=1)]
+    return record
+
+
+def _inbound_line(position: int, raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise MalformedRecord(f"line {position}: expected an object")
+    line: dict[str, Any] = {}
+    for field in INBOUND_LINE_SPEC:
+        value = raw.get(field.name)
+        if field.name == "line_no" and value is None:
+            value = position  # JSON lines may leave numbering to their order
+        try:
+            line[field.name] = coerce(field, value)
+        except MalformedRecord as exc:
+            raise MalformedRecord(f"line {position}: {exc}") from None
+    if line["price_kind"] is not None and line["price_kind"] not in PRICE_KINDS:
+        raise MalformedRecord(
+            f"line {position}: price_kind must be 'net' or 'gross', got {line['price_kind']!r}"
+        )
+    return line

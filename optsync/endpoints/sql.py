@@ -1,0 +1,362 @@
+"""The ``sql`` endpoint: exchange tables in the application's own database (SPEC 4.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote_plus
+
+from sqlalchemy import Table, and_, bindparam, create_engine, select, update
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+from optsync.endpoints.base import Endpoint, Export, Inbound, Status, mask_url
+from optsync.endpoints.records import (
+    DOCUMENT_LINE_FIELDS,
+    DOCUMENT_LINE_KEY,
+    ENTITY_KEYS,
+    OUTBOUND_FIELDS,
+    WITH_LINES,
+    MalformedRecord,
+    inbound_label,
+    inbound_record,
+)
+from optsync.endpoints.tables import (
+    METADATA,
+    inbox_lines_table_name,
+    inbox_table_name,
+    outbound_table_name,
+)
+from optsync.endpoints.upsert import upsert_statement
+from optsync.errors import BadInput, Unreachable
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+BATCH = 2000  # rows per executemany and per inbox read
+IN_CHUNK = 1000  # ids per IN (...) list: SQL Server allows 2100 parameters
+
+
+def utcnow() -> datetime:
+    """The current UTC time without zone, as stored in ``updated_at`` / ``imported_at``."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def sqlalchemy_url(target: str) -> str:
+    """The SQLAlchemy URL of a target; an ``odbc:`` connection string becomes mssql+pyodbc."""
+    if target[:5].lower() == "odbc:":
+        return "mssql+pyodbc:///?odbc_connect=" + quote_plus(target[5:])
+    return target
+
+
+class SqlEndpoint(Endpoint):
+    """Exchange tables in a database reached by a SQLAlchemy URL, created on first use."""
+
+    kind = "sql"
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self._engine: Engine | None = None
+        self._ready = False
+        self._marks: dict[str, list[dict[str, Any]]] = {}
+        self._unmarked: dict[str, dict[int, str]] = {}  # inbounds read with an error
+
+    @classmethod
+    def accepts(cls, target: str) -> bool:
+        """URLs with ``://`` other than ``file://``, and ``odbc:`` connection strings."""
+        lowered = target.strip().lower()
+        return lowered.startswith("odbc:") or ("://" in lowered and not lowered.startswith("file://"))
+
+    # --- connection -----------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, created on first use (pyodbc is loaded only for mssql)."""
+        if self._engine is None:
+            url = sqlalchemy_url(self.target.strip())
+            options: dict[str, Any] = {}
+            if url.startswith("mssql+pyodbc"):
+                options["fast_executemany"] = True
+            elif url.startswith("sqlite"):
+                options["connect_args"] = {"timeout": 30}  # wait for the application's writes
+            try:
+                self._engine = create_engine(url, **options)
+            except (ArgumentError, ValueError) as exc:
+                raise BadInput(
+                    f"invalid endpoint URL {self.display}: {self._masked(exc)}",
+                    "Use a SQLAlchemy URL such as postgresql+psycopg://user@host/db",
+                ) from None
+            except (NoSuchModuleError, ImportError) as exc:
+                raise Unreachable(
+                    f"cannot open the sql endpoint {self.display}: {self._masked(exc)}",
+                    "Install the database driver the URL names (see 'optsync doctor')",
+                ) from None
+        return self._engine
+
+    def _masked(self, exc: BaseException) -> str:
+        text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        message = text[0] if text else type(exc).__name__
+        password = self._password()
+        return message.replace(password, "***") if password else message
+
+    def _password(self) -> str | None:
+        try:
+            from sqlalchemy.engine import make_url
+
+            return make_url(sqlalchemy_url(self.target.strip())).password or None
+        except Exception:  # noqa: BLE001 - an unparsable URL has no password to hide
+            return None
+
+    def check(self) -> None:
+        """Raise Unreachable unless a connection opens and answers."""
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except DBAPIError as exc:
+            raise Unreachable(
+                f"cannot reach the sql endpoint {self.display}: {self._masked(exc)}",
+                "Check the URL, that the server runs and the credentials",
+            ) from None
+
+    def ensure_tables(self) -> None:
+        """Create every missing exchange table; existing tables and rows are left alone."""
+        self.check()
+        with self.engine.begin() as conn:
+            METADATA.create_all(conn, checkfirst=True)
+        self._ready = True
+
+    def _ensure(self) -> None:
+        if not self._ready:
+            self.ensure_tables()
+
+    def close(self) -> None:
+        """Write pending marks and release the connection pool."""
+        if self._engine is not None:
+            try:
+                for entity in list(self._marks):
+                    self._flush(entity)
+            finally:
+                self._engine.dispose()
+                self._engine = None
+                self._ready = False
+
+    # --- export ---------------------------------------------------------------------------
+
+    def _export(self, entity: str, run_id: int) -> Export:
+        self._ensure()
+        return SqlExport(self, entity, run_id)
+
+    def outbound_rows(self, entity: str) -> list[dict[str, Any]]:
+        """Every row of an outbound table, key order, with ``deleted``/``updated_at``; documents nest ``lines``."""
+        self._ensure()
+        table = METADATA.tables[outbound_table_name(entity)]
+        keys = [table.c[k] for k in ENTITY_KEYS[entity]]
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(select(table).order_by(*keys)).mappings()]
+            if entity == "documents":
+                lines_table = METADATA.tables["optsync_document_lines"]
+                by_doc: dict[int, list[dict[str, Any]]] = {}
+                query = select(lines_table).order_by(lines_table.c.erp_id, lines_table.c.line_no)
+                for line in conn.execute(query).mappings():
+                    by_doc.setdefault(line["erp_id"], []).append(dict(line))
+                for row in rows:
+                    row["lines"] = by_doc.get(row["erp_id"], [])
+        return rows
+
+    # --- import ---------------------------------------------------------------------------
+
+    def _inbox(self, entity: str) -> Iterator[Inbound]:
+        self._ensure()
+        header = METADATA.tables[inbox_table_name(entity)]
+        lines = METADATA.tables[inbox_lines_table_name(entity)] if entity in WITH_LINES else None
+        last_id: int | None = None
+        while True:
+            query = select(header).where(header.c.status == "new").order_by(header.c.id)
+            if last_id is not None:
+                query = query.where(header.c.id > last_id)
+            with self.engine.connect() as conn:
+                rows = conn.execute(query.limit(BATCH)).mappings().all()
+                by_header = self._lines(conn, lines, [r["id"] for r in rows]) if lines is not None else {}
+            for row in rows:
+                yield self._inbound(entity, row, by_header.get(row["id"], []))
+            if len(rows) < BATCH:
+                return
+            last_id = rows[-1]["id"]
+
+    @staticmethod
+    def _lines(conn: Connection, table: Table, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        found: dict[int, list[dict[str, Any]]] = {}
+        for start in range(0, len(ids), IN_CHUNK):
+            query = (
+                select(table)
+                .where(table.c.header_id.in_(ids[start : start + IN_CHUNK]))
+                .order_by(table.c.header_id, table.c.line_no)
+            )
+            for line in conn.execute(query).mappings():
+                found.setdefault(line["header_id"], []).append(dict(line))
+        return found
+
+    def _inbound(self, entity: str, row: Mapping[str, Any], lines: list[dict[str, Any]]) -> Inbound:
+        row_id = row["id"]
+        label = inbound_label(entity, row) or f"id {row_id}"
+        try:
+            lines_arg = lines if entity in WITH_LINES else None
+            record = inbound_record(entity, row, lines_arg, record_id=row_id)
+        except MalformedRecord as exc:
+            self._unmarked.setdefault(entity, {})[row_id] = str(exc)
+            return Inbound(ref=row_id, record=None, error=str(exc), label=label)
+        return Inbound(ref=row_id, record=record, error=None, label=label)
+
+    def mark(
+        self,
+        entity: str,
+        inbound: Inbound,
+        *,
+        status: Status,
+        erp_id: int | None = None,
+        erp_number: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Buffer the row's new status; written in batches and at finish_inbox."""
+        if status not in ("imported", "rejected"):
+            raise ValueError(f"status must be 'imported' or 'rejected', got {status!r}")
+        self._unmarked.get(entity, {}).pop(inbound.ref, None)
+        pending = self._marks.setdefault(entity, [])
+        pending.append(
+            {
+                "m_id": inbound.ref,
+                "m_status": status,
+                "m_erp_id": erp_id,
+                "m_erp_number": erp_number,
+                "m_imported_at": utcnow() if status == "imported" else None,
+                "m_error": error,
+            }
+        )
+        if len(pending) >= BATCH:
+            self._flush(entity)
+
+    def finish_inbox(self, entity: str) -> None:
+        """Reject rows read with an error and never marked, then commit every pending mark."""
+        for row_id, error in self._unmarked.pop(entity, {}).items():
+            self.mark(entity, Inbound(row_id, None, error, ""), status="rejected", error=error)
+        self._flush(entity)
+
+    def _flush(self, entity: str) -> None:
+        pending = self._marks.pop(entity, [])
+        if not pending:
+            return
+        header = METADATA.tables[inbox_table_name(entity)]
+        stmt = (
+            update(header)
+            .where(header.c.id == bindparam("m_id"))
+            .values(
+                status=bindparam("m_status"),
+                erp_id=bindparam("m_erp_id"),
+                erp_number=bindparam("m_erp_number"),
+                imported_at=bindparam("m_imported_at"),
+                error=bindparam("m_error"),
+            )
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt, pending)
+
+
+class SqlExport(Export):
+    """One transaction upserting an entity's rows; committed when the export block ends."""
+
+    def __init__(self, endpoint: SqlEndpoint, entity: str, run_id: int) -> None:
+        super().__init__(entity, run_id)
+        self.keys = ENTITY_KEYS[entity]
+        self.fields = OUTBOUND_FIELDS[entity]
+        self.table = METADATA.tables[outbound_table_name(entity)]
+        self.conn = endpoint.engine.connect()
+        self.transaction = self.conn.begin()
+        dialect = self.conn.dialect.name
+        self.stmt = upsert_statement(self.table, self.keys, dialect)
+        if entity == "documents":
+            self.lines = METADATA.tables["optsync_document_lines"]
+            self.lines_stmt = upsert_statement(self.lines, DOCUMENT_LINE_KEY, dialect)
+
+    def _upsert(self, records: Sequence[Mapping[str, Any]]) -> None:
+        now = utcnow()
+        rows: dict[tuple[Any, ...], dict[str, Any]] = {}  # last one wins within a batch
+        for record in records:
+            row = {name: record.get(name) for name in self.fields}
+            key = tuple(row[k] for k in self.keys)
+            if None in key:
+                raise ValueError(f"{self.entity}: a record lacks its key {self.keys}: {key!r}")
+            row["deleted"] = 0
+            row["updated_at"] = now
+            rows[key] = row
+        batch = list(rows.values())
+        self._execute(self.table, self.keys, self.stmt, batch)
+        if self.entity == "documents":
+            self._upsert_lines(records, now)
+
+    def _upsert_lines(self, records: Sequence[Mapping[str, Any]], now: datetime) -> None:
+        # Lines a document no longer has end up deleted: mark all, then upsert the current ones.
+        ids = list({record["erp_id"] for record in records})
+        for start in range(0, len(ids), IN_CHUNK):
+            self.conn.execute(
+                update(self.lines)
+                .where(self.lines.c.erp_id.in_(ids[start : start + IN_CHUNK]))
+                .where(self.lines.c.deleted == 0)
+                .values(deleted=1, updated_at=now)
+            )
+        rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for record in records:
+            for line in record.get("lines") or ():
+                row = {name: line.get(name) for name in DOCUMENT_LINE_FIELDS}
+                row["erp_id"] = record["erp_id"]
+                row["deleted"] = 0
+                row["updated_at"] = now
+                rows[(row["erp_id"], row["line_no"])] = row
+        self._execute(self.lines, DOCUMENT_LINE_KEY, self.lines_stmt, list(rows.values()))
+
+    def _execute(self, table: Table, keys: tuple[str, ...], stmt: Any, rows: list[dict[str, Any]]) -> None:
+        for start in range(0, len(rows), BATCH):
+            chunk = rows[start : start + BATCH]
+            if stmt is not None:
+                self.conn.execute(stmt, chunk)
+            else:
+                self._update_then_insert(table, keys, chunk)
+
+    def _update_then_insert(self, table: Table, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+        """The portable upsert for dialects without one: slower, row by row."""
+        where = and_(*[table.c[k] == bindparam(f"k_{k}") for k in keys])
+        others = [c.name for c in table.columns if c.name not in keys]
+        stmt = update(table).where(where).values({n: bindparam(f"v_{n}") for n in others})
+        for row in rows:
+            params = {f"k_{k}": row[k] for k in keys} | {f"v_{n}": row[n] for n in others}
+            if self.conn.execute(stmt, params).rowcount == 0:
+                self.conn.execute(table.insert(), row)
+
+    def _delete(self, keys: Sequence[tuple[Any, ...]]) -> None:
+        now = utcnow()
+        self._mark_deleted(self.table, self.keys, keys, now)
+        if self.entity == "documents":
+            self._mark_deleted(self.lines, ("erp_id",), keys, now)
+
+    def _mark_deleted(
+        self, table: Table, names: tuple[str, ...], keys: Sequence[tuple[Any, ...]], now: datetime
+    ) -> None:
+        where = and_(*[table.c[n] == bindparam(f"k_{n}") for n in names])
+        stmt = update(table).where(where).values(deleted=1, updated_at=bindparam("k_now"))
+        params = [{f"k_{n}": v for n, v in zip(names, key)} | {"k_now": now} for key in keys]
+        for start in range(0, len(params), BATCH):
+            self.conn.execute(stmt, params[start : start + BATCH])
+
+    def commit(self) -> None:
+        """Commit the transaction: every row of this export becomes visible at once."""
+        try:
+            self.transaction.commit()
+        finally:
+            self.conn.close()
+
+    def discard(self) -> None:
+        """Roll the transaction back."""
+        try:
+            if self.transaction.is_active:
+                self.transaction.rollback()
+        finally:
+            self.conn.close()

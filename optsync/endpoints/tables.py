@@ -1,0 +1,224 @@
+"""The exchange tables of a ``sql`` endpoint (SPEC 4.1), built from the record specs.
+
+Decimals keep their exact value: ``NUMERIC(p, s)`` on server databases and TEXT holding the
+decimal string (``'12.30'``) on SQLite, whose NUMERIC affinity would turn them into floats.
+Times are ``TIMESTAMP`` without zone; on SQLite TEXT in ISO-8601 (``'2026-11-29 10:00:00'``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    Table,
+    Text,
+    Unicode,
+    UnicodeText,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from optsync.endpoints.records import (
+    DOCUMENT_LINE_KEY,
+    DOCUMENT_LINE_SPEC,
+    ENTITY_KEYS,
+    INBOUND_LINE_SPEC,
+    INBOUND_SPEC,
+    OUTBOUND_SPEC,
+    WITH_LINES,
+    Field,
+)
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """NUMERIC(p, s) that never passes through float; exact TEXT on SQLite."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int, scale: int) -> None:
+        super().__init__(precision=precision, scale=scale, asdecimal=True)
+        self.precision = precision
+        self.scale = scale
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Text())
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            value = repr(value)
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+        return format(number, "f") if dialect.name == "sqlite" else number
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or isinstance(value, Decimal):
+            return value
+        try:
+            return Decimal(str(value).strip())
+        except InvalidOperation:
+            return value  # an application wrote garbage: records.coerce names the field
+
+
+class Timestamp(TypeDecorator[datetime]):
+    """TIMESTAMP without zone (aware times stored as UTC); ISO-8601 TEXT on SQLite."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Text())
+        if dialect.name == "mssql":
+            from sqlalchemy.dialects.mssql import DATETIME2
+
+            return dialect.type_descriptor(DATETIME2())
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        if dialect.name != "sqlite" or value is None or isinstance(value, str):
+            return value
+        if isinstance(value, datetime):
+            return value.isoformat(sep=" ")
+        if isinstance(value, date):
+            return value.isoformat() + " 00:00:00"
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return datetime.fromisoformat(value.strip())
+        except ValueError:
+            return value  # an application wrote garbage: records.coerce names the field
+
+
+class Flag(TypeDecorator[int]):
+    """A 0/1 column (SMALLINT), accepting Python bools."""
+
+    impl = SmallInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else int(value)
+
+
+def column_type(field: Field) -> TypeEngine[Any]:
+    """The SQL type of a record field."""
+    if field.kind == "str":
+        return Unicode(field.size)
+    if field.kind == "text":
+        return UnicodeText()
+    if field.kind == "int":
+        return Integer()
+    if field.kind == "bool":
+        return Flag()
+    if field.kind == "decimal":
+        assert field.size is not None and field.scale is not None
+        return ExactDecimal(field.size, field.scale)
+    if field.kind == "datetime":
+        return Timestamp()
+    raise AssertionError(f"unknown field kind {field.kind!r}")
+
+
+def _columns(spec: tuple[Field, ...], keys: tuple[str, ...] = ()) -> list[Column[Any]]:
+    return [
+        Column(
+            f.name,
+            column_type(f),
+            nullable=not (f.required or f.name in keys),
+            autoincrement=False,  # keys come from Optima, never from the application database
+        )
+        for f in spec
+    ]
+
+
+def _outbound(metadata: MetaData, name: str, spec: tuple[Field, ...], keys: tuple[str, ...]) -> Table:
+    return Table(
+        name,
+        metadata,
+        *_columns(spec, keys),
+        Column("deleted", Flag(), nullable=False, server_default=text("0")),
+        Column("updated_at", Timestamp(), nullable=False),
+        PrimaryKeyConstraint(*keys, name=f"pk_{name}"),
+    )
+
+
+def _status_columns() -> list[Column[Any]]:
+    return [
+        Column("status", Unicode(16), nullable=False, server_default="new"),
+        Column("erp_id", Integer()),
+        Column("erp_number", Unicode(64)),
+        Column("imported_at", Timestamp()),
+        Column("error", UnicodeText()),
+    ]
+
+
+def build_metadata() -> MetaData:
+    """Every exchange table of SPEC 4.1, outbound and inbox."""
+    metadata = MetaData()
+    for entity, spec in OUTBOUND_SPEC.items():
+        _outbound(metadata, f"optsync_{entity}", spec, ENTITY_KEYS[entity])
+    _outbound(metadata, "optsync_document_lines", DOCUMENT_LINE_SPEC, DOCUMENT_LINE_KEY)
+    for entity, spec in INBOUND_SPEC.items():
+        name = inbox_table_name(entity)
+        header = Table(
+            name,
+            metadata,
+            Column("id", Integer(), primary_key=True, autoincrement=True),
+            *_columns(spec),
+            *_status_columns(),
+        )
+        Index(f"ix_{name}_status", header.c.status, header.c.id)
+        if entity in WITH_LINES:
+            header.append_constraint(UniqueConstraint("external_id", name=f"uq_{name}_external_id"))
+            lines = inbox_lines_table_name(entity)
+            Table(
+                lines,
+                metadata,
+                Column(
+                    "header_id",
+                    Integer(),
+                    ForeignKey(f"{name}.id", ondelete="CASCADE"),
+                    nullable=False,
+                ),
+                *_columns(INBOUND_LINE_SPEC),
+                PrimaryKeyConstraint("header_id", "line_no", name=f"pk_{lines}"),
+            )
+    return metadata
+
+
+def outbound_table_name(entity: str) -> str:
+    """``optsync_<entity>``: the outbound table of an exported entity."""
+    return f"optsync_{entity}"
+
+
+def inbox_table_name(entity: str) -> str:
+    """``optsync_inbox_<entity>``: the inbox table of an imported entity."""
+    return f"optsync_inbox_{entity}"
+
+
+def inbox_lines_table_name(entity: str) -> str:
+    """``optsync_inbox_order_lines`` / ``optsync_inbox_receipt_lines``."""
+    return f"optsync_inbox_{entity[:-1]}_lines"
+
+
+METADATA = build_metadata()

@@ -1,0 +1,71 @@
+"""Upsert-by-key statements for executemany, one per SQL dialect.
+
+SQLite and PostgreSQL get ``INSERT ... ON CONFLICT DO UPDATE``, MySQL ``ON DUPLICATE KEY
+UPDATE``, SQL Server a ``MERGE ... WITH (HOLDLOCK)`` over one row of bound parameters. For
+any other dialect :func:`upsert_statement` returns None and callers update, then insert.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table, bindparam
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
+
+
+class Merge(Executable, ClauseElement):
+    """``MERGE INTO table`` upserting one row whose values are bound by column name."""
+
+    inherit_cache = False
+
+    def __init__(self, table: Table, keys: tuple[str, ...]) -> None:
+        self.table = table
+        self.keys = keys
+
+
+@compiles(Merge)
+def _compile_merge(element: Merge, compiler: SQLCompiler, **kw: Any) -> str:
+    quote = compiler.preparer.quote
+    columns = list(element.table.columns)
+    source = ", ".join(
+        f"{compiler.process(bindparam(c.name, type_=c.type), **kw)} AS {quote(c.name)}"
+        for c in columns
+    )
+    on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in element.keys)
+    updates = ", ".join(
+        f"t.{quote(c.name)} = s.{quote(c.name)}" for c in columns if c.name not in element.keys
+    )
+    names = ", ".join(quote(c.name) for c in columns)
+    values = ", ".join(f"s.{quote(c.name)}" for c in columns)
+    return (
+        f"MERGE INTO {compiler.preparer.format_table(element.table)} WITH (HOLDLOCK) AS t "
+        f"USING (SELECT {source}) AS s ON {on} "
+        f"WHEN MATCHED THEN UPDATE SET {updates} "
+        f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values});"
+    )
+
+
+def upsert_statement(table: Table, keys: tuple[str, ...], dialect_name: str) -> Executable | None:
+    """A statement upserting rows keyed by ``keys`` (one dict per row), or None if unsupported."""
+    others = [c.name for c in table.columns if c.name not in keys]
+    if dialect_name in ("sqlite", "postgresql"):
+        if dialect_name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        stmt = insert(table)
+        return stmt.on_conflict_do_update(
+            index_elements=[table.c[k] for k in keys],
+            set_={name: stmt.excluded[name] for name in others},
+        )
+    if dialect_name in ("mysql", "mariadb"):
+        from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+        mstmt = mysql_insert(table)
+        return mstmt.on_duplicate_key_update({name: mstmt.inserted[name] for name in others})
+    if dialect_name == "mssql":
+        return Merge(table, keys)
+    return None

@@ -1,0 +1,312 @@
+"""Configuration changes: operator, companies, integrations, schedules.
+
+Each change is validated before anything is written, logged (category ``config``), and
+followed by a reconcile of the OS entries (the seed's service restart).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from optsync import dburl
+from optsync.apps import APPS, EXPORT_ENTITIES, IMPORT_ENTITIES, parse_entities
+from optsync.errors import BadInput, OptsyncError
+from optsync.schedule.model import Schedule, parse_days, parse_every, parse_hhmm
+from optsync.secrets import split_secret
+from optsync.state import config as cfg
+from optsync.state import logs
+from optsync.state.db import State
+
+
+@dataclass
+class Outcome:
+    """What a change did, for people: notes and warnings (stderr), plus data for JSON."""
+
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    data: object = None
+
+
+def _after_change(state: State, outcome: Outcome) -> Outcome:
+    from optsync.schedule.service import reconcile
+
+    note, warning = reconcile(state)
+    if note:
+        outcome.notes.append(note)
+    if warning:
+        outcome.warnings.append(warning)
+    return outcome
+
+
+def check_company_name(name: str) -> str:
+    if not name.strip() or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise BadInput(
+            f"company name {name!r} is empty or holds control characters",
+            "Use printable text, for example 'Demo Sp. z o.o.'",
+        )
+    if len(name) > 200:
+        raise BadInput("company name is longer than 200 characters", "Use a shorter name")
+    return name
+
+
+# operator -------------------------------------------------------------------------------
+def set_operator(state: State, acronym: str, password: str | None) -> Outcome:
+    acronym = acronym.strip()
+    if not acronym or len(acronym) > 20 or any(ch.isspace() for ch in acronym):
+        raise BadInput(
+            f"operator acronym {acronym!r} is not valid",
+            "Use the Optima operator code, up to 20 characters without spaces, e.g. ADMIN",
+        )
+    with state.engine.begin() as conn:
+        cfg.set_operator(conn, state, acronym, password)
+        logs.write(
+            state, "info", "config", f"operator set to {acronym}",
+            data={"acronym": acronym, "has_password": password is not None}, conn=conn,
+        )
+    return _after_change(state, Outcome(notes=[f"operator {acronym} saved"]))
+
+
+def remove_operator(state: State) -> Outcome:
+    with state.engine.begin() as conn:
+        removed = cfg.remove_operator(conn)
+        if removed:
+            logs.write(state, "info", "config", "operator removed", conn=conn)
+    if not removed:
+        return Outcome(notes=["no operator was set"])
+    return _after_change(state, Outcome(notes=["operator removed"]))
+
+
+# companies ------------------------------------------------------------------------------
+def _reachability_warning(url: str, what: str) -> str | None:
+    try:
+        dburl.connect_check(url, what)
+    except OptsyncError as exc:
+        return f"{exc.what}; saved anyway, 'optsync doctor' checks it again"
+    return None
+
+
+def add_company(
+    state: State, name: str, db: str, *, config_db: str | None = None,
+    description: str | None = None,
+) -> Outcome:
+    check_company_name(name)
+    dburl.validate(db, "--db")
+    if config_db:
+        dburl.validate(config_db, "--config-db")
+    if cfg.find_company(state, name):
+        raise BadInput(
+            f"company {name!r} already exists",
+            "Choose another name, or 'optsync company remove' it first",
+        )
+    values = cfg.company_values(
+        state, db=split_secret(db), config_db=split_secret(config_db) if config_db else None,
+        description=description, source="manual",
+    )
+    with state.engine.begin() as conn:
+        cfg.insert_company(conn, name, values)
+        logs.write(
+            state, "info", "config", f"company {name} added", company=name,
+            data={"db": values["db_url"], "config_db": values["config_db_url"]}, conn=conn,
+        )
+    outcome = Outcome(notes=[f"company {name!r} added"])
+    for url, what in ((db, "company database"), (config_db, "configuration database")):
+        if url:
+            warning = _reachability_warning(url, what)
+            if warning:
+                outcome.warnings.append(warning)
+    return _after_change(state, outcome)
+
+
+def discover(state: State, config_db: str, *, dry_run: bool = False) -> Outcome:
+    """Register every active company of an Optima configuration database (SPEC 2.2)."""
+    from optsync.optima.operator import read_companies
+
+    dburl.validate(config_db, "--config-db")
+    dburl.connect_check(config_db, "configuration database")
+    engine = dburl.engine_for(config_db)
+    try:
+        with engine.connect() as conn:
+            rows = read_companies(conn)
+    except OptsyncError:
+        raise
+    except Exception as exc:
+        from optsync.errors import Unreachable
+        from optsync.secrets import mask_url
+
+        raise Unreachable(
+            f"the configuration database {mask_url(config_db)} has no readable CDN.Bazy "
+            f"({type(exc).__name__})",
+            "Point --config-db at an Optima configuration database (CDN_KNF_Konfiguracja)",
+        ) from None
+    finally:
+        engine.dispose()
+
+    results = []
+    config_split = split_secret(config_db)
+    with state.engine.begin() as conn:
+        for row in rows:
+            if not row.active:
+                continue
+            name = check_company_name(row.name)
+            url = dburl.with_database(config_db, row.database)
+            db_split = split_secret(url)
+            existing = cfg.find_company(state, name)
+            if existing is None:
+                action = "added"
+            elif (existing.db_url, existing.config_db_url) == (db_split[0], config_split[0]):
+                action = "unchanged"
+            else:
+                action = "updated"
+            results.append({"name": name, "db": db_split[0], "action": action})
+            if dry_run or action == "unchanged":
+                continue
+            values = cfg.company_values(
+                state, db=db_split, config_db=config_split, description=None,
+                source="discover",
+            )
+            if existing is None:
+                cfg.insert_company(conn, name, values)
+            else:
+                cfg.update_company(conn, existing.id, values)
+            logs.write(
+                state, "info", "config", f"company {name} {action} by discover",
+                company=name, data={"db": db_split[0], "config_db": config_split[0]},
+                conn=conn,
+            )
+    outcome = Outcome(data=results)
+    counts = {a: sum(1 for r in results if r["action"] == a) for a in ("added", "updated")}
+    prefix = "would be " if dry_run else ""
+    outcome.notes.append(
+        f"{len(results)} active companies found: {counts['added']} {prefix}added, "
+        f"{counts['updated']} {prefix}updated"
+    )
+    if dry_run:
+        return outcome
+    return _after_change(state, outcome)
+
+
+def remove_company(state: State, name: str) -> Outcome:
+    company = cfg.get_company(state, name)
+    with state.engine.begin() as conn:
+        cfg.delete_company(conn, company.id)
+        logs.write(state, "info", "config", f"company {name} removed", company=name, conn=conn)
+    return _after_change(state, Outcome(notes=[f"company {name!r} removed"]))
+
+
+# integrations ---------------------------------------------------------------------------
+def add_integration(
+    state: State, company_name: str, app: str, endpoint: str, *, name: str | None = None,
+    export: str | None = None, import_: str | None = None, price_list: int | None = None,
+    warehouse: str | None = None,
+) -> Outcome:
+    from optsync.endpoints import endpoint_kind
+
+    company = cfg.get_company(state, company_name)
+    if app not in APPS:
+        raise BadInput(f"--app {app!r} is not known", f"Use one of {', '.join(APPS)}")
+    default_export, default_import = APPS[app]
+    exports = parse_entities(export, EXPORT_ENTITIES, "--export")
+    imports = parse_entities(import_, IMPORT_ENTITIES, "--import")
+    if price_list is not None and price_list < 1:
+        raise BadInput(
+            f"--price-list {price_list} is not an Optima price number",
+            "Use the DfC_Lp of a price list, for example --price-list 1",
+        )
+    name = (name or app).strip()
+    if not name or any(ord(ch) < 32 for ch in name):
+        raise BadInput("--name is empty", "Use for example --name eshop")
+    if not endpoint.strip():
+        raise BadInput("--endpoint is empty", "Use a database URL or a folder path")
+    if "://" in endpoint and not endpoint.startswith("file://"):
+        dburl.validate(endpoint, "--endpoint")
+    masked, secret = split_secret(endpoint)
+    values = dict(
+        company_id=company.id, name=name, app=app, endpoint=masked,
+        endpoint_secret=state.vault.encrypt(secret), kind=endpoint_kind(endpoint),
+        export=exports if exports is not None else list(default_export),
+        import_=imports if imports is not None else list(default_import),
+        price_list=price_list, warehouse=warehouse,
+    )
+    with state.engine.begin() as conn:
+        cfg.insert_integration(conn, values)
+        logs.write(
+            state, "info", "config", f"integration {name} ({app}) added to {company.name}",
+            company=company.name,
+            data={"integration": name, "app": app, "endpoint": masked,
+                  "export": values["export"], "import": values["import_"]},
+            conn=conn,
+        )
+    outcome = Outcome(notes=[f"integration {name!r} added to {company.name!r}"])
+    warning = _endpoint_warning(endpoint)
+    if warning:
+        outcome.warnings.append(warning)
+    return _after_change(state, outcome)
+
+
+def _endpoint_warning(endpoint: str) -> str | None:
+    from optsync.endpoints import load_endpoint
+
+    try:
+        ep = load_endpoint(endpoint)
+        try:
+            ep.check()
+        finally:
+            ep.close()
+    except OptsyncError as exc:
+        return f"{exc.what}; saved anyway, the first pass reports it again"
+    return None
+
+
+def remove_integration(state: State, company_name: str, name: str) -> Outcome:
+    company = cfg.get_company(state, company_name)
+    found = [i for i in cfg.list_integrations(state, company) if i.name == name]
+    if not found:
+        raise BadInput(
+            f"company {company.name!r} has no integration {name!r}",
+            f"Run 'optsync integration list --company {company.name!r}' to see them",
+        )
+    with state.engine.begin() as conn:
+        cfg.delete_integration(conn, found[0].id)
+        logs.write(
+            state, "info", "config", f"integration {name} removed from {company.name}",
+            company=company.name, conn=conn,
+        )
+    return _after_change(state, Outcome(notes=[f"integration {name!r} removed"]))
+
+
+# schedules ------------------------------------------------------------------------------
+def set_schedule(
+    state: State, company_name: str, *, enable: bool | None = None,
+    start: str | None = None, end: str | None = None, every: str | None = None,
+    days: str | None = None,
+) -> Outcome:
+    """Change a company's schedule; every value is checked before anything is written."""
+    company = cfg.get_company(state, company_name)
+    parsed = dict(
+        start=parse_hhmm(start, "--from") if start is not None else None,
+        end=parse_hhmm(end, "--to") if end is not None else None,
+        every=parse_every(every) if every is not None else None,
+        days=parse_days(days) if days is not None else None,
+    )
+    old = cfg.get_schedule(state, company.id)
+    base = old or Schedule(enabled=True)
+    new = Schedule(
+        enabled=base.enabled if enable is None else enable,
+        **{k: (v if v is not None else getattr(base, k)) for k, v in parsed.items()},
+    )
+    with state.engine.begin() as conn:
+        cfg.put_schedule(conn, company.id, new)
+        logs.write(
+            state, "info", "config",
+            f"schedule of {company.name} set: {'enabled' if new.enabled else 'disabled'} "
+            f"{new.from_text}-{new.to_text} every {new.every_text} on {new.days_text}",
+            company=company.name, data=schedule_json(new), conn=conn,
+        )
+    return _after_change(state, Outcome(notes=[f"schedule of {company.name!r} saved"]))
+
+
+def schedule_json(s: Schedule) -> dict:
+    return {
+        "enabled": s.enabled, "from": s.from_text, "to": s.to_text, "every": s.every,
+        "days": s.day_names,
+    }

@@ -1,0 +1,161 @@
+"""Pure validation and shaping of inbound records before they touch Optima (no database here).
+
+Each function raises :class:`Rejected` with a reason a user can act on; the writer turns it
+into a ``rejected`` import result.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+CENT = Decimal("0.01")
+PLACES4 = Decimal("0.0001")
+_HUNDRED = Decimal(100)
+_STREET = re.compile(r"^(?P<street>.*?\S)\s+(?P<house>\d+\w*)(?:\s*/\s*(?P<flat>\w+))?$")
+_FOLD = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "ß": "ss", "đ": "d", "Đ": "D"})
+
+
+class Rejected(Exception):
+    """An inbound record that cannot be imported; the message says why."""
+
+
+def round2(value: Decimal) -> Decimal:
+    """Round half-up to grosze (0.01)."""
+    return value.quantize(CENT, ROUND_HALF_UP)
+
+
+def line_amounts(
+    quantity: Decimal, unit_price: Decimal, vat_rate: Decimal, price_kind: str
+) -> tuple[Decimal, Decimal]:
+    """Return a line's (net, gross): the priced side is quantity x unit price rounded to grosze,
+    the other side is derived from that rounded value, so ``vat = gross - net`` is exact."""
+    factor = 1 + vat_rate / _HUNDRED
+    if price_kind == "gross":
+        gross = round2(quantity * unit_price)
+        return round2(gross / factor), gross
+    net = round2(quantity * unit_price)
+    return net, round2(net * factor)
+
+
+def import_guid(namespace: str, entity: str, external_id: str) -> str:
+    """Return the deterministic GUID of an inbound record without its own: a UUID5 of the
+    integration ``namespace``, the entity and the external id (``orders`` and ``receipts`` with
+    equal external ids must not collide, as both land in ``TraNag``)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"optsync:{namespace}:{entity}:{external_id}"))
+
+
+def text(record: Mapping[str, Any], key: str, *, max_len: int | None = None,
+         required: bool = False, truncate: bool = False) -> str:  # fmt: skip
+    """Return ``record[key]`` as stripped text ('' when absent), checking presence and length."""
+    value = record.get(key)
+    result = "" if value is None else str(value).strip()
+    if required and not result:
+        raise Rejected(f"missing {key}")
+    if max_len is not None and len(result) > max_len:
+        if not truncate:
+            raise Rejected(f"{key} longer than {max_len} characters")
+        result = result[:max_len]
+    return result
+
+
+def decimal(record: Mapping[str, Any], key: str, *, default: Decimal | None = None) -> Decimal:
+    """Return ``record[key]`` as a finite ``Decimal`` (``3.33``, ``"3,33"``, 3), or ``default``."""
+    value = record.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if default is None:
+            raise Rejected(f"missing {key}")
+        return default
+    if isinstance(value, bool):
+        raise Rejected(f"{key} is not a number: {value!r}")
+    try:
+        result = Decimal(str(value).strip().replace(",", ".").replace(" ", ""))
+    except InvalidOperation:
+        raise Rejected(f"{key} is not a number: {value!r}") from None
+    if not result.is_finite():
+        raise Rejected(f"{key} is not a number: {value!r}")
+    return result
+
+
+def when(record: Mapping[str, Any], key: str, *, default: datetime) -> datetime:
+    """Return ``record[key]`` (ISO text, date or datetime) as a naive local datetime."""
+    value = record.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, datetime):
+        result = value
+    elif isinstance(value, date):
+        result = datetime.combine(value, time())
+    else:
+        try:
+            result = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise Rejected(f"{key} is not an ISO date or time: {value!r}") from None
+    if result.tzinfo is not None:
+        result = result.astimezone().replace(tzinfo=None)
+    return result
+
+
+def tax_digits(tax_id: str) -> str:
+    """Return the digits of a tax id (``PL 525-000-00-00`` → ``5250000000``)."""
+    return "".join(ch for ch in tax_id if ch.isdigit())
+
+
+def ascii_upper(value: str) -> str:
+    """Fold to upper-case ASCII letters, digits and single spaces (``Łódź`` → ``LODZ``)."""
+    folded = unicodedata.normalize("NFKD", value.translate(_FOLD))
+    plain = folded.encode("ascii", "ignore").decode().upper()
+    return " ".join(re.sub(r"[^A-Z0-9]+", " ", plain).split())
+
+
+def code_base(name: str, max_len: int = 20) -> str:
+    """Return a customer code made of the name's leading folded words, at most ``max_len`` long."""
+    words = ascii_upper(name).split() or ["KLIENT"]
+    base = ""
+    for word in words:
+        candidate = f"{base} {word}".strip()
+        if len(candidate) > max_len:
+            break
+        base = candidate
+    return base or words[0][:max_len]
+
+
+def unique_code(base: str, taken: set[str], max_len: int = 20) -> str:
+    """Return ``base``, or ``base`` shortened with the first free ``-2``, ``-3``… suffix."""
+    if base.upper() not in taken:
+        return base
+    n = 2
+    while True:
+        suffix = f"-{n}"
+        candidate = base[: max_len - len(suffix)].rstrip() + suffix
+        if candidate.upper() not in taken:
+            return candidate
+        n += 1
+
+
+def split_name(name: str, widths: tuple[int, ...] = (50, 50, 250)) -> list[str]:
+    """Split a name over Optima's ``Nazwa1..3`` columns at spaces (a long word is cut)."""
+    parts, rest = [], name.strip()
+    for width in widths:
+        if len(rest) <= width:
+            parts.append(rest)
+            rest = ""
+            continue
+        cut = rest.rfind(" ", 0, width + 1)
+        cut = cut if cut > 0 else width
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    return parts
+
+
+def split_street(street: str) -> tuple[str, str, str]:
+    """Split ``ul. Długa 5/3`` into (street, house number, flat number) as Optima keeps them."""
+    match = _STREET.match(street.strip())
+    if not match:
+        return street.strip(), "", ""
+    return match["street"], match["house"], match["flat"] or ""

@@ -1,0 +1,342 @@
+"""Streaming, batched reads of the Optima entities optsync exports (SPEC 3, outbound fields of 4.1).
+
+Each ``read_*`` function yields ``list[dict]`` batches whose keys are exactly the outbound
+fields of its entity (plus ``_ts``, the source modification time, where Optima has one).
+Values are ``Decimal``, naive ``datetime`` (Optima's local server time), ``int`` and ``str``.
+Each query is built by a ``*_query`` function so that tests can compile it for SQL Server.
+
+Conventions:
+- ``active`` is 1 or 0 (Optima's ``*_NieAktywny`` flags inverted).
+- An empty currency (``TwC_Waluta``, ``TrN_Waluta``) means the home currency, exported as ``PLN``.
+- A price list counts as active when ``DfC_Nieaktywna`` is 0 or NULL (older installs leave
+  it NULL); prices of inactive price lists are never read.
+- Stock is the latest dated ``TwrIlosci`` row per product and warehouse (undated rows only
+  when a pair has no dated row); all-warehouse totals (``TwI_MagId IS NULL``) are left out.
+- A document's ``number`` is computed by :func:`optsync.optima.tables.full_number`, never
+  read from the computed ``TrN_NumerPelny``; a line's ``unit_price_net`` is its net value
+  divided by its quantity, to 4 places, whatever price algorithm the document used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy.engine import Connection
+
+from optsync.optima.tables import OptimaTables, full_number
+
+Batch = list[dict[str, Any]]
+DOCUMENT_TYPES = {302: "FS", 305: "PA"}
+HOME_CURRENCY = "PLN"
+IN_CHUNK = 2000  # SQL Server accepts at most 2100 parameters per statement
+_PLACES4 = Decimal("0.0001")
+
+
+def _stream(conn: Connection, stmt: Select[Any], batch_size: int) -> Iterator[Batch]:
+    """Run ``stmt`` with a server-side cursor where the driver has one; yield row dicts."""
+    result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(stmt)
+    keys = list(result.keys())
+    for part in result.partitions():
+        yield [dict(zip(keys, row)) for row in part]
+
+
+def _active(flag: Any) -> Any:
+    return case((flag == 0, 1), else_=0)
+
+
+def _currency(column: Any) -> Any:
+    return func.coalesce(func.nullif(column, ""), literal(HOME_CURRENCY))
+
+
+def products_query(t: OptimaTables, since: datetime | None = None) -> Select[Any]:
+    """Select products with outbound field names, oldest modification first."""
+    w = t.Towary.c
+    stmt = select(
+        w.Twr_Kod.label("code"),
+        w.Twr_Nazwa.label("name"),
+        w.Twr_Opis.label("description"),
+        w.Twr_EAN.label("ean"),
+        w.Twr_JM.label("unit"),
+        w.Twr_Stawka.label("vat_rate"),
+        _active(w.Twr_NieAktywny).label("active"),
+        w.Twr_TS_Mod.label("_ts"),
+    )
+    if since is not None:
+        stmt = stmt.where(w.Twr_TS_Mod >= since)
+    return stmt.order_by(w.Twr_TS_Mod, w.Twr_TwrId)
+
+
+def read_products(
+    conn: Connection, t: OptimaTables, *, since: datetime | None = None, batch_size: int = 5000
+) -> Iterator[Batch]:
+    """Yield batches of products modified at or after ``since`` (all when ``None``)."""
+    yield from _stream(conn, products_query(t, since), batch_size)
+
+
+def prices_query(t: OptimaTables, price_list: int | None = None) -> Select[Any]:
+    """Select the prices of active price lists (or of one price number ``DfC_Lp``)."""
+    c, d, w = t.TwrCeny.c, t.DefCeny.c, t.Towary.c
+    stmt = (
+        select(
+            w.Twr_Kod.label("product_code"),
+            d.DfC_Lp.label("price_list"),
+            c.TwC_Wartosc.label("value"),
+            _currency(c.TwC_Waluta).label("currency"),
+            d.DfC_Nazwa.label("price_list_name"),
+        )
+        .select_from(
+            t.TwrCeny.join(t.DefCeny, c.TwC_TwCNumer == d.DfC_Lp).join(
+                t.Towary, c.TwC_TwrID == w.Twr_TwrId
+            )
+        )
+        .where(or_(d.DfC_Nieaktywna == 0, d.DfC_Nieaktywna.is_(None)))
+    )
+    if price_list is not None:
+        stmt = stmt.where(d.DfC_Lp == price_list)
+    return stmt.order_by(c.TwC_TwrID, c.TwC_TwCNumer)
+
+
+def read_prices(
+    conn: Connection, t: OptimaTables, *, price_list: int | None = None, batch_size: int = 5000
+) -> Iterator[Batch]:
+    """Yield batches of prices of active price lists, optionally only price number ``price_list``."""
+    yield from _stream(conn, prices_query(t, price_list), batch_size)
+
+
+def stock_query(t: OptimaTables, warehouse: str | None = None) -> Select[Any]:
+    """Select the current stock per product and warehouse: the latest dated ``TwrIlosci`` row."""
+    i, m, w = t.TwrIlosci.c, t.Magazyny.c, t.Towary.c
+    # ROW_NUMBER() is one pass over the TwITowar index order; undated rows rank last on
+    # every dialect (PostgreSQL would sort NULLs first in a plain DESC).
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=(i.TwI_TwrId, i.TwI_MagId),
+            order_by=(
+                case((i.TwI_Data.is_(None), 1), else_=0),
+                i.TwI_Data.desc(),
+                i.TwI_TwIId.desc(),
+            ),
+        )
+        .label("rn")
+    )
+    ranked = (
+        select(i.TwI_TwrId, i.TwI_MagId, i.TwI_Ilosc, i.TwI_Rezerwacje, rank)
+        .where(i.TwI_MagId.is_not(None))
+        .subquery("cur")
+    )
+    stmt = (
+        select(
+            w.Twr_Kod.label("product_code"),
+            m.Mag_Symbol.label("warehouse"),
+            ranked.c.TwI_Ilosc.label("quantity"),
+            ranked.c.TwI_Rezerwacje.label("reserved"),
+        )
+        .select_from(
+            ranked.join(t.Magazyny, ranked.c.TwI_MagId == m.Mag_MagId).join(
+                t.Towary, ranked.c.TwI_TwrId == w.Twr_TwrId
+            )
+        )
+        .where(ranked.c.rn == 1)
+    )
+    if warehouse is not None:
+        stmt = stmt.where(m.Mag_Symbol == warehouse)
+    return stmt.order_by(ranked.c.TwI_TwrId, ranked.c.TwI_MagId)
+
+
+def read_stock(
+    conn: Connection, t: OptimaTables, *, warehouse: str | None = None, batch_size: int = 5000
+) -> Iterator[Batch]:
+    """Yield batches of current stock per product and warehouse (``Mag_Symbol``)."""
+    yield from _stream(conn, stock_query(t, warehouse), batch_size)
+
+
+def customers_query(t: OptimaTables, since: datetime | None = None) -> Select[Any]:
+    """Select the customer columns :func:`read_customers` shapes, oldest modification first."""
+    k = t.Kontrahenci.c
+    stmt = select(
+        k.Knt_Kod,
+        k.Knt_Nazwa1,
+        k.Knt_Nazwa2,
+        k.Knt_Nazwa3,
+        k.Knt_Nip,
+        k.Knt_Ulica,
+        k.Knt_NrDomu,
+        k.Knt_NrLokalu,
+        k.Knt_KodPocztowy,
+        k.Knt_Miasto,
+        k.Knt_Kraj,
+        k.Knt_Email,
+        k.Knt_Telefon1,
+        _active(k.Knt_Nieaktywny).label("active"),
+        k.Knt_ImportRowId,
+        k.Knt_TS_Mod,
+    )
+    if since is not None:
+        stmt = stmt.where(k.Knt_TS_Mod >= since)
+    return stmt.order_by(k.Knt_TS_Mod, k.Knt_KntId)
+
+
+def join_name(*parts: str | None) -> str:
+    """Join Optima's split name columns (``Nazwa1..3``) into one name."""
+    return " ".join(p.strip() for p in parts if p and p.strip())
+
+
+def join_street(street: str | None, house: str | None, flat: str | None) -> str:
+    """Join ``Ulica``, ``NrDomu`` and ``NrLokalu`` the Polish way: ``Długa 5/3``."""
+    number = (house or "").strip()
+    if flat and flat.strip():
+        number = f"{number}/{flat.strip()}"
+    return " ".join(p for p in ((street or "").strip(), number) if p)
+
+
+def _customer(row: Sequence[Any]) -> dict[str, Any]:
+    (kod, n1, n2, n3, nip, ulica, dom, lokal, kod_p, miasto, kraj, email, tel, active, guid,
+     ts) = row  # fmt: skip
+    return {
+        "code": kod,
+        "name": join_name(n1, n2, n3),
+        "tax_id": nip or "",
+        "street": join_street(ulica, dom, lokal),
+        "postal_code": kod_p or "",
+        "city": miasto or "",
+        "country": kraj or "",
+        "email": email or "",
+        "phone": tel or "",
+        "active": active,
+        "guid": guid or None,
+        "_ts": ts,
+    }
+
+
+def read_customers(
+    conn: Connection, t: OptimaTables, *, since: datetime | None = None, batch_size: int = 5000
+) -> Iterator[Batch]:
+    """Yield batches of customers modified at or after ``since`` (all when ``None``)."""
+    stmt = customers_query(t, since)
+    result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(stmt)
+    for part in result.partitions():
+        yield [_customer(row) for row in part]
+
+
+def documents_query(
+    t: OptimaTables,
+    since: datetime | None = None,
+    *,
+    after: tuple[datetime, int] | None = None,
+    limit: int | None = None,
+) -> Select[Any]:
+    """Select approved, not cancelled FS and PA headers, oldest modification first.
+
+    ``after`` (the ``TrN_TS_Mod`` and ``TrN_TrNID`` of the last row seen) and ``limit`` page
+    through the headers by key, so no cursor stays open while the lines are read (SQL Server
+    without MARS allows one active result per connection).
+    """
+    n, k = t.TraNag.c, t.Kontrahenci.c
+    party = and_(n.TrN_PodID == k.Knt_KntId, n.TrN_PodmiotTyp == 1)
+    stmt = (
+        select(
+            n.TrN_TrNID,
+            n.TrN_TypDokumentu,
+            n.TrN_NumerString,
+            n.TrN_NumerNr,
+            n.TrN_DataDok,
+            k.Knt_Kod,
+            _currency(n.TrN_Waluta).label("currency"),
+            n.TrN_RazemNetto,
+            n.TrN_RazemVAT,
+            n.TrN_RazemBrutto,
+            n.TrN_TS_Mod,
+        )
+        .select_from(t.TraNag.outerjoin(t.Kontrahenci, party))
+        .where(
+            n.TrN_TypDokumentu.in_(sorted(DOCUMENT_TYPES)),
+            n.TrN_Bufor == 0,
+            n.TrN_Anulowany == 0,
+        )
+    )
+    if since is not None:
+        stmt = stmt.where(n.TrN_TS_Mod >= since)
+    if after is not None:
+        ts, trn_id = after
+        stmt = stmt.where(or_(n.TrN_TS_Mod > ts, and_(n.TrN_TS_Mod == ts, n.TrN_TrNID > trn_id)))
+    stmt = stmt.order_by(n.TrN_TS_Mod, n.TrN_TrNID)
+    return stmt.limit(limit) if limit is not None else stmt
+
+
+def lines_query(t: OptimaTables, document_ids: Sequence[int]) -> Select[Any]:
+    """Select the lines of the given documents, in document and line order."""
+    e = t.TraElem.c
+    return (
+        select(
+            e.TrE_TrNId,
+            e.TrE_Lp,
+            e.TrE_TwrKod,
+            e.TrE_Ilosc,
+            e.TrE_Jm,
+            e.TrE_Stawka,
+            e.TrE_WartoscNetto,
+            e.TrE_WartoscBrutto,
+        )
+        .where(e.TrE_TrNId.in_(list(document_ids)))
+        .order_by(e.TrE_TrNId, e.TrE_Lp, e.TrE_TrEID)
+    )
+
+
+def _line(row: Sequence[Any]) -> dict[str, Any]:
+    _, lp, kod, qty, jm, rate, net, gross = row
+    unit_net = (net / qty).quantize(_PLACES4, ROUND_HALF_UP) if qty else Decimal("0.0000")
+    return {
+        "line_no": lp,
+        "product_code": kod,
+        "quantity": qty,
+        "unit": jm,
+        "unit_price_net": unit_net,
+        "vat_rate": rate,
+        "net": net,
+        "gross": gross,
+    }
+
+
+def _lines_of(conn: Connection, t: OptimaTables, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    lines: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for start in range(0, len(ids), IN_CHUNK):
+        for row in conn.execute(lines_query(t, ids[start : start + IN_CHUNK])):
+            lines[row[0]].append(_line(row))
+    return lines
+
+
+def read_documents(
+    conn: Connection, t: OptimaTables, *, since: datetime | None = None, batch_size: int = 1000
+) -> Iterator[Batch]:
+    """Yield batches of approved FS/PA documents modified at or after ``since``, lines nested."""
+    after: tuple[datetime, int] | None = None
+    while True:
+        headers = conn.execute(documents_query(t, since, after=after, limit=batch_size)).all()
+        if not headers:
+            return
+        lines = _lines_of(conn, t, [h[0] for h in headers])
+        yield [
+            {
+                "erp_id": trn_id,
+                "type": DOCUMENT_TYPES[typ],
+                "number": full_number(numer_string, numer_nr),
+                "issued_at": data_dok,
+                "customer_code": knt_kod,
+                "currency": currency,
+                "net": net,
+                "vat": vat,
+                "gross": gross,
+                "_ts": ts,
+                "lines": lines[trn_id],
+            }
+            for (trn_id, typ, numer_string, numer_nr, data_dok, knt_kod, currency, net, vat,
+                 gross, ts) in headers  # fmt: skip
+        ]
+        if len(headers) < batch_size:
+            return
+        after = (headers[-1][-1], headers[-1][0])

@@ -1,0 +1,438 @@
+"""Optima-shaped sample databases (SQLite or PostgreSQL) for the demo, the tests and the benchmark.
+
+Everything is deterministic for a given ``seed``: names, NIPs, prices, stock and timestamps
+(which start at :data:`BASE_TIME`, not at the wall clock). Refuses a database that already
+holds Optima data, so it can never overwrite a real company.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import Engine, Table, create_engine, func, insert, select
+from sqlalchemy.engine import Connection
+
+from optsync.errors import BadInput
+from optsync.optima.tables import OptimaTables, create_optima_schema, full_number
+
+BASE_TIME = datetime(2026, 1, 5, 8, 0, 0)
+CONFIG_SERVER = r"SERWER\OPTIMA"
+CONFIG_DATABASE = "CDN_KNF_Konfiguracja"
+NIEOKRESLONY = "!NIEOKREŚLONY!"
+_CENT = Decimal("0.01")
+
+# code, name, unit, VAT rate, retail price (gross, price list 1)
+CATALOG: tuple[tuple[str, str, str, int, str], ...] = (
+    ("KAWA-LAV-1KG", "Kawa ziarnista Lavazza Qualità Oro 1kg", "szt", 23, "74.99"),
+    ("KAWA-JAC-500", "Kawa mielona Jacobs Krönung 500g", "szt", 23, "32.49"),
+    ("HERB-LIP-100", "Herbata Lipton Yellow Label 100 torebek", "szt", 23, "21.99"),
+    ("MLEKO-UHT-32", "Mleko UHT 3,2% 1L", "szt", 5, "3.89"),
+    ("MLEKO-UHT-20", "Mleko UHT 2,0% 1L", "szt", 5, "3.59"),
+    ("MASLO-EKS-200", "Masło ekstra 82% 200g", "szt", 5, "7.99"),
+    ("SER-GOUDA", "Ser Gouda w bloku", "kg", 5, "32.90"),
+    ("JOGURT-NAT-400", "Jogurt naturalny 400g", "szt", 5, "3.29"),
+    ("CHLEB-ZYT-500", "Chleb żytni na zakwasie 500g", "szt", 5, "7.50"),
+    ("BULKA-KAJZERKA", "Bułka kajzerka", "szt", 5, "0.89"),
+    ("MAKA-PSZ-1KG", "Mąka pszenna typ 450 1kg", "szt", 5, "3.49"),
+    ("CUKIER-1KG", "Cukier biały kryształ 1kg", "szt", 5, "4.29"),
+    ("SOL-JOD-1KG", "Sól kamienna jodowana 1kg", "szt", 5, "1.99"),
+    ("OLEJ-RZEP-1L", "Olej rzepakowy 1L", "szt", 5, "8.99"),
+    ("MAKARON-SPA-500", "Makaron spaghetti 500g", "szt", 5, "4.49"),
+    ("RYZ-BASMATI-1KG", "Ryż basmati 1kg", "szt", 5, "9.99"),
+    ("POMIDORY-PUSZ-400", "Pomidory krojone w puszce 400g", "szt", 5, "3.99"),
+    ("KONC-POMID-200", "Koncentrat pomidorowy 30% 200g", "szt", 5, "3.49"),
+    ("WODA-NIEGAZ-15", "Woda mineralna niegazowana 1,5L", "szt", 8, "2.19"),
+    ("SOK-POMAR-1L", "Sok pomarańczowy 100% 1L", "szt", 5, "6.99"),
+    ("PIWO-ZYWIEC-05", "Piwo Żywiec puszka 0,5L", "szt", 23, "4.29"),
+    ("WINO-CZERW-075", "Wino czerwone wytrawne 0,75L", "szt", 23, "29.99"),
+    ("CZEKOLADA-MLE-100", "Czekolada mleczna Wedel 100g", "szt", 5, "5.49"),
+    ("DELICJE-147", "Ciastka Delicje Szampańskie 147g", "szt", 8, "6.29"),
+    ("CHIPSY-SOL-140", "Chipsy ziemniaczane solone 140g", "szt", 8, "6.99"),
+    ("JAJA-M-10", "Jaja kurze rozmiar M 10 szt.", "opak", 5, "8.99"),
+    ("SZYNKA-KONS", "Szynka konserwowa", "kg", 5, "39.90"),
+    ("KIELBASA-SLASKA", "Kiełbasa śląska", "kg", 5, "24.90"),
+    ("FILET-KURCZAK", "Filet z kurczaka", "kg", 5, "26.90"),
+    ("JABLKA-SZAMPION", "Jabłka Szampion", "kg", 5, "4.49"),
+    ("BANANY", "Banany", "kg", 5, "6.99"),
+    ("ZIEMNIAKI", "Ziemniaki młode", "kg", 5, "3.49"),
+    ("PAPIER-TOAL-8", "Papier toaletowy trzywarstwowy 8 rolek", "opak", 23, "15.99"),
+    ("PLYN-NACZYN-1L", "Płyn do mycia naczyń cytrynowy 1L", "szt", 23, "9.49"),
+    ("PROSZEK-PRANIA-3KG", "Proszek do prania kolorów 3kg", "szt", 23, "39.99"),
+    ("MYDLO-PLYN-500", "Mydło w płynie antybakteryjne 500ml", "szt", 23, "8.49"),
+    ("PASTA-ZEBY-75", "Pasta do zębów wybielająca 75ml", "szt", 23, "11.99"),
+    ("RECZNIK-PAP-2", "Ręcznik papierowy 2 rolki", "opak", 23, "7.99"),
+    ("WORKI-SMIECI-35L", "Worki na śmieci 35L 50 szt.", "opak", 23, "6.49"),
+    ("BATERIE-AA-4", "Baterie alkaliczne AA 4 szt.", "opak", 23, "14.99"),
+)
+
+# Nazwa1, Nazwa2, street, house, flat, postal code, city, e-mail domain, tax office prefix
+CUSTOMERS: tuple[tuple[str, str, str, str, str, str, str, str, str], ...] = (
+    ("Hurtownia Spożywcza Kowalski Sp. z o.o.", "", "ul. Marszałkowska", "84", "12",
+     "00-514", "Warszawa", "kowalski-hurt.pl", "525"),
+    ("Delikatesy Smakosz s.c.", "Anna i Piotr Nowakowie", "ul. Floriańska", "15", "",
+     "31-019", "Kraków", "smakosz.krakow.pl", "676"),
+    ("Przedsiębiorstwo Handlowo-Usługowe Zielony", "Koszyk Jan Wiśniewski", "ul. Piotrkowska",
+     "120", "4", "90-006", "Łódź", "zielonykoszyk.pl", "725"),
+    ("Piekarnia Złoty Kłos", "", "ul. Grunwaldzka", "7", "", "80-236", "Gdańsk",
+     "zlotyklos.pl", "584"),
+    ("Kawiarnia Mała Czarna", "", "ul. Święty Marcin", "29", "2", "61-806", "Poznań",
+     "malaczarna.pl", "778"),
+    ("Restauracja Pod Wawelem Sp. z o.o.", "", "ul. Świętej Gertrudy", "26", "", "31-048",
+     "Kraków", "podwawelem.pl", "676"),
+    ("Sklep Spożywczy Ewa Zając", "", "ul. Grochowska", "207", "", "04-077", "Warszawa",
+     "sklep-zajac.pl", "113"),
+    ("Bistro Pod Arkadami", "Tomasz Lewandowski", "ul. Rynek", "12", "", "50-101", "Wrocław",
+     "podarkadami.pl", "897"),
+    ("Supermarket Jedynka Sp. j.", "", "al. Jana Pawła II", "45", "", "01-008", "Warszawa",
+     "jedynka.com.pl", "527"),
+    ("Hotel Nad Wisłą Sp. z o.o.", "", "ul. Bulwarowa", "3", "", "87-100", "Toruń",
+     "nadwisla.pl", "879"),
+    ("Catering Smaczny Kąsek", "Magdalena Wójcik", "ul. Długa", "5", "3", "31-147",
+     "Kraków", "smacznykasek.pl", "945"),
+    ("Szkoła Podstawowa nr 12", "im. Marii Konopnickiej", "ul. Szkolna", "1", "", "02-495",
+     "Warszawa", "sp12.edu.pl", "522"),
+    ("Stołówka Zakładowa Metalex", "", "ul. Przemysłowa", "18", "", "44-100", "Gliwice",
+     "metalex.com.pl", "631"),
+    ("Kiosk Ruchu Stanisław Kamiński", "", "pl. Wolności", "2", "", "35-073", "Rzeszów",
+     "kiosk-kaminski.pl", "813"),
+    ("Cukiernia Słodki Raj", "Barbara Kowalczyk", "ul. Mickiewicza", "33", "1", "20-612",
+     "Lublin", "slodkiraj.pl", "712"),
+)  # fmt: skip
+
+DOC_DEFINITIONS = (
+    (301, "FZ", "Faktura zakupu"),
+    (302, "FS", "Faktura sprzedaży"),
+    (305, "PA", "Paragon"),
+    (306, "WZ", "Wydanie zewnętrzne"),
+    (308, "RO", "Rezerwacja odbiorcy"),
+    (309, "ZD", "Zamówienie u dostawcy"),
+)
+
+
+def _engine(url: str | Engine) -> Engine:
+    return url if isinstance(url, Engine) else create_engine(url)
+
+
+def _refuse_if_filled(conn: Connection, table: Table) -> None:
+    if conn.scalar(select(func.count()).select_from(table)):
+        raise BadInput(
+            f"the database already holds Optima data ({table.name} is not empty)",
+            "Use a new, empty database for sample data",
+        )
+
+
+def _insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(table), list(rows))
+
+
+def _round2(value: Decimal) -> Decimal:
+    return value.quantize(_CENT, ROUND_HALF_UP)
+
+
+def nip_check_digit(first9: str) -> int:
+    """Return the Polish NIP check digit of nine digits (10 means no valid NIP exists)."""
+    weights = (6, 5, 7, 2, 3, 4, 5, 6, 7)
+    return sum(int(d) * w for d, w in zip(first9, weights)) % 11
+
+
+def _nip(rng: random.Random, prefix: str) -> str:
+    while True:
+        first9 = prefix + "".join(str(rng.randrange(10)) for _ in range(9 - len(prefix)))
+        check = nip_check_digit(first9)
+        if check != 10:
+            digits = first9 + str(check)
+            return f"{digits[:3]}-{digits[3:6]}-{digits[6:8]}-{digits[8:]}"
+
+
+def _ean13(rng: random.Random) -> str:
+    body = "590" + "".join(str(rng.randrange(10)) for _ in range(9))
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
+    return body + str((10 - total % 10) % 10)
+
+
+def create_config_db(
+    url: str | Engine,
+    companies: Iterable[tuple[str, str, bool]],
+    operators: Iterable[tuple[str, str, bool]],
+    bans: Iterable[tuple[str, str]] = (),
+    *,
+    server: str = CONFIG_SERVER,
+) -> None:
+    """Create an Optima configuration database listing companies, operators and bans.
+
+    ``companies`` are ``(Baz_Nazwa, database name, active)``, ``operators`` ``(Ope_Kod,
+    Ope_Nazwisko, blocked)``, ``bans`` ``(Ope_Kod, Baz_Nazwa)`` pairs barring an operator from
+    a company. ``Baz_Dostep`` is ``NET:<database>,<server>,NT=1``.
+    """
+    engine = _engine(url)
+    t = create_optima_schema(engine, "config")
+    with engine.begin() as conn:
+        _refuse_if_filled(conn, t.Bazy)
+        _refuse_if_filled(conn, t.Operatorzy)
+        _insert(conn, t.Bazy, [
+            {
+                "Baz_Nazwa": name,
+                "Baz_Dostep": f"NET:{database},{server},NT=1",
+                "Baz_NazwaBazy": database,
+                "Baz_NazwaSerwera": server,
+                "Baz_Nieaktywna": 0 if active else 1,
+                "Baz_Opis": f"Firma {name}",
+            }
+            for name, database, active in companies
+        ])  # fmt: skip
+        _insert(conn, t.Operatorzy, [
+            {"Ope_Kod": code, "Ope_Nazwisko": name, "Ope_Nieaktywny": 1 if blocked else 0,
+             "Ope_Administrator": 1 if code.upper() == "ADMIN" else 0}
+            for code, name, blocked in operators
+        ])  # fmt: skip
+        ope_ids = dict(conn.execute(select(t.Operatorzy.c.Ope_Kod, t.Operatorzy.c.Ope_OpeID)).all())
+        baz_ids = dict(conn.execute(select(t.Bazy.c.Baz_Nazwa, t.Bazy.c.Baz_BazID)).all())
+        _insert(conn, t.BazZakazy, [
+            {"BZa_OpeID": ope_ids[op], "BZa_BazID": baz_ids[company]} for op, company in bans
+        ])  # fmt: skip
+    if not isinstance(url, Engine):
+        engine.dispose()
+
+
+def _base_rows(conn: Connection, t: OptimaTables) -> dict[str, int]:
+    """Insert price lists, warehouses, document definitions and SystemCDN; return warehouse ids."""
+    _insert(conn, t.DefCeny, [
+        {"DfC_Lp": 1, "DfC_Nazwa": "Detaliczna", "DfC_Nieaktywna": 0, "DfC_Typ": 2,
+         "DfC_Waluta": "PLN"},
+        {"DfC_Lp": 2, "DfC_Nazwa": "Hurtowa", "DfC_Nieaktywna": 0, "DfC_Typ": 1,
+         "DfC_Waluta": "PLN"},
+        {"DfC_Lp": 3, "DfC_Nazwa": "Wyprzedaż 2019", "DfC_Nieaktywna": 1, "DfC_Typ": 1,
+         "DfC_Waluta": "PLN"},
+    ])  # fmt: skip
+    _insert(conn, t.Magazyny, [
+        {"Mag_Symbol": "MAG", "Mag_Nazwa": "Magazyn główny", "Mag_TS_Mod": BASE_TIME,
+         "Mag_TS_Zal": BASE_TIME},
+        {"Mag_Symbol": "SKLEP", "Mag_Nazwa": "Sklep firmowy", "Mag_TS_Mod": BASE_TIME,
+         "Mag_TS_Zal": BASE_TIME},
+    ])  # fmt: skip
+    _insert(conn, t.DokDefinicje, [
+        {"DDf_Klasa": klasa, "DDf_Symbol": symbol, "DDf_Nazwa": nazwa,
+         "DDf_Numeracja": "@symbol/@numerS/@rok"}
+        for klasa, symbol, nazwa in DOC_DEFINITIONS
+    ])  # fmt: skip
+    _insert(conn, t.SystemCDN, [
+        {"SYS_ID": 1001, "SYS_Wartosc": CONFIG_SERVER},
+        {"SYS_ID": 1002, "SYS_Wartosc": CONFIG_DATABASE},
+    ])
+    return dict(conn.execute(select(t.Magazyny.c.Mag_Symbol, t.Magazyny.c.Mag_MagId)).all())
+
+
+def _products(rng: random.Random, count: int) -> list[dict[str, Any]]:
+    rows = []
+    for i in range(count):
+        code, name, unit, vat, _ = CATALOG[i % len(CATALOG)]
+        if i >= len(CATALOG):
+            series = i // len(CATALOG) + 1
+            code, name = f"{code}-{series}", f"{name} (partia {series})"
+        ts = BASE_TIME + timedelta(minutes=7 * i)
+        rows.append({
+            "Twr_Kod": code,
+            "Twr_Nazwa": name,
+            "Twr_Opis": f"{name}. Produkt z katalogu {2026 + i % 2}.",
+            "Twr_EAN": _ean13(rng),
+            "Twr_JM": unit,
+            "Twr_Stawka": Decimal(vat),
+            "Twr_NieAktywny": 1 if i % 9 == 8 else 0,
+            "Twr_Typ": 1,
+            "Twr_Waluta": "PLN",
+            "Twr_TwCNumer": 1,
+            "Twr_TS_Zal": ts,
+            "Twr_TS_Mod": ts,
+        })  # fmt: skip
+    return rows
+
+
+def _retail_price(i: int, rng: random.Random) -> Decimal:
+    base = Decimal(CATALOG[i % len(CATALOG)][4])
+    return base if i < len(CATALOG) else _round2(base * Decimal(rng.randint(90, 110)) / 100)
+
+
+def _prices(rng: random.Random, twr_ids: list[int]) -> list[dict[str, Any]]:
+    rows = []
+    for i, twr_id in enumerate(twr_ids):
+        retail = _retail_price(i, rng)
+        for lp, factor in ((1, Decimal(1)), (2, Decimal("0.82")), (3, Decimal("0.5"))):
+            rows.append({
+                "TwC_TwrID": twr_id, "TwC_TwCNumer": lp, "TwC_Wartosc": _round2(retail * factor),
+                "TwC_Waluta": "PLN", "TwC_Typ": 2 if lp == 1 else 1,
+            })  # fmt: skip
+    return rows
+
+
+def _stock(rng: random.Random, twr_ids: list[int], mags: dict[str, int]) -> list[dict[str, Any]]:
+    """Three dated rows per product and warehouse (the last is current) plus dated totals."""
+    rows = []
+    dates = [BASE_TIME - timedelta(days=d) for d in (30, 12, 1)]
+    for twr_id in twr_ids:
+        totals = [Decimal(0)] * len(dates)
+        for symbol, mag_id in sorted(mags.items()):
+            if symbol == "SKLEP" and rng.random() < 0.25:
+                continue  # not every product is on the shop floor
+            for n, day in enumerate(dates):
+                qty = Decimal(rng.randint(0, 400))
+                totals[n] += qty
+                rows.append({
+                    "TwI_TwrId": twr_id, "TwI_MagId": mag_id, "TwI_Data": day, "TwI_Ilosc": qty,
+                    "TwI_Rezerwacje": Decimal(rng.randint(0, 5)), "TwI_Wartosc": Decimal(0),
+                })  # fmt: skip
+        for n, day in enumerate(dates):
+            rows.append({"TwI_TwrId": twr_id, "TwI_MagId": None, "TwI_Data": day,
+                         "TwI_Ilosc": totals[n], "TwI_Rezerwacje": Decimal(0)})  # fmt: skip
+    return rows
+
+
+def _customers(rng: random.Random, count: int) -> list[dict[str, Any]]:
+    rows = [{
+        "Knt_Kod": NIEOKRESLONY, "Knt_Nazwa1": "Nieokreślony", "Knt_Kraj": "Polska",
+        "Knt_TS_Zal": BASE_TIME, "Knt_TS_Mod": BASE_TIME,
+    }]  # fmt: skip
+    for i in range(count):
+        n1, n2, street, house, flat, postal, city, domain, prefix = CUSTOMERS[i % len(CUSTOMERS)]
+        code = n1.split()[-1] if i < len(CUSTOMERS) else f"K{i:04d}"
+        code = _fold(f"{n1.split()[0][:10]} {code}")[:20]
+        ts = BASE_TIME + timedelta(minutes=11 * i, seconds=30)
+        rows.append({
+            "Knt_Kod": code if code not in {r["Knt_Kod"] for r in rows} else f"K{i:04d}",
+            "Knt_Nazwa1": n1, "Knt_Nazwa2": n2, "Knt_Nip": _nip(rng, prefix), "Knt_NipKraj": "PL",
+            "Knt_Ulica": street, "Knt_NrDomu": house, "Knt_NrLokalu": flat,
+            "Knt_KodPocztowy": postal, "Knt_Miasto": city, "Knt_Kraj": "Polska",
+            "Knt_Email": f"biuro@{domain}", "Knt_Telefon1": f"+48 {rng.randint(500, 899)} "
+            f"{rng.randint(100, 999)} {rng.randint(100, 999)}",
+            "Knt_Nieaktywny": 1 if i % 7 == 6 else 0, "Knt_TS_Zal": ts, "Knt_TS_Mod": ts,
+        })  # fmt: skip
+    return rows
+
+
+def _fold(text: str) -> str:
+    from optsync.optima.writer import ascii_upper
+
+    return ascii_upper(text)
+
+
+def _documents(
+    conn: Connection, t: OptimaTables, rng: random.Random, count: int, mag_id: int
+) -> None:
+    """Insert ``count`` approved FS/PA documents, one draft FS and one cancelled FS."""
+    from optsync.optima.writer import line_amounts
+
+    products = conn.execute(
+        select(t.Towary.c.Twr_TwrId, t.Towary.c.Twr_Kod, t.Towary.c.Twr_Nazwa, t.Towary.c.Twr_JM,
+               t.Towary.c.Twr_Stawka).where(t.Towary.c.Twr_NieAktywny == 0)
+        .order_by(t.Towary.c.Twr_TwrId)
+    ).all()  # fmt: skip
+    customers = conn.execute(
+        select(t.Kontrahenci.c.Knt_KntId, t.Kontrahenci.c.Knt_Nazwa1, t.Kontrahenci.c.Knt_Ulica,
+               t.Kontrahenci.c.Knt_Miasto, t.Kontrahenci.c.Knt_KodPocztowy)
+        .order_by(t.Kontrahenci.c.Knt_KntId)
+    ).all()  # fmt: skip
+    numbers = {302: 0, 305: 0}
+    kinds = [(302 if i % 2 == 0 else 305, 0, 0) for i in range(count)] + [(302, 1, 0), (302, 0, 1)]
+    for i, (cls, bufor, anulowany) in enumerate(kinds):
+        numbers[cls] += 1
+        symbol = "FS" if cls == 302 else "PA"
+        day = BASE_TIME + timedelta(days=i % 5, hours=i)
+        customer = customers[1 + i % (len(customers) - 1)] if cls == 302 else customers[0]
+        chosen = rng.sample(products, k=min(len(products), rng.randint(1, 4)))
+        lines, net_sum, gross_sum = [], Decimal(0), Decimal(0)
+        for lp, (twr_id, kod, nazwa, jm, stawka) in enumerate(chosen, start=1):
+            qty = Decimal(rng.randint(1, 12))
+            price = _round2(Decimal(rng.randint(99, 9999)) / 100)
+            net, gross = line_amounts(qty, price, stawka, "net")
+            net_sum, gross_sum = net_sum + net, gross_sum + gross
+            lines.append({
+                "TrE_Lp": lp, "TrE_TwrId": twr_id, "TrE_TwrKod": kod, "TrE_TwrNazwa": nazwa,
+                "TrE_Jm": jm, "TrE_Ilosc": qty, "TrE_Cena0": price, "TrE_CenaT": price,
+                "TrE_CenaW": price, "TrE_Stawka": stawka, "TrE_WartoscNetto": net,
+                "TrE_WartoscBrutto": gross, "TrE_TypDokumentu": cls, "TrE_DataDok": day,
+                "TrE_MagId": mag_id, "TrE_Aktywny": 1,
+            })  # fmt: skip
+        numer_string = f"{symbol}/@numerS/{day.year}"
+        header = {
+            "TrN_TypDokumentu": cls, "TrN_Rodzaj": cls * 1000, "TrN_Bufor": bufor,
+            "TrN_Anulowany": anulowany, "TrN_Detal": 1 if cls == 305 else 0,
+            "TrN_NumerNr": numbers[cls], "TrN_NumerString": numer_string,
+            "TrN_NumerPelny": full_number(numer_string, numbers[cls]), "TrN_NumerObcy": "",
+            "TrN_DataDok": day, "TrN_DataWys": day, "TrN_DataOpe": day, "TrN_Termin": day,
+            "TrN_PodID": customer[0], "TrN_PodmiotTyp": 1, "TrN_PodNazwa1": customer[1],
+            "TrN_PodUlica": customer[2], "TrN_PodMiasto": customer[3],
+            "TrN_PodKodPocztowy": customer[4], "TrN_Waluta": "PLN", "TrN_MagZrdId": mag_id,
+            "TrN_RazemNetto": net_sum, "TrN_RazemBrutto": gross_sum,
+            "TrN_RazemVAT": gross_sum - net_sum, "TrN_OpeZalKod": "ADMIN",
+            "TrN_TS_Zal": day, "TrN_TS_Mod": day + timedelta(minutes=5),
+        }  # fmt: skip
+        trn_id = conn.execute(insert(t.TraNag).values(header)).inserted_primary_key[0]
+        _insert(conn, t.TraElem, [{**line, "TrE_TrNId": trn_id} for line in lines])
+
+
+def create_company_db(
+    url: str | Engine, *, seed: int = 0, products: int = 40, customers: int = 15,
+    documents: int = 5,
+) -> None:  # fmt: skip
+    """Create an Optima company database filled with deterministic Polish sample data.
+
+    It holds ``products`` products (every ninth inactive) priced in price lists 1 Detaliczna,
+    2 Hurtowa and 3 (inactive, never to be exported), dated stock history in warehouses MAG and
+    SKLEP plus all-warehouse totals, ``customers`` customers (every seventh inactive) plus
+    Optima's ``!NIEOKREŚLONY!``, ``documents`` approved FS/PA documents, one draft and one
+    cancelled FS, and the document definitions FS, PA, RO and others.
+    """
+    rng = random.Random(seed)
+    engine = _engine(url)
+    t = create_optima_schema(engine, "company")
+    with engine.begin() as conn:
+        _refuse_if_filled(conn, t.Towary)
+        mags = _base_rows(conn, t)
+        _insert(conn, t.Towary, _products(rng, products))
+        twr_ids = list(conn.scalars(select(t.Towary.c.Twr_TwrId).order_by(t.Towary.c.Twr_TwrId)))
+        _insert(conn, t.TwrCeny, _prices(rng, twr_ids))
+        _insert(conn, t.TwrIlosci, _stock(rng, twr_ids, mags))
+        _insert(conn, t.Kontrahenci, _customers(rng, customers))
+        _documents(conn, t, rng, documents, mags["MAG"])
+    if not isinstance(url, Engine):
+        engine.dispose()
+
+
+def bulk_company_db(url: str | Engine, n: int, *, chunk: int = 20_000) -> None:
+    """Create a company database with ``n`` products, ``n`` prices and ``n`` stock rows, fast."""
+    engine = _engine(url)
+    t = create_optima_schema(engine, "company")
+    with engine.begin() as conn:
+        _refuse_if_filled(conn, t.Towary)
+        mag_id = _base_rows(conn, t)["MAG"]
+    for start in range(0, n, chunk):
+        ids = range(start + 1, min(n, start + chunk) + 1)
+        with engine.begin() as conn:
+            conn.execute(insert(t.Towary), [
+                {"Twr_TwrId": i, "Twr_Kod": f"P{i:07d}", "Twr_Nazwa": f"Produkt testowy {i}",
+                 "Twr_EAN": f"590{i:010d}", "Twr_JM": "szt", "Twr_Stawka": Decimal(23),
+                 "Twr_TS_Zal": BASE_TIME, "Twr_TS_Mod": BASE_TIME + timedelta(seconds=i)}
+                for i in ids
+            ])  # fmt: skip
+            conn.execute(insert(t.TwrCeny), [
+                {"TwC_TwrID": i, "TwC_TwCNumer": 1, "TwC_Wartosc": Decimal(i % 10_000) / 100,
+                 "TwC_Waluta": "PLN"}
+                for i in ids
+            ])  # fmt: skip
+            conn.execute(insert(t.TwrIlosci), [
+                {"TwI_TwrId": i, "TwI_MagId": mag_id, "TwI_Data": BASE_TIME,
+                 "TwI_Ilosc": Decimal(i % 500), "TwI_Rezerwacje": Decimal(0)}
+                for i in ids
+            ])  # fmt: skip
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:  # explicit ids above bypassed the serial sequence
+            conn.exec_driver_sql(
+                'SELECT setval(pg_get_serial_sequence(\'"CDN"."Towary"\', \'Twr_TwrId\'), '
+                'COALESCE(MAX("Twr_TwrId"), 1)) FROM "CDN"."Towary"'
+            )
+    if not isinstance(url, Engine):
+        engine.dispose()

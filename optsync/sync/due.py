@@ -1,0 +1,54 @@
+"""Which companies a ``run --all`` or ``run --due`` covers (SPEC 2.6).
+
+A company is due when its enabled schedule's most recent start (at or before now, no older
+than one ``every``) is later than the start of its last pass, or it never ran. Everything
+is decided from four queries, so hundreds of companies cost milliseconds.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import distinct, select
+
+from optsync.state import config as cfg
+from optsync.state import tables as t
+from optsync.state.db import State
+from optsync.state.runs import last_runs
+
+
+def _with_integrations(state: State) -> set[int]:
+    with state.engine.connect() as conn:
+        return set(conn.execute(select(distinct(t.integrations.c.company_id))).scalars())
+
+
+def all_companies(state: State) -> list[cfg.Company]:
+    """Every company with integrations, by name."""
+    ids = _with_integrations(state)
+    return [c for c in cfg.list_companies(state) if c.id in ids]
+
+
+def due_companies(state: State, now: datetime | None = None) -> list[cfg.Company]:
+    """Companies whose latest scheduled start has not been served by a pass yet."""
+    now = now or datetime.now().astimezone()
+    schedules = {cid: s for cid, s in cfg.get_schedules(state).items() if s.enabled}
+    if not schedules:
+        return []
+    ids = _with_integrations(state)
+    latest = last_runs(state)
+    due = []
+    for company in cfg.list_companies(state):
+        schedule = schedules.get(company.id)
+        if schedule is None or company.id not in ids:
+            continue
+        start = schedule.last_start(now)
+        if start is None or now - start >= timedelta(minutes=schedule.every):
+            continue
+        run = latest.get(company.id)
+        if run is not None:
+            started = run.started_at if run.started_at.tzinfo else run.started_at.replace(
+                tzinfo=UTC)
+            if started >= start:
+                continue
+        due.append(company)
+    return due

@@ -1,0 +1,87 @@
+"""The import side of a pass: an endpoint's inbound records into Optima (SPEC 3, 5).
+
+Records go to the Optima writer in small batches; each lands whole or not at all there, and
+only then is it marked in the endpoint. A record the writer has seen before (its GUID is in
+Optima) comes back as a duplicate and is marked imported again, never written twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from optsync.endpoints.base import Endpoint, Inbound
+from optsync.sync.steps import Step
+
+BATCH = 200
+
+
+@dataclass
+class ImportJob:
+    endpoint: Endpoint
+    writer: Any  # optsync.optima.writer.OptimaWriter
+    integration: str
+    entity: str
+    dry_run: bool = False
+    batch_size: int = BATCH
+
+
+@dataclass
+class Rejection:
+    label: str
+    reason: str
+
+
+def run_import(job: ImportJob, rejected: list[Rejection]) -> Step:
+    """Import every waiting record of one entity; append each rejection to ``rejected``."""
+    step = Step(job.integration, job.entity, "import")
+    write = {
+        "orders": job.writer.import_orders,
+        "receipts": job.writer.import_receipts,
+        "customers": job.writer.import_customers,
+        "products": job.writer.import_products,
+        "prices": job.writer.import_prices,
+    }[job.entity]
+    batch: list[Inbound] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        results = write([ib.record for ib in batch])
+        for inbound, result in zip(batch, results):
+            if result.status == "rejected":
+                _reject(job, step, inbound, result.error or "rejected", rejected)
+                continue
+            job.endpoint.mark(job.entity, inbound, status="imported", erp_id=result.erp_id,
+                              erp_number=result.erp_number)
+            if result.status == "imported":
+                step.written += 1
+            else:  # duplicate: in Optima already, e.g. after a crash before the mark
+                step.unchanged += 1
+        batch.clear()
+
+    for inbound in job.endpoint.inbox(job.entity):
+        step.read += 1
+        if job.dry_run:
+            if inbound.error:
+                step.rejected += 1
+            continue
+        if inbound.error or inbound.record is None:
+            _reject(job, step, inbound, inbound.error or "unreadable record", rejected)
+            continue
+        batch.append(inbound)
+        if len(batch) >= job.batch_size:
+            flush()
+    if not job.dry_run:
+        flush()
+        job.endpoint.finish_inbox(job.entity)
+    if step.rejected:
+        step.status = "partial"
+    return step
+
+
+def _reject(job: ImportJob, step: Step, inbound: Inbound, reason: str,
+            rejected: list[Rejection]) -> None:
+    job.endpoint.mark(job.entity, inbound, status="rejected", error=reason)
+    step.rejected += 1
+    rejected.append(Rejection(inbound.label, reason))
