@@ -138,7 +138,12 @@ INBOUND_SPEC: dict[str, tuple[Field, ...]] = {
         _s("phone", 64),
     ),
     "products": _PRODUCT,
-    "prices": OUTBOUND_SPEC["prices"][:4],
+    "prices": (
+        _s("product_code", 50, True),
+        Field("price_list", "int", required=True),
+        _d("value", required=True),
+        _s("currency", 3),
+    ),
 }
 
 INBOUND_LINE_SPEC: tuple[Field, ...] = (

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, Table, create_engine, func, insert, select
 from sqlalchemy.engine import Connection
 
 from optsync.errors import BadInput
+from optsync.optima.inbound import code_base, line_amounts, unique_code
 from optsync.optima.tables import OptimaTables, create_optima_schema, full_number
 
 BASE_TIME = datetime(2026, 1, 5, 8, 0, 0)
@@ -126,8 +127,12 @@ def _refuse_if_filled(conn: Connection, table: Table) -> None:
 
 
 def _insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(table), list(rows))
+    """Insert rows with executemany, one statement per distinct set of keys, in order."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    for group in groups.values():
+        conn.execute(insert(table), group)
 
 
 def _round2(value: Decimal) -> Decimal:
@@ -298,11 +303,10 @@ def _customers(rng: random.Random, count: int) -> list[dict[str, Any]]:
     }]  # fmt: skip
     for i in range(count):
         n1, n2, street, house, flat, postal, city, domain, prefix = CUSTOMERS[i % len(CUSTOMERS)]
-        code = n1.split()[-1] if i < len(CUSTOMERS) else f"K{i:04d}"
-        code = _fold(f"{n1.split()[0][:10]} {code}")[:20]
+        code = unique_code(code_base(n1), {r["Knt_Kod"] for r in rows})
         ts = BASE_TIME + timedelta(minutes=11 * i, seconds=30)
         rows.append({
-            "Knt_Kod": code if code not in {r["Knt_Kod"] for r in rows} else f"K{i:04d}",
+            "Knt_Kod": code,
             "Knt_Nazwa1": n1, "Knt_Nazwa2": n2, "Knt_Nip": _nip(rng, prefix), "Knt_NipKraj": "PL",
             "Knt_Ulica": street, "Knt_NrDomu": house, "Knt_NrLokalu": flat,
             "Knt_KodPocztowy": postal, "Knt_Miasto": city, "Knt_Kraj": "Polska",
@@ -313,18 +317,10 @@ def _customers(rng: random.Random, count: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _fold(text: str) -> str:
-    from optsync.optima.writer import ascii_upper
-
-    return ascii_upper(text)
-
-
 def _documents(
     conn: Connection, t: OptimaTables, rng: random.Random, count: int, mag_id: int
 ) -> None:
     """Insert ``count`` approved FS/PA documents, one draft FS and one cancelled FS."""
-    from optsync.optima.writer import line_amounts
-
     products = conn.execute(
         select(t.Towary.c.Twr_TwrId, t.Towary.c.Twr_Kod, t.Towary.c.Twr_Nazwa, t.Towary.c.Twr_JM,
                t.Towary.c.Twr_Stawka).where(t.Towary.c.Twr_NieAktywny == 0)

@@ -489,11 +489,16 @@ class OptimaWriter:
         self, conn: Connection, chunk: Sequence[Mapping[str, Any]], kind: DocKind,
         mag_id: int | None, nobody: _Customer | None,
     ) -> list[Any]:  # fmt: skip
-        plans = self._parse_each(chunk, lambda r: self._parse_document(r, kind))
-        docs = [p for p in plans if isinstance(p, _Doc)]
         n, w, k = self.t.TraNag.c, self.t.Towary.c, self.t.Kontrahenci.c
-        existing = self._lookup(conn, n.TrN_ImportRowId, [d.guid for d in docs],
+        guids = [self._guid_or_none(r, kind.entity) for r in chunk]
+        # An imported document is reported as such even if its record no longer validates.
+        existing = self._lookup(conn, n.TrN_ImportRowId, [g for g in guids if g],
                                 n.TrN_TrNID, n.TrN_NumerString, n.TrN_NumerNr)  # fmt: skip
+        plans = [
+            self._duplicate(existing[g]) if g in existing else p
+            for g, p in zip(guids, self._parse_each(chunk, lambda r: self._parse_document(r, kind)))
+        ]
+        docs = [p for p in plans if isinstance(p, _Doc)]
         products = self._lookup(conn, w.Twr_Kod, [ln["code"] for d in docs for ln in d.raw],
                                 w.Twr_TwrId, w.Twr_Nazwa, w.Twr_JM, w.Twr_Stawka)  # fmt: skip
         codes = [str(r.get("customer_code")).strip() for r in chunk if r.get("customer_code")]
@@ -504,15 +509,23 @@ class OptimaWriter:
         for record, plan in zip(chunk, plans):
             if not isinstance(plan, _Doc):
                 out.append(plan)
-            elif plan.guid in existing:
-                _, trn_id, numer_string, numer_nr = existing[plan.guid]
-                out.append(ImportResult("duplicate", trn_id, full_number(numer_string, numer_nr)))
             else:
                 try:
                     out.append(self._shape(plan, record, kind, products, customers, mag_id, nobody))
                 except Rejected as exc:
                     out.append(rejected(str(exc)))
         return out
+
+    def _guid_or_none(self, record: Mapping[str, Any], entity: str) -> str | None:
+        try:
+            return self._guid(record, entity, v.text(record, "external_id", max_len=256))
+        except Rejected:
+            return None
+
+    @staticmethod
+    def _duplicate(row: Sequence[Any]) -> ImportResult:
+        _, trn_id, numer_string, numer_nr = row
+        return ImportResult("duplicate", trn_id, full_number(numer_string, numer_nr))
 
     def _shape(
         self, doc: _Doc, record: Mapping[str, Any], kind: DocKind, products: dict[str, Any],

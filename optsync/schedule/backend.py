@@ -95,7 +95,9 @@ class SchedulerBackend(ABC):
 
     def diff(self, entries: Sequence[Entry], install_id: str) -> str:
         """A unified diff from the installed entries to the rendered ones ("" when in sync)."""
-        return unified_diff(self.installed(install_id), self.render(entries, install_id), self.target)
+        return unified_diff(
+            self.installed(install_id), self.render(entries, install_id), self.target
+        )
 
 
 def unified_diff(before: str, after: str, label: str) -> str:

@@ -28,7 +28,7 @@ class CronSpec:
     dow: str
 
     def __str__(self) -> str:
-        return " ".join((self.minute, self.hour, self.dom, self.month, self.dow))
+        return f"{self.minute} {self.hour} {self.dom} {self.month} {self.dow}"
 
 
 def plan_cron(schedule: Schedule) -> list[CronSpec]:
@@ -50,13 +50,14 @@ def plan_cron(schedule: Schedule) -> list[CronSpec]:
         cells_of[frozenset(minutes)].append(cell)
 
     specs: list[CronSpec] = []
-    for minutes, cells in cells_of.items():
+    for minute_set, cells in cells_of.items():
         # Both groupings are exact by construction; keep the one needing fewer lines.
         rectangles = min(_grid(cells, key=1), _grid(cells, key=0), key=len)
         specs.extend(
-            CronSpec(_field(minutes, 0, 59), _field(hours, 0, 23), "*", "*", _field(dows, 0, 6))
+            CronSpec(_field(minute_set, 0, 59), _field(hours, 0, 23), "*", "*", _field(dows, 0, 6))
             for hours, dows in rectangles
         )
+
     # Read in window order: the evening lines of a 22:00-02:00 window before its small hours.
     def window_order(spec: CronSpec) -> tuple[int, str]:
         fired = cron_fire_times([spec])
@@ -88,18 +89,16 @@ def _field(values: Iterable[int], lo: int, hi: int) -> str:
         step = ordered[1] - ordered[0]
         if step > 1 and ordered == list(range(lo, hi + 1, step)):
             return f"*/{step}"
-    parts: list[str] = []
-    run_start = previous = ordered[0]
-    for value in ordered[1:] + [None]:  # type: ignore[list-item]
-        if value is not None and value == previous + 1:
-            previous = value
-            continue
-        if previous - run_start >= 2:
-            parts.append(f"{run_start}-{previous}")
+    # Split into runs of consecutive values; a run of three or more reads best as a-b.
+    runs: list[list[int]] = [[ordered[0]]]
+    for value in ordered[1:]:
+        if value == runs[-1][-1] + 1:
+            runs[-1].append(value)
         else:
-            parts.extend(str(v) for v in range(run_start, previous + 1))
-        if value is not None:
-            run_start = previous = value
+            runs.append([value])
+    parts: list[str] = []
+    for run in runs:
+        parts += [f"{run[0]}-{run[-1]}"] if len(run) >= 3 else [str(v) for v in run]
     return ",".join(parts)
 
 

@@ -99,12 +99,21 @@ def _xml(entry: Entry, description: str) -> str:
             "      </Repetition>",
         ]
     if len(schedule.days) == 7:
-        when = ["      <ScheduleByDay>", "        <DaysInterval>1</DaysInterval>",
-                "      </ScheduleByDay>"]  # fmt: skip
+        when = [
+            "      <ScheduleByDay>",
+            "        <DaysInterval>1</DaysInterval>",
+            "      </ScheduleByDay>",
+        ]
     else:
         days = [f"          <{_WEEKDAYS[d]} />" for d in sorted(schedule.days)]
-        when = ["      <ScheduleByWeek>", "        <DaysOfWeek>", *days, "        </DaysOfWeek>",
-                "        <WeeksInterval>1</WeeksInterval>", "      </ScheduleByWeek>"]  # fmt: skip
+        when = [
+            "      <ScheduleByWeek>",
+            "        <DaysOfWeek>",
+            *days,
+            "        </DaysOfWeek>",
+            "        <WeeksInterval>1</WeeksInterval>",
+            "      </ScheduleByWeek>",
+        ]
     program, *args = entry.argv
     lines = [
         '<?xml version="1.0" encoding="UTF-16"?>',
@@ -162,7 +171,9 @@ def describe(name: str, xml_text: str) -> str:
         days = "all" if text(trigger + "t:ScheduleByDay/t:DaysInterval") == "1" else "?"
     start = text(trigger + "t:StartBoundary").partition("T")[2][:5]
     every = text(trigger + "t:Repetition/t:Interval")
-    repeat = f", every {every} for {text(trigger + 't:Repetition/t:Duration')}" if every != "-" else ""
+    repeat = (
+        f", every {every} for {text(trigger + 't:Repetition/t:Duration')}" if every != "-" else ""
+    )
     return (
         f"{name}\n"
         f"  days {days} at {start}{repeat}\n"
@@ -218,11 +229,12 @@ class WindowsBackend(SchedulerBackend):
                 xml = wanted[name]
                 if name in present and describe(name, self._query_xml(name)) == describe(name, xml):
                     continue
-                path = folder / f"{name[len(FOLDER):].split(' ', 1)[0]}.xml"
+                path = folder / f"{name[len(FOLDER) :].split(' ', 1)[0]}.xml"
                 path.write_bytes(xml_bytes(xml))
                 try:
-                    self._schtasks(["/Create", "/XML", str(path), "/TN", name, "/F"],
-                                   f"creating task {name}")  # fmt: skip
+                    self._schtasks(
+                        ["/Create", "/XML", str(path), "/TN", name, "/F"], f"creating task {name}"
+                    )
                 finally:
                     path.unlink(missing_ok=True)
                 changed = True

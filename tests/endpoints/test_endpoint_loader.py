@@ -124,7 +124,7 @@ def test_odbc_strings_become_mssql_pyodbc_urls() -> None:
 def test_the_upsert_compiles_to_a_merge_for_sql_server(entity: str) -> None:
     table = METADATA.tables[outbound_table_name(entity)]
     stmt = upsert_statement(table, ENTITY_KEYS[entity], "mssql")
-    compiled = stmt.compile(dialect=mssql_pyodbc.dialect())  # type: ignore[union-attr]
+    compiled = stmt.compile(dialect=mssql_pyodbc.dialect(paramstyle="qmark"))  # type: ignore[union-attr]
     sql = str(compiled)
     assert sql.startswith(f"MERGE INTO {table.name} WITH (HOLDLOCK) AS t USING (SELECT ? AS ")
     assert sql.count("?") == len(table.columns)

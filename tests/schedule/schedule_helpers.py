@@ -86,7 +86,9 @@ class FakeSchtasks:
             assert data[:2] == b"\xff\xfe", "Task XML must be UTF-16 LE with a BOM"
             self.written[name] = data
             self.tasks[name] = data[2:].decode("utf-16-le")
-            return Result(stdout=f'SUCCESS: The scheduled task "{name}" has successfully been created.')
+            return Result(
+                stdout=f'SUCCESS: The scheduled task "{name}" has successfully been created.'
+            )
         if verb == "/Delete":
             name = args[args.index("/TN") + 1]
             if self.tasks.pop(name, None) is None:

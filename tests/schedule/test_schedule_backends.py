@@ -24,7 +24,7 @@ def test_auto_picks_cron_off_windows_and_windows_on_it(monkeypatch: pytest.Monke
 def test_named_backends_resolve_with_their_options(tmp_path: Path):
     cron = resolve_backend("cron", crontab_file=tmp_path / "tab")
     assert isinstance(cron, CronBackend) and cron.target == str(tmp_path / "tab")
-    runner = lambda argv: None  # noqa: E731
+    runner = lambda argv: None
     windows = resolve_backend("windows", runner=runner)
     assert isinstance(windows, WindowsBackend) and windows.runner is runner
     assert isinstance(resolve_backend("external"), ExternalBackend)
@@ -69,18 +69,31 @@ def example_entries() -> list[Entry]:
             company_key=key,
             company_name=name,
             schedule=schedule,
-            argv=["/usr/local/bin/optsync", "--home", "/var/lib/optsync", "run",
-                  "--company", name, "--scheduled"],  # fmt: skip
+            argv=[
+                "/usr/local/bin/optsync",
+                "--home",
+                "/var/lib/optsync",
+                "run",
+                "--company",
+                name,
+                "--scheduled",
+            ],
             log_path=Path("/var/lib/optsync/logs/cron.log"),
             workdir=Path("/var/lib/optsync"),
         )
 
     return [
-        make("1", "Demo Sp. z o.o.", Schedule(start=480, end=1080, every=15,
-                                               days=parse_days("mon-fri"))),  # fmt: skip
+        make(
+            "1",
+            "Demo Sp. z o.o.",
+            Schedule(start=480, end=1080, every=15, days=parse_days("mon-fri")),
+        ),
         make("2", "Hurtownia Łódź", Schedule(start=490, end=1070, every=25)),
-        make("3", '100% Zdrowia "Żytnia" Sp. z o.o.',
-             Schedule(start=1320, end=120, every=45, days=parse_days("sat-sun"))),  # fmt: skip
+        make(
+            "3",
+            '100% Zdrowia "Żytnia" Sp. z o.o.',
+            Schedule(start=1320, end=120, every=45, days=parse_days("sat-sun")),
+        ),
     ]
 
 
@@ -100,8 +113,15 @@ def test_task_scheduler_example_is_what_install_writes():
         company_key=demo.company_key,
         company_name=demo.company_name,
         schedule=demo.schedule,
-        argv=["C:\\Program Files\\optsync\\optsync.exe", "--home", "C:\\ProgramData\\optsync",
-              "run", "--company", demo.company_name, "--scheduled"],  # fmt: skip
+        argv=[
+            "C:\\Program Files\\optsync\\optsync.exe",
+            "--home",
+            "C:\\ProgramData\\optsync",
+            "run",
+            "--company",
+            demo.company_name,
+            "--scheduled",
+        ],
         workdir=Path("C:\\ProgramData\\optsync"),
     )
     data = xml_bytes(task_xml(windows, EXAMPLE_ID))

@@ -104,12 +104,16 @@ def task_starts(xml_text: str) -> set[int]:
         node = trig.find(path.replace("t:", f"{{{NS}}}"))
         if node is None:
             return 0
-        d, h, m = re.fullmatch(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?", node.text or "").groups()
+        d, h, m = re.fullmatch(
+            r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?", node.text or ""
+        ).groups()
         return int(d or 0) * 1440 + int(h or 0) * 60 + int(m or 0)
 
     hh, mm = trig.findtext(f"{{{NS}}}StartBoundary", "").split("T")[1].split(":")[:2]
-    start, every, duration = int(hh) * 60 + int(mm), minutes("t:Repetition/t:Interval"), minutes(
-        "t:Repetition/t:Duration"
+    start, every, duration = (
+        int(hh) * 60 + int(mm),
+        minutes("t:Repetition/t:Interval"),
+        minutes("t:Repetition/t:Duration"),
     )
     offsets = range(start, start + duration + 1, every) if every else [start]
     week = trig.find(f"{{{NS}}}ScheduleByWeek")
@@ -117,7 +121,9 @@ def task_starts(xml_text: str) -> set[int]:
     days = (
         range(7)
         if week is None
-        else [names.index(el.tag.split("}")[1]) for el in week.iter() if el.tag.split("}")[1] in names]
+        else [
+            names.index(el.tag.split("}")[1]) for el in week.iter() if el.tag.split("}")[1] in names
+        ]
     )
     return {(d * MINUTES_PER_DAY + o) % MINUTES_PER_WEEK for d in days for o in offsets}
 
@@ -167,7 +173,9 @@ def test_disabling_one_company_deletes_only_its_task(schtasks: FakeSchtasks, tmp
     off = CASES["all-days-hourly"]
     off = win_entry(off.company_key, off.company_name, Schedule(enabled=False))
     schtasks.calls.clear()
-    assert backend.install([off, CASES["mon-fri-quarter-hours"], CASES["past-midnight-sat-sun"]], ID)
+    assert backend.install(
+        [off, CASES["mon-fri-quarter-hours"], CASES["past-midnight-sat-sun"]], ID
+    )
     assert [c[1] for c in schtasks.calls if c[1] != "/Query"] == ["/Delete"]
     assert backend.installed_keys(ID) == {"2", "3"}
 

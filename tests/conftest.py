@@ -1,0 +1,72 @@
+"""Isolation for every test: no OPTSYNC_* from the developer, a home of its own."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+PG_URL = os.environ.get(
+    "OPTSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith("OPTSYNC_") and name != "OPTSYNC_TEST_PG_URL":
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPTSYNC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OPTSYNC_HOSTNAME", "test-host")
+    monkeypatch.setenv("TERMINAL_WIDTH", "200")
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("_TYPER_FORCE_DISABLE_TERMINAL", "1")
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+class Cli:
+    """Runs ``optsync`` in-process and keeps stdout and stderr apart."""
+
+    def __init__(self) -> None:
+        from typer.testing import CliRunner
+
+        from optsync.cli.main import app
+
+        self.app = app
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None, code: int | None = 0):
+        result = self.runner.invoke(self.app, list(args), input=input, catch_exceptions=False)
+        if code is not None:
+            assert result.exit_code == code, (
+                f"exit {result.exit_code} != {code}\nstdout: {result.stdout}\n"
+                f"stderr: {result.stderr}"
+            )
+        return result
+
+    def json(self, *args: str, code: int | None = 0):
+        return json.loads(self(*args, "--json", code=code).stdout)
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
+
+
+def pg_engine_or_skip(url: str = PG_URL):
+    """An engine for the test PostgreSQL server, or a skip saying why there is none."""
+    from sqlalchemy import create_engine, text
+
+    try:
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"PostgreSQL at {url} not reachable: {type(exc).__name__}")
+    return engine

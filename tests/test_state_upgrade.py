@@ -1,0 +1,46 @@
+"""The state database's schema is versioned and upgraded in place, losing nothing."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect, select
+
+from optsync.errors import ConfigError
+from optsync.state import db as statedb
+from optsync.state import tables as t
+from optsync.state.db import SCHEMA_VERSION, State, make_engine, schema_version, upgrade, utcnow
+
+
+def test_an_old_state_database_is_upgraded_in_place(home):
+    home.mkdir(parents=True)
+    engine = make_engine(f"sqlite:///{home / 'state.db'}")
+    assert upgrade(engine, target=1) == 1
+    with engine.begin() as conn:
+        conn.execute(t.companies.insert().values(
+            name="Stara Firma", db_url="sqlite:///stara.db", description="z wersji 1",
+            source="manual", created_at=utcnow()))
+        conn.execute(t.logs.insert().values(
+            ts=utcnow(), level="info", category="config", message="old record"))
+    assert not inspect(engine).has_table("optsync_locks")
+    engine.dispose()
+
+    state = State(home)
+    with state.engine.connect() as conn:
+        assert schema_version(conn) == SCHEMA_VERSION
+        assert conn.execute(select(t.companies.c.description)).scalar_one() == "z wersji 1"
+        assert conn.execute(select(t.logs.c.message)).scalar_one() == "old record"
+    assert inspect(state.engine).has_table("optsync_locks")
+    assert inspect(state.engine).has_table("optsync_installs")
+    install_id = state.install_id()
+    state.dispose()
+    assert State(home).install_id() == install_id  # upgrading twice changes nothing
+
+
+def test_a_newer_state_database_is_refused(home, monkeypatch):
+    state = State(home)
+    state.install_id()
+    state.dispose()
+    monkeypatch.setattr(statedb, "MIGRATIONS", statedb.MIGRATIONS[:1])
+    monkeypatch.setattr(statedb, "SCHEMA_VERSION", 1)
+    with pytest.raises(ConfigError, match="newer than this optsync"):
+        State(home).engine
