@@ -43,7 +43,9 @@ def endpoint_classes() -> dict[str, type[Endpoint]]:
         try:
             plugins[entry.name] = entry.load()
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the built-ins
-            log.warning("endpoint plugin %s (%s) cannot be loaded: %s", entry.name, entry.value, exc)
+            log.warning(
+                "endpoint plugin %s (%s) cannot be loaded: %s", entry.name, entry.value, exc
+            )
     builtins = {name: _load(spec) for name, spec in BUILTINS.items() if name not in plugins}
     return plugins | builtins
 

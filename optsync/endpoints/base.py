@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 from optsync.endpoints.records import ENTITY_KEYS, INBOUND_FIELDS, OUTBOUND_FIELDS
 from optsync.errors import BadInput
@@ -23,7 +23,9 @@ Status = Literal["imported", "rejected"]
 # The password as SQLAlchemy's URL parser sees it: after "user:", up to the first "@".
 _URL_PASSWORD = re.compile(r"^([A-Za-z][\w+.-]*://[^:/@]*):([^@]*)@")
 # PWD=... in ODBC strings, also URL-encoded inside odbc_connect=...
-_PARAM_PASSWORD = re.compile(r"(?i)((?:^|[;&?{\s:]|%3B)(?:pwd|password)(?:=|%3D))(.*?)(?=;|&|%3B|$)")
+_PARAM_PASSWORD = re.compile(
+    r"(?i)((?:^|[;&?{\s:]|%3B)(?:pwd|password)(?:=|%3D))(.*?)(?=;|&|%3B|$)"
+)
 
 
 def mask_url(url: str) -> str:
@@ -51,7 +53,9 @@ class Export(ABC):
         self.upserted = 0
         self.deleted = 0
 
-    def send(self, upserts: Sequence[Mapping[str, Any]], deletes: Sequence[tuple[Any, ...]]) -> None:
+    def send(
+        self, upserts: Sequence[Mapping[str, Any]], deletes: Sequence[tuple[Any, ...]]
+    ) -> None:
         """Stage a batch of records to upsert and keys to mark deleted; may be called many times."""
         if upserts:
             self._upsert(upserts)
@@ -78,7 +82,7 @@ class Export(ABC):
     def discard(self) -> None:
         """Drop every staged change; the application sees none of them."""
 
-    def __enter__(self) -> Export:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -178,7 +182,7 @@ class Endpoint(ABC):
     def close(self) -> None:
         """Release connections and files; the endpoint may not be used afterwards."""
 
-    def __enter__(self) -> Endpoint:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -237,7 +237,8 @@ class FolderEndpoint(Endpoint):
             if not path.exists():
                 continue
             rejected = [
-                (i, reason) for i, (status, reason) in sorted(state.marks.items())
+                (i, reason)
+                for i, (status, reason) in sorted(state.marks.items())
                 if status == "rejected"
             ]
             target = _free_name(path.parent / ("failed" if rejected else "done") / path.name)
@@ -256,7 +257,7 @@ class FolderExport(Export):
     def __init__(self, folder: Path, entity: str, run_id: int) -> None:
         super().__init__(entity, run_id)
         self.folder = folder
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         self.name = f"{stamp}-{run_id}.jsonl"
         self.tmp = folder / f".{self.name}.tmp"
         self.path: Path | None = None  # the committed file, when there was a record

@@ -9,10 +9,10 @@ JSON carries decimals as strings (``"12.30"``) and times as ISO-8601.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 
@@ -240,73 +240,74 @@ def outbound_from_json(entity: str, obj: Mapping[str, Any]) -> dict[str, Any]:
 # --- typing and checking values ---------------------------------------------------------
 
 
+def _to_text(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        raise TypeError
+    return value if isinstance(value, str) else str(to_json_value(value))
+
+
+def _to_decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise TypeError
+    number = (
+        value
+        if isinstance(value, Decimal)
+        else Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+    )
+    if not number.is_finite():
+        raise ValueError
+    return number
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    number = _to_decimal(value)
+    if number != number.to_integral_value():
+        raise ValueError
+    return int(number)
+
+
+def _to_flag(value: Any) -> int:
+    if isinstance(value, str):
+        value = {"1": 1, "true": 1, "yes": 1, "0": 0, "false": 0, "no": 0}[value.strip().lower()]
+    if value not in (0, 1):
+        raise ValueError
+    return int(value)
+
+
+def _to_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        return datetime.fromisoformat(value.strip())
+    raise ValueError
+
+
+_CONVERT: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "str": (_to_text, "expected text"),
+    "text": (_to_text, "expected text"),
+    "decimal": (_to_decimal, "expected a decimal number"),
+    "int": (_to_int, "expected an integer"),
+    "bool": (_to_flag, "expected 0/1 or true/false"),
+    "datetime": (_to_datetime, "expected an ISO-8601 date or time"),
+}
+
+
 def coerce(field: Field, value: Any) -> Any:
     """A raw value (from JSON or a database row) as the field's Python type; raises MalformedRecord."""
-    if value is None or (isinstance(value, str) and value == "" and field.kind != "str"
-                         and field.kind != "text"):
-        if field.required:
-            raise MalformedRecord(f"{field.name} is missing")
-        return None
-    kind = field.kind
+    convert, expected = _CONVERT[field.kind]
+    if isinstance(value, str) and not value.strip() and field.kind not in ("str", "text"):
+        value = None  # an empty cell of a number or time column means "not given"
     try:
-        if kind in ("str", "text"):
-            if isinstance(value, (dict, list)):
-                raise ValueError
-            text = value if isinstance(value, str) else str(to_json_value(value))
-            if field.required and not text.strip():
-                raise MalformedRecord(f"{field.name} is missing")
-            return text
-        if kind == "decimal":
-            if isinstance(value, bool):
-                raise ValueError
-            if isinstance(value, float):
-                value = repr(value)
-            number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-            if not number.is_finite():
-                raise ValueError
-            return number
-        if kind == "int":
-            if isinstance(value, bool):
-                raise ValueError
-            number = Decimal(str(value).strip()) if not isinstance(value, int) else value
-            if isinstance(number, Decimal) and number != number.to_integral_value():
-                raise ValueError
-            return int(number)
-        if kind == "bool":
-            if isinstance(value, str):
-                lowered = value.strip().lower()
-                if lowered in ("1", "true", "yes"):
-                    return 1
-                if lowered in ("0", "false", "no"):
-                    return 0
-                raise ValueError
-            if value in (0, 1):
-                return int(value)
-            raise ValueError
-        if kind == "datetime":
-            if isinstance(value, datetime):
-                return value
-            if isinstance(value, date):
-                return datetime(value.year, value.month, value.day)
-            if isinstance(value, str):
-                return datetime.fromisoformat(value.strip())
-            raise ValueError
-    except MalformedRecord:
-        raise
-    except (ValueError, TypeError, InvalidOperation, ArithmeticError):
-        raise MalformedRecord(f"{field.name}: {_expected(kind)}, got {value!r}") from None
-    raise AssertionError(f"unknown field kind {kind!r}")
-
-
-def _expected(kind: str) -> str:
-    return {
-        "str": "expected text",
-        "text": "expected text",
-        "decimal": "expected a decimal number",
-        "int": "expected an integer",
-        "bool": "expected 0/1 or true/false",
-        "datetime": "expected an ISO-8601 date or time",
-    }[kind]
+        result = None if value is None else convert(value)
+    except (ValueError, TypeError, KeyError, ArithmeticError):
+        raise MalformedRecord(f"{field.name}: {expected}, got {value!r}") from None
+    if field.required and (result is None or (isinstance(result, str) and not result.strip())):
+        raise MalformedRecord(f"{field.name} is missing")
+    return result
 
 
 def inbound_record(
@@ -327,8 +328,9 @@ def inbound_record(
             lines = raw.get("lines")
         if not isinstance(lines, Sequence) or isinstance(lines, str) or not lines:
             raise MalformedRecord("lines: a document needs at least one line")
-        record["lines"] = [_inbound_line(position, line) for position, line in
-                           enumerate(lines, start=1)]
+        record["lines"] = [
+            _inbound_line(position, line) for position, line in enumerate(lines, start=1)
+        ]
     return record
 
 

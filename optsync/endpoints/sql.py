@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
 from sqlalchemy import Table, and_, bindparam, create_engine, select, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from optsync.endpoints.base import Endpoint, Export, Inbound, Status, mask_url
+from optsync.endpoints.base import Endpoint, Export, Inbound, Status
 from optsync.endpoints.records import (
     DOCUMENT_LINE_FIELDS,
     DOCUMENT_LINE_KEY,
@@ -34,12 +35,13 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
 BATCH = 2000  # rows per executemany and per inbox read
+log = logging.getLogger(__name__)
 IN_CHUNK = 1000  # ids per IN (...) list: SQL Server allows 2100 parameters
 
 
 def utcnow() -> datetime:
     """The current UTC time without zone, as stored in ``updated_at`` / ``imported_at``."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def sqlalchemy_url(target: str) -> str:
@@ -65,7 +67,9 @@ class SqlEndpoint(Endpoint):
     def accepts(cls, target: str) -> bool:
         """URLs with ``://`` other than ``file://``, and ``odbc:`` connection strings."""
         lowered = target.strip().lower()
-        return lowered.startswith("odbc:") or ("://" in lowered and not lowered.startswith("file://"))
+        return lowered.startswith("odbc:") or (
+            "://" in lowered and not lowered.startswith("file://")
+        )
 
     # --- connection -----------------------------------------------------------------------
 
@@ -135,6 +139,8 @@ class SqlEndpoint(Endpoint):
             try:
                 for entity in list(self._marks):
                     self._flush(entity)
+            except Exception as exc:  # noqa: BLE001 - lost marks only mean "already imported" later
+                log.warning("marks of %s not written: %s", self.display, self._masked(exc))
             finally:
                 self._engine.dispose()
                 self._engine = None
@@ -176,9 +182,11 @@ class SqlEndpoint(Endpoint):
                 query = query.where(header.c.id > last_id)
             with self.engine.connect() as conn:
                 rows = conn.execute(query.limit(BATCH)).mappings().all()
-                by_header = self._lines(conn, lines, [r["id"] for r in rows]) if lines is not None else {}
+                by_header = (
+                    self._lines(conn, lines, [r["id"] for r in rows]) if lines is not None else {}
+                )
             for row in rows:
-                yield self._inbound(entity, row, by_header.get(row["id"], []))
+                yield self._inbound(entity, dict(row), by_header.get(row["id"], []))
             if len(rows) < BATCH:
                 return
             last_id = rows[-1]["id"]
@@ -313,7 +321,9 @@ class SqlExport(Export):
                 rows[(row["erp_id"], row["line_no"])] = row
         self._execute(self.lines, DOCUMENT_LINE_KEY, self.lines_stmt, list(rows.values()))
 
-    def _execute(self, table: Table, keys: tuple[str, ...], stmt: Any, rows: list[dict[str, Any]]) -> None:
+    def _execute(
+        self, table: Table, keys: tuple[str, ...], stmt: Any, rows: list[dict[str, Any]]
+    ) -> None:
         for start in range(0, len(rows), BATCH):
             chunk = rows[start : start + BATCH]
             if stmt is not None:
@@ -321,7 +331,9 @@ class SqlExport(Export):
             else:
                 self._update_then_insert(table, keys, chunk)
 
-    def _update_then_insert(self, table: Table, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    def _update_then_insert(
+        self, table: Table, keys: tuple[str, ...], rows: list[dict[str, Any]]
+    ) -> None:
         """The portable upsert for dialects without one: slower, row by row."""
         where = and_(*[table.c[k] == bindparam(f"k_{k}") for k in keys])
         others = [c.name for c in table.columns if c.name not in keys]

@@ -7,7 +7,7 @@ Times are ``TIMESTAMP`` without zone; on SQLite TEXT in ISO-8601 (``'2026-11-29 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -88,12 +88,12 @@ class Timestamp(TypeDecorator[datetime]):
         if dialect.name == "mssql":
             from sqlalchemy.dialects.mssql import DATETIME2
 
-            return dialect.type_descriptor(DATETIME2())
+            return dialect.type_descriptor(DATETIME2())  # type: ignore[no-untyped-call]
         return dialect.type_descriptor(DateTime())
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if isinstance(value, datetime) and value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(UTC).replace(tzinfo=None)
         if dialect.name != "sqlite" or value is None or isinstance(value, str):
             return value
         if isinstance(value, datetime):
@@ -151,7 +151,9 @@ def _columns(spec: tuple[Field, ...], keys: tuple[str, ...] = ()) -> list[Column
     ]
 
 
-def _outbound(metadata: MetaData, name: str, spec: tuple[Field, ...], keys: tuple[str, ...]) -> Table:
+def _outbound(
+    metadata: MetaData, name: str, spec: tuple[Field, ...], keys: tuple[str, ...]
+) -> Table:
     return Table(
         name,
         metadata,

@@ -30,8 +30,11 @@ class Merge(Executable, ClauseElement):
 def _compile_merge(element: Merge, compiler: SQLCompiler, **kw: Any) -> str:
     quote = compiler.preparer.quote
     columns = list(element.table.columns)
+    # Typed parameters: SQL Server cannot infer the type of a bare "SELECT ?" (fast_executemany).
+    type_of = compiler.dialect.type_compiler_instance.process
     source = ", ".join(
-        f"{compiler.process(bindparam(c.name, type_=c.type), **kw)} AS {quote(c.name)}"
+        f"CAST({compiler.process(bindparam(c.name, type_=c.type), **kw)} AS "
+        f"{type_of(c.type.dialect_impl(compiler.dialect))}) AS {quote(c.name)}"
         for c in columns
     )
     on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in element.keys)
@@ -51,15 +54,21 @@ def _compile_merge(element: Merge, compiler: SQLCompiler, **kw: Any) -> str:
 def upsert_statement(table: Table, keys: tuple[str, ...], dialect_name: str) -> Executable | None:
     """A statement upserting rows keyed by ``keys`` (one dict per row), or None if unsupported."""
     others = [c.name for c in table.columns if c.name not in keys]
-    if dialect_name in ("sqlite", "postgresql"):
-        if dialect_name == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert
-        stmt = insert(table)
-        return stmt.on_conflict_do_update(
+    if dialect_name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        lite = sqlite_insert(table)
+        return lite.on_conflict_do_update(
             index_elements=[table.c[k] for k in keys],
-            set_={name: stmt.excluded[name] for name in others},
+            set_={name: lite.excluded[name] for name in others},
+        )
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        pg = pg_insert(table)
+        return pg.on_conflict_do_update(
+            index_elements=[table.c[k] for k in keys],
+            set_={name: pg.excluded[name] for name in others},
         )
     if dialect_name in ("mysql", "mariadb"):
         from sqlalchemy.dialects.mysql import insert as mysql_insert

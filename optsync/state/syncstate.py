@@ -46,7 +46,7 @@ def lookup(conn: Connection, integration_id: int, entity: str, keys: list[str]) 
                 h.c.integration_id == integration_id, h.c.entity == entity, h.c.key.in_(chunk)
             )
         )
-        found.update(rows.tuples())
+        found.update((k, v) for k, v in rows)
     return found
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 
 from optsync.state import config as cfg
 from optsync.state import tables as t
@@ -19,7 +19,7 @@ from optsync.state.runs import last_runs
 
 def _with_integrations(state: State) -> set[int]:
     with state.engine.connect() as conn:
-        return set(conn.execute(select(distinct(t.integrations.c.company_id))).scalars())
+        return set(conn.execute(select(t.integrations.c.company_id).distinct()).scalars())
 
 
 def all_companies(state: State) -> list[cfg.Company]:

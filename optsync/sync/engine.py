@@ -117,8 +117,9 @@ def _check_operator(state: State, company: cfg.Company, acronym: str):
     engine = dburl.engine_for(config_url)
     try:
         with engine.connect() as conn:
-            info = check_operator(conn, acronym, company_name=company.name,
-                                  company_db_name=_database_name(company.real_db_url(state)))
+            info = check_operator(
+                conn, acronym, company_db_name=_database_name(company.real_db_url(state))
+            )
     except ConfigError as exc:
         cfg.mark_operator_verified(state, False)
         _log(state, "error", f"pass of {company.name} not started: {exc.what}", company.name)

@@ -36,7 +36,7 @@ def documented_type(column: Column[object]) -> str:
 
 
 def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    return re.findall(rf"```{language}\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)
 
 
 @pytest.mark.parametrize("table", list(METADATA.tables))
@@ -44,7 +44,9 @@ def test_every_table_is_documented_column_by_column(table: str) -> None:
     text = DOC.read_text(encoding="utf-8")
     section = text.split(f"#### `{table}`\n\n", 1)[1].split("\n\n", 1)[0]
     rows = [line.split("|")[1:4] for line in section.splitlines()[2:]]
-    documented = [(name.strip().strip("`"), kind.strip(), null.strip()) for name, kind, null in rows]
+    documented = [
+        (name.strip().strip("`"), kind.strip(), null.strip()) for name, kind, null in rows
+    ]
     expected = [
         (c.name, documented_type(c), "yes" if c.nullable else "no")
         for c in METADATA.tables[table].columns
@@ -78,7 +80,10 @@ def test_the_example_order_file_is_read_without_error(tmp_path: Path) -> None:
     (inbox / "WWW-2026-0002.json").write_text(example, encoding="utf-8")
     (order,) = FolderEndpoint(str(tmp_path)).inbox("orders")
     assert order.error is None and order.record is not None
-    assert [ln["unit_price"] for ln in order.record["lines"]] == [Decimal("49.99"), Decimal("10.00")]
+    assert [ln["unit_price"] for ln in order.record["lines"]] == [
+        Decimal("49.99"),
+        Decimal("10.00"),
+    ]
 
 
 def test_the_example_out_lines_decode() -> None:

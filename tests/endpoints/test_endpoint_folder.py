@@ -16,7 +16,7 @@ from optsync.errors import Unreachable
 
 PRODUCT = {
     "code": "A",
-    "name": "Młotek \"Stalowy\"",
+    "name": 'Młotek "Stalowy"',
     "description": None,
     "ean": "5901234123457",
     "unit": "szt",
@@ -26,12 +26,22 @@ PRODUCT = {
 
 
 def order(external_id: str, *lines: dict[str, Any]) -> dict[str, Any]:
-    return {"external_id": external_id, "customer_code": "KOWALSKI", "currency": "PLN",
-            "issued_at": "2026-11-29T09:30:00", "lines": list(lines)}
+    return {
+        "external_id": external_id,
+        "customer_code": "KOWALSKI",
+        "currency": "PLN",
+        "issued_at": "2026-11-29T09:30:00",
+        "lines": list(lines),
+    }
 
 
-LINE = {"product_code": "A", "quantity": 2, "unit_price": 12.30, "price_kind": "gross",
-        "vat_rate": "23"}
+LINE = {
+    "product_code": "A",
+    "quantity": 2,
+    "unit_price": 12.30,
+    "price_kind": "gross",
+    "vat_rate": "23",
+}
 
 
 def files(folder: Path) -> list[str]:
@@ -49,8 +59,14 @@ def test_out_file_is_renamed_into_place_with_one_json_line_per_change(tmp_path: 
     assert re.fullmatch(r"\d{8}T\d{6}\.\d{6}Z-12\.jsonl", name)
     lines = (tmp_path / "out" / "products" / name).read_text(encoding="utf-8").splitlines()
     assert json.loads(lines[0]) == {
-        "op": "upsert", "code": "A", "name": "Młotek \"Stalowy\"", "description": None,
-        "ean": "5901234123457", "unit": "szt", "vat_rate": "23.00", "active": 1,
+        "op": "upsert",
+        "code": "A",
+        "name": 'Młotek "Stalowy"',
+        "description": None,
+        "ean": "5901234123457",
+        "unit": "szt",
+        "vat_rate": "23.00",
+        "active": 1,
     }
     assert "Młotek" in lines[0]  # UTF-8, not \u escapes
     assert json.loads(lines[2]) == {"op": "delete", "code": "C"}
@@ -58,10 +74,9 @@ def test_out_file_is_renamed_into_place_with_one_json_line_per_change(tmp_path: 
 
 def test_a_failing_export_block_leaves_no_file(tmp_path: Path) -> None:
     endpoint = FolderEndpoint(str(tmp_path))
-    with pytest.raises(RuntimeError):
-        with endpoint.export("products", run_id=1) as out:
-            out.send([PRODUCT], [])
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), endpoint.export("products", run_id=1) as out:
+        out.send([PRODUCT], [])
+        raise RuntimeError("boom")
     assert files(tmp_path / "out" / "products") == []
 
 
@@ -73,21 +88,45 @@ def test_an_export_without_changes_writes_no_file(tmp_path: Path) -> None:
 
 def test_documents_nest_their_lines_with_exact_decimals_and_iso_times(tmp_path: Path) -> None:
     document = {
-        "erp_id": 5, "type": "FS", "number": "FS/5/2026", "issued_at": datetime(2026, 1, 2, 3, 4),
-        "customer_code": "K", "currency": "PLN", "net": Decimal("10.00"), "vat": Decimal("2.30"),
+        "erp_id": 5,
+        "type": "FS",
+        "number": "FS/5/2026",
+        "issued_at": datetime(2026, 1, 2, 3, 4),
+        "customer_code": "K",
+        "currency": "PLN",
+        "net": Decimal("10.00"),
+        "vat": Decimal("2.30"),
         "gross": Decimal("12.30"),
-        "lines": [{"line_no": 1, "product_code": "A", "quantity": Decimal("1.0000"), "unit": "szt",
-                   "unit_price_net": Decimal("10.00"), "vat_rate": Decimal("23"),
-                   "net": Decimal("10.00"), "gross": Decimal("12.30")}],
+        "lines": [
+            {
+                "line_no": 1,
+                "product_code": "A",
+                "quantity": Decimal("1.0000"),
+                "unit": "szt",
+                "unit_price_net": Decimal("10.00"),
+                "vat_rate": Decimal(23),
+                "net": Decimal("10.00"),
+                "gross": Decimal("12.30"),
+            }
+        ],
     }
     FolderEndpoint(str(tmp_path)).write("documents", [document], [], run_id=3)
     (path,) = (tmp_path / "out" / "documents").iterdir()
     written = json.loads(path.read_text(encoding="utf-8"))
     assert written["issued_at"] == "2026-01-02T03:04:00"
     assert written["gross"] == "12.30"
-    assert written["lines"] == [{"line_no": 1, "product_code": "A",
-                                 "quantity": "1.0000", "unit": "szt", "unit_price_net": "10.00",
-                                 "vat_rate": "23", "net": "10.00", "gross": "12.30"}]
+    assert written["lines"] == [
+        {
+            "line_no": 1,
+            "product_code": "A",
+            "quantity": "1.0000",
+            "unit": "szt",
+            "unit_price_net": "10.00",
+            "vat_rate": "23",
+            "net": "10.00",
+            "gross": "12.30",
+        }
+    ]
 
 
 def write_inbox(root: Path) -> Path:
@@ -95,8 +134,10 @@ def write_inbox(root: Path) -> Path:
     inbox.mkdir(parents=True)
     (inbox / "a.json").write_text(json.dumps(order("WWW-1", LINE)), encoding="utf-8")
     (inbox / "b.jsonl").write_text(
-        "\n".join(json.dumps(order(f"WWW-{n}", LINE, {**LINE, "product_code": "B"}))
-                  for n in (2, 3, 4)) + "\n",
+        "\n".join(
+            json.dumps(order(f"WWW-{n}", LINE, {**LINE, "product_code": "B"})) for n in (2, 3, 4)
+        )
+        + "\n",
         encoding="utf-8",
     )
     (inbox / ".c.json").write_text("{half", encoding="utf-8")
@@ -109,14 +150,24 @@ def test_inbox_reads_json_and_json_lines_files_and_skips_the_rest(tmp_path: Path
     write_inbox(tmp_path)
     offered = list(FolderEndpoint(str(tmp_path)).inbox("orders"))
     assert [i.label for i in offered] == [
-        "WWW-1 (a.json)", "WWW-2 (b.jsonl:1)", "WWW-3 (b.jsonl:2)", "WWW-4 (b.jsonl:3)",
+        "WWW-1 (a.json)",
+        "WWW-2 (b.jsonl:1)",
+        "WWW-3 (b.jsonl:2)",
+        "WWW-4 (b.jsonl:3)",
     ]
     record = offered[0].record
     assert record is not None
     assert record["issued_at"] == datetime(2026, 11, 29, 9, 30)
-    assert record["lines"] == [{"line_no": 1, "product_code": "A", "quantity": Decimal(2),
-                                "unit_price": Decimal("12.3"), "price_kind": "gross",
-                                "vat_rate": Decimal("23")}]
+    assert record["lines"] == [
+        {
+            "line_no": 1,
+            "product_code": "A",
+            "quantity": Decimal(2),
+            "unit_price": Decimal("12.3"),
+            "price_kind": "gross",
+            "vat_rate": Decimal(23),
+        }
+    ]
     assert [ln["line_no"] for ln in offered[1].record["lines"]] == [1, 2]  # type: ignore[index]
 
 
@@ -136,8 +187,7 @@ def test_finished_files_move_to_done_and_a_rejected_record_sends_its_file_to_fai
     assert files(inbox / "failed") == ["b.jsonl", "b.jsonl.error.txt"]
     report = (inbox / "failed" / "b.jsonl.error.txt").read_text(encoding="utf-8")
     assert report == (
-        "b.jsonl: 1 of 3 record(s) rejected\n"
-        "WWW-3 (b.jsonl:2): unknown product 'B'\n"
+        "b.jsonl: 1 of 3 record(s) rejected\nWWW-3 (b.jsonl:2): unknown product 'B'\n"
     )
     assert files(inbox) == [".c.json", "d.json.tmp", "done", "failed", "notes.txt"]
 
@@ -146,12 +196,16 @@ def test_bad_json_is_offered_with_an_error_and_lands_in_failed(tmp_path: Path) -
     inbox = tmp_path / "in" / "customers"
     inbox.mkdir(parents=True)
     (inbox / "x.json").write_text('{"external_id": "C-1", "name": ', encoding="utf-8")
-    (inbox / "y.jsonl").write_text('{"external_id": "C-2"}\nnot json\n{"name": "no id"}\n',
-                                   encoding="utf-8")
+    (inbox / "y.jsonl").write_text(
+        '{"external_id": "C-2"}\nnot json\n{"name": "no id"}\n', encoding="utf-8"
+    )
     endpoint = FolderEndpoint(str(tmp_path))
     offered = list(endpoint.inbox("customers"))
     assert [(i.label, i.error is None) for i in offered] == [
-        ("x.json", False), ("C-2 (y.jsonl:1)", True), ("y.jsonl:2", False), ("y.jsonl:3", False),
+        ("x.json", False),
+        ("C-2 (y.jsonl:1)", True),
+        ("y.jsonl:2", False),
+        ("y.jsonl:3", False),
     ]
     assert offered[0].error is not None and offered[0].error.startswith("invalid JSON:")
     assert offered[3].error == "external_id is missing"
@@ -173,7 +227,8 @@ def test_a_file_not_fully_marked_stays_to_be_offered_again(tmp_path: Path) -> No
     endpoint.finish_inbox("orders")
     assert files(inbox / "done") == ["a.json"]
     assert "b.jsonl" in files(inbox)
-    assert [i.label for i in FolderEndpoint(str(tmp_path)).inbox("orders")][0] == "WWW-2 (b.jsonl:1)"
+    again = next(iter(FolderEndpoint(str(tmp_path)).inbox("orders")))
+    assert again.label == "WWW-2 (b.jsonl:1)"
 
 
 def test_a_name_taken_in_done_gets_a_number(tmp_path: Path) -> None:

@@ -100,13 +100,18 @@ def test_without_entry_points_the_built_ins_are_used(monkeypatch: pytest.MonkeyP
 @pytest.mark.parametrize(
     ("url", "masked"),
     [
-        ("postgresql+psycopg://shop:s3cret@db:5432/shop", "postgresql+psycopg://shop:***@db:5432/shop"),
+        (
+            "postgresql+psycopg://shop:s3cret@db:5432/shop",
+            "postgresql+psycopg://shop:***@db:5432/shop",
+        ),
         ("mssql+pyodbc://sa:p%40ss@srv/Sklep?driver=X", "mssql+pyodbc://sa:***@srv/Sklep?driver=X"),
         ("postgresql://shop@db/shop", "postgresql://shop@db/shop"),
         ("sqlite:///C:/shop.db", "sqlite:///C:/shop.db"),
         ("odbc:DRIVER={X};SERVER=s;UID=sa;PWD=s3cret;", "odbc:DRIVER={X};SERVER=s;UID=sa;PWD=***;"),
-        ("mssql+pyodbc:///?odbc_connect=UID%3Dsa%3BPWD%3Ds3cret%3B",
-         "mssql+pyodbc:///?odbc_connect=UID%3Dsa%3BPWD%3D***%3B"),
+        (
+            "mssql+pyodbc:///?odbc_connect=UID%3Dsa%3BPWD%3Ds3cret%3B",
+            "mssql+pyodbc:///?odbc_connect=UID%3Dsa%3BPWD%3D***%3B",
+        ),
         ("postgresql://db/shop?user=a&password=s3cret", "postgresql://db/shop?user=a&password=***"),
     ],
 )
@@ -126,7 +131,7 @@ def test_the_upsert_compiles_to_a_merge_for_sql_server(entity: str) -> None:
     stmt = upsert_statement(table, ENTITY_KEYS[entity], "mssql")
     compiled = stmt.compile(dialect=mssql_pyodbc.dialect(paramstyle="qmark"))  # type: ignore[union-attr]
     sql = str(compiled)
-    assert sql.startswith(f"MERGE INTO {table.name} WITH (HOLDLOCK) AS t USING (SELECT ? AS ")
+    assert sql.startswith(f"MERGE INTO {table.name} WITH (HOLDLOCK) AS t USING (SELECT CAST(? AS ")
     assert sql.count("?") == len(table.columns)
     assert compiled.positiontup == [c.name for c in table.columns]
     assert "WHEN NOT MATCHED THEN INSERT" in sql and sql.endswith(";")

@@ -85,7 +85,9 @@ def through_folder(endpoint: FolderEndpoint, entity: str, records: list[dict[str
 
 @RELAXED
 @given(records=products)
-def test_products_come_back_from_the_sql_endpoint_equal(sql_url: str, records: list[dict[str, Any]]) -> None:
+def test_products_come_back_from_the_sql_endpoint_equal(
+    sql_url: str, records: list[dict[str, Any]]
+) -> None:
     endpoint = SqlEndpoint(sql_url)
     try:
         through_sql(endpoint, "products", records)
@@ -95,7 +97,9 @@ def test_products_come_back_from_the_sql_endpoint_equal(sql_url: str, records: l
 
 @RELAXED
 @given(records=prices)
-def test_prices_come_back_from_the_sql_endpoint_equal(sql_url: str, records: list[dict[str, Any]]) -> None:
+def test_prices_come_back_from_the_sql_endpoint_equal(
+    sql_url: str, records: list[dict[str, Any]]
+) -> None:
     endpoint = SqlEndpoint(sql_url)
     try:
         through_sql(endpoint, "prices", records)
@@ -105,11 +109,15 @@ def test_prices_come_back_from_the_sql_endpoint_equal(sql_url: str, records: lis
 
 @RELAXED
 @given(records=products)
-def test_products_come_back_from_folder_json_equal(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+def test_products_come_back_from_folder_json_equal(
+    tmp_path: Path, records: list[dict[str, Any]]
+) -> None:
     through_folder(FolderEndpoint(str(tmp_path)), "products", records)
 
 
 @RELAXED
 @given(records=prices)
-def test_prices_come_back_from_folder_json_equal(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+def test_prices_come_back_from_folder_json_equal(
+    tmp_path: Path, records: list[dict[str, Any]]
+) -> None:
     through_folder(FolderEndpoint(str(tmp_path)), "prices", records)

@@ -92,11 +92,10 @@ def test_a_deleted_row_sent_again_is_no_longer_deleted(endpoint: SqlEndpoint) ->
 
 def test_an_export_block_that_raises_commits_nothing(endpoint: SqlEndpoint) -> None:
     endpoint.write("products", [product("A", "Młotek")], [], run_id=1)
-    with pytest.raises(RuntimeError):
-        with endpoint.export("products", run_id=2) as out:
-            out.send([product("B", "Wiertarka")], [("A",)])
-            out.send([product("C", "Piła")], [])
-            raise RuntimeError("the pass failed half way")
+    with pytest.raises(RuntimeError), endpoint.export("products", run_id=2) as out:
+        out.send([product("B", "Wiertarka")], [("A",)])
+        out.send([product("C", "Piła")], [])
+        raise RuntimeError("the pass failed half way")
     assert without_updated_at(endpoint.outbound_rows("products")) == [
         {**product("A", "Młotek"), "deleted": 0}
     ]
@@ -121,12 +120,19 @@ def test_prices_and_stock_are_keyed_by_two_columns(endpoint: SqlEndpoint) -> Non
     ]
     endpoint.write(
         "stock",
-        [{"product_code": "A", "warehouse": "MAG", "quantity": Decimal("5"), "reserved": Decimal("1.5")}],
+        [
+            {
+                "product_code": "A",
+                "warehouse": "MAG",
+                "quantity": Decimal(5),
+                "reserved": Decimal("1.5"),
+            }
+        ],
         [],
         run_id=3,
     )
     (stock,) = endpoint.outbound_rows("stock")
-    assert (stock["quantity"], stock["reserved"]) == (Decimal("5"), Decimal("1.5"))
+    assert (stock["quantity"], stock["reserved"]) == (Decimal(5), Decimal("1.5"))
 
 
 def test_documents_are_written_with_their_lines(endpoint: SqlEndpoint) -> None:
@@ -142,10 +148,22 @@ def test_documents_are_written_with_their_lines(endpoint: SqlEndpoint) -> None:
         "vat": Decimal("6.90"),
         "gross": Decimal("36.90"),
         "lines": [
-            {**line, "line_no": 1, "quantity": Decimal("2"), "unit_price_net": Decimal("10.00"),
-             "net": Decimal("20.00"), "gross": Decimal("24.60")},
-            {**line, "line_no": 2, "quantity": Decimal("1"), "unit_price_net": Decimal("10.00"),
-             "net": Decimal("10.00"), "gross": Decimal("12.30")},
+            {
+                **line,
+                "line_no": 1,
+                "quantity": Decimal(2),
+                "unit_price_net": Decimal("10.00"),
+                "net": Decimal("20.00"),
+                "gross": Decimal("24.60"),
+            },
+            {
+                **line,
+                "line_no": 2,
+                "quantity": Decimal(1),
+                "unit_price_net": Decimal("10.00"),
+                "net": Decimal("10.00"),
+                "gross": Decimal("12.30"),
+            },
         ],
     }
     endpoint.write("documents", [document], [], run_id=1)
@@ -171,10 +189,21 @@ def add_orders(url: str) -> None:
         url,
         "optsync_inbox_orders",
         [
-            {"id": 1, "external_id": "WWW-1001", "issued_at": datetime(2026, 11, 29, 9, 30),
-             "customer_code": "KOWALSKI", "currency": "PLN", "notes": "Proszę o fakturę"},
-            {"id": 2, "external_id": "WWW-1002", "customer_name": "Zażółć Gęślą Sp. z o.o.",
-             "customer_tax_id": "5261040828", "currency": "PLN"},
+            {
+                "id": 1,
+                "external_id": "WWW-1001",
+                "issued_at": datetime(2026, 11, 29, 9, 30),
+                "customer_code": "KOWALSKI",
+                "currency": "PLN",
+                "notes": "Proszę o fakturę",
+            },
+            {
+                "id": 2,
+                "external_id": "WWW-1002",
+                "customer_name": "Zażółć Gęślą Sp. z o.o.",
+                "customer_tax_id": "5261040828",
+                "currency": "PLN",
+            },
             {"id": 3, "external_id": "WWW-1003"},  # no lines: malformed
         ],
     )
@@ -182,12 +211,33 @@ def add_orders(url: str) -> None:
         url,
         "optsync_inbox_order_lines",
         [
-            {"header_id": 1, "line_no": 1, "product_code": "A", "quantity": Decimal("2"),
-             "unit_price": Decimal("12.30"), "price_kind": "gross", "vat_rate": Decimal("23")},
-            {"header_id": 1, "line_no": 2, "product_code": "B", "quantity": Decimal("1.5"),
-             "unit_price": Decimal("4.99"), "price_kind": "net", "vat_rate": Decimal("8")},
-            {"header_id": 2, "line_no": 1, "product_code": "A", "quantity": Decimal("1"),
-             "unit_price": Decimal("12.30"), "price_kind": "gross", "vat_rate": Decimal("23")},
+            {
+                "header_id": 1,
+                "line_no": 1,
+                "product_code": "A",
+                "quantity": Decimal(2),
+                "unit_price": Decimal("12.30"),
+                "price_kind": "gross",
+                "vat_rate": Decimal(23),
+            },
+            {
+                "header_id": 1,
+                "line_no": 2,
+                "product_code": "B",
+                "quantity": Decimal("1.5"),
+                "unit_price": Decimal("4.99"),
+                "price_kind": "net",
+                "vat_rate": Decimal(8),
+            },
+            {
+                "header_id": 2,
+                "line_no": 1,
+                "product_code": "A",
+                "quantity": Decimal(1),
+                "unit_price": Decimal("12.30"),
+                "price_kind": "gross",
+                "vat_rate": Decimal(23),
+            },
         ],
     )
 
@@ -201,10 +251,22 @@ def test_inbox_orders_are_read_with_their_lines(endpoint: SqlEndpoint, sql_url: 
     assert first.record["issued_at"] == datetime(2026, 11, 29, 9, 30)
     assert first.record["notes"] == "Proszę o fakturę"
     assert first.record["lines"] == [
-        {"line_no": 1, "product_code": "A", "quantity": Decimal("2"), "unit_price": Decimal("12.30"),
-         "price_kind": "gross", "vat_rate": Decimal("23")},
-        {"line_no": 2, "product_code": "B", "quantity": Decimal("1.5"),
-         "unit_price": Decimal("4.99"), "price_kind": "net", "vat_rate": Decimal("8")},
+        {
+            "line_no": 1,
+            "product_code": "A",
+            "quantity": Decimal(2),
+            "unit_price": Decimal("12.30"),
+            "price_kind": "gross",
+            "vat_rate": Decimal(23),
+        },
+        {
+            "line_no": 2,
+            "product_code": "B",
+            "quantity": Decimal("1.5"),
+            "unit_price": Decimal("4.99"),
+            "price_kind": "net",
+            "vat_rate": Decimal(8),
+        },
     ]
     assert second.record is not None and second.record["customer_code"] is None
     assert second.record["customer_name"] == "Zażółć Gęślą Sp. z o.o."
@@ -244,8 +306,11 @@ def test_inbox_customers_products_and_prices(endpoint: SqlEndpoint, sql_url: str
     endpoint.ensure_tables()
     insert(sql_url, "optsync_inbox_customers", [{"external_id": "C-1", "name": "Jan Kowalski"}])
     insert(sql_url, "optsync_inbox_products", [{"code": "X1", "name": "Nowy", "active": 1}])
-    insert(sql_url, "optsync_inbox_prices",
-           [{"product_code": "X1", "price_list": 2, "value": Decimal("9.99"), "currency": "PLN"}])
+    insert(
+        sql_url,
+        "optsync_inbox_prices",
+        [{"product_code": "X1", "price_list": 2, "value": Decimal("9.99"), "currency": "PLN"}],
+    )
     (customer,) = endpoint.inbox("customers")
     (new_product,) = endpoint.inbox("products")
     (price,) = endpoint.inbox("prices")
@@ -268,10 +333,16 @@ def test_malformed_values_written_by_an_application_are_rejected_not_fatal(tmp_p
     endpoint = SqlEndpoint(f"sqlite:///{tmp_path}/shop.db")
     endpoint.ensure_tables()
     with sqlite3.connect(tmp_path / "shop.db") as conn:
-        conn.execute("INSERT INTO optsync_inbox_orders (id, external_id, issued_at) VALUES (1, 'W1', 'wczoraj')")
-        conn.execute("INSERT INTO optsync_inbox_order_lines VALUES (1, 1, 'A', 'dwa', NULL, NULL, NULL)")
+        conn.execute(
+            "INSERT INTO optsync_inbox_orders (id, external_id, issued_at) VALUES (1, 'W1', 'wczoraj')"
+        )
+        conn.execute(
+            "INSERT INTO optsync_inbox_order_lines VALUES (1, 1, 'A', 'dwa', NULL, NULL, NULL)"
+        )
         conn.execute("INSERT INTO optsync_inbox_orders (id, external_id) VALUES (2, 'W2')")
-        conn.execute("INSERT INTO optsync_inbox_order_lines VALUES (2, 1, 'A', 2, 19.99, 'gross', 23)")
+        conn.execute(
+            "INSERT INTO optsync_inbox_order_lines VALUES (2, 1, 'A', 2, 19.99, 'gross', 23)"
+        )
     bad, good = endpoint.inbox("orders")
     assert bad.error == "issued_at: expected an ISO-8601 date or time, got 'wczoraj'"
     assert good.record is not None and good.record["lines"][0]["unit_price"] == Decimal("19.99")
