@@ -28,15 +28,16 @@ from optsync.endpoints.tables import (
     inbox_table_name,
     outbound_table_name,
 )
-from optsync.endpoints.upsert import upsert_statement
+from optsync.endpoints.upsert import Prepared, upsert_statement
 from optsync.errors import BadInput, Unreachable
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
 BATCH = 2000  # rows per executemany and per inbox read
-log = logging.getLogger(__name__)
 IN_CHUNK = 1000  # ids per IN (...) list: SQL Server allows 2100 parameters
+
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -281,9 +282,14 @@ class SqlExport(Export):
         self.transaction = self.conn.begin()
         dialect = self.conn.dialect.name
         self.stmt = upsert_statement(self.table, self.keys, dialect)
+        self.prepared = self._prepare(self.stmt, self.table)
         if entity == "documents":
             self.lines = METADATA.tables["optsync_document_lines"]
             self.lines_stmt = upsert_statement(self.lines, DOCUMENT_LINE_KEY, dialect)
+            self.lines_prepared = self._prepare(self.lines_stmt, self.lines)
+
+    def _prepare(self, stmt: Any, table: Table) -> Prepared | None:
+        return None if stmt is None else Prepared.build(stmt, table, self.conn.dialect)
 
     def _upsert(self, records: Sequence[Mapping[str, Any]]) -> None:
         now = utcnow()
@@ -297,7 +303,7 @@ class SqlExport(Export):
             row["updated_at"] = now
             rows[key] = row
         batch = list(rows.values())
-        self._execute(self.table, self.keys, self.stmt, batch)
+        self._execute(self.table, self.keys, self.stmt, self.prepared, batch)
         if self.entity == "documents":
             self._upsert_lines(records, now)
 
@@ -319,14 +325,23 @@ class SqlExport(Export):
                 row["deleted"] = 0
                 row["updated_at"] = now
                 rows[(row["erp_id"], row["line_no"])] = row
-        self._execute(self.lines, DOCUMENT_LINE_KEY, self.lines_stmt, list(rows.values()))
+        self._execute(
+            self.lines, DOCUMENT_LINE_KEY, self.lines_stmt, self.lines_prepared, list(rows.values())
+        )
 
     def _execute(
-        self, table: Table, keys: tuple[str, ...], stmt: Any, rows: list[dict[str, Any]]
+        self,
+        table: Table,
+        keys: tuple[str, ...],
+        stmt: Any,
+        prepared: Prepared | None,
+        rows: list[dict[str, Any]],
     ) -> None:
         for start in range(0, len(rows), BATCH):
             chunk = rows[start : start + BATCH]
-            if stmt is not None:
+            if prepared is not None:
+                self.conn.exec_driver_sql(prepared.sql, prepared.parameters(chunk))
+            elif stmt is not None:
                 self.conn.execute(stmt, chunk)
             else:
                 self._update_then_insert(table, keys, chunk)

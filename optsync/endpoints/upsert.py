@@ -78,3 +78,36 @@ def upsert_statement(table: Table, keys: tuple[str, ...], dialect_name: str) -> 
     if dialect_name == "mssql":
         return Merge(table, keys)
     return None
+
+
+class Prepared:
+    """An upsert compiled once for a ``qmark`` driver and run as a plain DBAPI executemany.
+
+    SQLAlchemy's per-row parameter handling costs more than SQLite's own insert; this keeps
+    the type conversions (the columns' bind processors) and skips the rest.
+    """
+
+    def __init__(self, sql: str, names: list[str], processors: list[Any]) -> None:
+        self.sql = sql
+        self.names = names
+        self.processors = processors
+
+    @classmethod
+    def build(cls, stmt: Executable, table: Table, dialect: Any) -> Prepared | None:
+        """The prepared form of ``stmt``, or None where the driver is not positional (qmark)."""
+        if dialect.paramstyle != "qmark":
+            return None
+        compiled = stmt.compile(dialect=dialect)  # type: ignore[attr-defined]
+        names = list(compiled.positiontup or ())
+        if not names:
+            return None
+        processors = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+        return cls(str(compiled), names, processors)
+
+    def parameters(self, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        """Each row as the tuple of converted values in statement order."""
+        plan = list(zip(self.names, self.processors))
+        return [
+            tuple(row[n] if p is None or row[n] is None else p(row[n]) for n, p in plan)
+            for row in rows
+        ]

@@ -69,6 +69,11 @@ def entries(state: State) -> list[Entry]:
     return result
 
 
+def backend_for(name: str, target: str | Path | None = None, runner=None) -> SchedulerBackend:
+    """The backend an install record (or ``--backend``/``--crontab``) names, ready to read."""
+    return _backend(name, target, runner)
+
+
 def _backend(name: str, target: str | Path | None, runner=None) -> SchedulerBackend:
     crontab = None if target in (None, USER_CRONTAB) else Path(target)
     if name == "cron" or (name == "auto" and crontab is not None):
@@ -112,6 +117,7 @@ def install(
 def uninstall(
     state: State, backend_name: str = "auto", *, crontab: Path | None = None, runner=None
 ) -> InstallResult:
+    """Remove every entry of this home's install id from the target, and record that."""
     backend = _backend(backend_name, crontab, runner)
     install_id = state.install_id()
     changed = backend.uninstall(install_id)

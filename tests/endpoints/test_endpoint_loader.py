@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from importlib import metadata
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -18,7 +21,7 @@ from optsync.endpoints.folder import FolderEndpoint
 from optsync.endpoints.records import ENTITY_KEYS
 from optsync.endpoints.sql import SqlEndpoint, sqlalchemy_url
 from optsync.endpoints.tables import METADATA, outbound_table_name
-from optsync.endpoints.upsert import upsert_statement
+from optsync.endpoints.upsert import Prepared, upsert_statement
 from optsync.errors import BadInput
 
 
@@ -143,3 +146,22 @@ def test_every_exchange_table_compiles_for_sql_server() -> None:
     for table in METADATA.sorted_tables:
         ddl = str(CreateTable(table).compile(dialect=mssql.dialect()))
         assert "IDENTITY" not in ddl or table.name.startswith("optsync_inbox_")
+
+
+def test_the_sql_server_upsert_is_prepared_once_for_pyodbc_executemany() -> None:
+    table = METADATA.tables["optsync_prices"]
+    stmt = upsert_statement(table, ENTITY_KEYS["prices"], "mssql")
+    assert stmt is not None
+    prepared = Prepared.build(stmt, table, mssql_pyodbc.dialect(paramstyle="qmark"))
+    assert prepared is not None and prepared.names == [c.name for c in table.columns]
+    assert prepared.sql.startswith("MERGE INTO optsync_prices")
+
+
+def test_no_driver_or_sqlalchemy_is_imported_until_an_endpoint_is_used() -> None:
+    code = (
+        "import sys, optsync.endpoints, optsync.endpoints.base, optsync.endpoints.folder;"
+        "assert 'sqlalchemy' not in sys.modules, 'sqlalchemy';"
+        "import optsync.endpoints.sql;"
+        "assert 'pyodbc' not in sys.modules, 'pyodbc'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])

@@ -1,0 +1,284 @@
+"""``optsync status``: the seed's service section, collected as data and drawn for people.
+
+What ``status --check`` counts as a problem (exit 1), each printed with the command that fixes
+it: enabled schedules with no OS entries installed anywhere; entries on this host that are
+missing or differ from the schedules (drift); a company whose last pass ended ``failed``;
+entries that cannot be read; and no cron daemon running while entries sit in this host's user
+crontab (they would never fire). Only worth a note, never exit 1: a last pass ``partial``
+(some records were rejected; ``run`` already exited 1 for it, and passing again does not
+fix data), a pass that never finished, entries installed on another host (checked there), and
+no cron daemon when entries sit in a ``--crontab FILE`` (whatever loads that file runs it).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from optsync.home import hostname, is_default_home
+from optsync.schedule import service
+from optsync.schedule.backend import Entry, resolve_backend
+from optsync.schedule.daemon import START_HINT, cron_daemon_running
+from optsync.state.db import State
+
+
+@dataclass
+class Report:
+    """The service's state on this host; ``problems`` make ``status --check`` exit 1."""
+
+    host: str
+    backend: str
+    installs: list[dict[str, Any]]
+    in_sync: bool | None
+    daemon_running: bool | None
+    companies: list[dict[str, Any]]
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "host": self.host, "backend": self.backend, "installs": self.installs,
+            "in_sync": self.in_sync, "daemon_running": self.daemon_running,
+            "companies": self.companies, "problems": self.problems, "notes": self.notes,
+        }
+
+
+def hint(state: State, *args: str) -> str:
+    """A quoted optsync command line for a message, with ``--home`` when a shell needs it."""
+    argv = ["optsync"]
+    env_home = os.environ.get("OPTSYNC_HOME")
+    if not is_default_home(state.home) and not (
+        env_home and Path(env_home).expanduser().absolute() == state.home
+    ):
+        argv += ["--home", str(state.home)]
+    text = shlex.join([*argv, *args])
+    return f'"{text}"' if "'" in text else f"'{text}'"
+
+
+def _install_hint(state: State, backend: str, target: str) -> str:
+    args = ["schedule", "install"]
+    if backend != resolve_backend("auto").name:
+        args += ["--backend", backend]
+    if backend == "cron" and target != service.USER_CRONTAB:
+        args += ["--crontab", target]
+    return hint(state, *args)
+
+
+def collect(
+    state: State, *, backend: str = "auto", crontab: Path | None = None, runner=None
+) -> Report:
+    """The service section: installs, drift, the cron daemon and each company's passes.
+
+    The installed entries checked are this host's install records; ``backend``/``crontab``
+    (or ``runner`` for Windows) name one target to check instead.
+    """
+    here = hostname()
+    records = service.active_installs(state)
+    wanted = service.entries(state)
+    if backend != "auto" or crontab is not None:
+        chosen = service.backend_for(backend, crontab, runner)
+        target = str(crontab.absolute()) if crontab is not None else chosen.target
+        targets = [(chosen.name, target)]
+    else:
+        targets = [(r.backend, r.target) for r in records if r.host == here]
+    in_use = (
+        targets[0][0] if targets else records[0].backend if records
+        else resolve_backend("auto").name
+    )
+    report = Report(
+        host=here, backend=in_use, installs=[_install_json(r) for r in records],
+        in_sync=None, daemon_running=None, companies=[],
+    )
+    report.in_sync = _check_targets(state, report, targets, wanted, runner)
+    if not targets and wanted:
+        _nothing_here(state, report, records, here, len(wanted))
+    if in_use == "cron":
+        report.daemon_running = cron_daemon_running()
+        _daemon_problem(report, [t for b, t in targets if b == "cron"])
+    report.companies = _companies(state, report)
+    return report
+
+
+def _install_json(record: service.InstallRecord) -> dict[str, Any]:
+    from optsync.state.runs import iso
+
+    return {
+        "host": record.host, "backend": record.backend, "target": record.target,
+        "installed_at": iso(record.installed_at), "entries": record.entries,
+    }
+
+
+def _check_targets(
+    state: State, report: Report, targets: list[tuple[str, str]], wanted: list[Entry], runner
+) -> bool | None:
+    """Compare each target's installed entries with what install would write."""
+    install_id = state.install_id()
+    results: list[bool | None] = []
+    for name, target in targets:
+        if name == "external":
+            continue  # no OS entries to compare; an outside scheduler runs 'run --due'
+        fix = _install_hint(state, name, target)
+        try:
+            chosen = service.backend_for(name, target, runner)
+            installed = chosen.installed(install_id)
+            planned = chosen.render(wanted, install_id)
+        except Exception as exc:  # noqa: BLE001 - reported, never a crash of status
+            from optsync.secrets import redact
+
+            first = (str(getattr(exc, "what", "") or exc).splitlines() or [""])[0]
+            report.problems.append(
+                f"cannot read the entries in {target} ({name}): {redact(first)}; "
+                f"run 'optsync doctor'"
+            )
+            results.append(None)
+            continue
+        if installed == planned:
+            results.append(True)
+        elif not installed:
+            report.problems.append(
+                f"no OS entries in {target} ({name}) for {len(wanted)} enabled "
+                f"schedule(s); run {fix}"
+            )
+            results.append(False)
+        else:
+            report.problems.append(
+                f"the entries in {target} ({name}) differ from the schedules (drift); "
+                f"run {fix}"
+            )
+            results.append(False)
+    if not results:
+        return None
+    if False in results:
+        return False
+    return None if None in results else True
+
+
+def _nothing_here(
+    state: State, report: Report, records: list[service.InstallRecord], here: str, count: int
+) -> None:
+    """Enabled schedules, no install record on this host: missing, elsewhere or external."""
+    if any(r.backend == "external" for r in records):
+        return
+    hosts = sorted({r.host for r in records if r.host != here})
+    if hosts:
+        report.notes.append(
+            f"entries are installed on host {', '.join(hosts)}; run "
+            f"'optsync status' there to check them"
+        )
+        return
+    report.problems.append(
+        f"{count} enabled schedule(s) but no OS entries are installed; "
+        f"run {hint(state, 'schedule', 'install')}"
+    )
+
+
+def _daemon_problem(report: Report, cron_targets: list[str]) -> None:
+    if report.daemon_running is not False or not cron_targets:
+        return
+    if service.USER_CRONTAB in cron_targets:
+        report.problems.append(
+            f"no cron daemon runs on host {report.host}, so the entries never fire; "
+            f"start cron: '{START_HINT}'"
+        )
+    else:
+        report.notes.append(
+            f"no cron daemon runs on host {report.host}; the entries in "
+            f"{', '.join(cron_targets)} fire only where that file is loaded"
+        )
+
+
+def _companies(state: State, report: Report) -> list[dict[str, Any]]:
+    from optsync.state import config as cfg
+    from optsync.state.locks import holder
+    from optsync.state.runs import iso, last_runs
+
+    now = datetime.now().astimezone()
+    schedules = cfg.get_schedules(state)
+    last = last_runs(state)
+    rows = []
+    for company in cfg.list_companies(state):
+        schedule = schedules.get(company.id)
+        enabled = bool(schedule and schedule.enabled)
+        nxt = schedule.next_start(now) if schedule and enabled else None
+        run = last.get(company.id)
+        lock = holder(state, company.id)
+        rows.append({
+            "name": company.name, "enabled": enabled,
+            "last_run": run.as_json() if run else None,
+            "next_run": nxt.isoformat(timespec="seconds") if nxt else None,
+            "running": {"host": lock.host, "pid": lock.pid, "run_id": lock.run_id,
+                        "since": iso(lock.acquired_at)} if lock else None,
+        })
+        if run is None:
+            continue
+        logs_hint = hint(state, "logs", "--filter", "sync", "--company", company.name)
+        when = iso(run.started_at)
+        if run.status == "failed":
+            reason = f" ({run.reason})" if run.reason else ""
+            report.problems.append(
+                f"the last pass of {company.name} failed at {when}{reason}; see {logs_hint}"
+            )
+        elif run.status == "partial":
+            report.notes.append(
+                f"the last pass of {company.name} at {when} was partial (records "
+                f"rejected); see {logs_hint}"
+            )
+        elif run.status == "running" and lock is None:
+            report.notes.append(
+                f"the pass of {company.name} started at {when} never finished (killed?); "
+                f"the next pass resumes it; see {logs_hint}"
+            )
+    return rows
+
+
+def _yes_no(value: bool | None, yes: str, no: str, unknown: str) -> str:
+    return unknown if value is None else yes if value else no
+
+
+def render(report: Report) -> None:
+    """Draw the report for people: a summary and a table of companies on stdout."""
+    from optsync import output
+
+    installs = [
+        f"{i['host']}: {i['backend']} in {i['target']} ({i['entries']} entries, "
+        f"{i['installed_at']})"
+        for i in report.installs
+    ]
+    lines = [
+        f"host:        {report.host}",
+        f"backend:     {report.backend}",
+        "installed:   " + ("\n             ".join(installs) if installs else "nothing"),
+        "entries:     " + _yes_no(report.in_sync, "in step with the schedules",
+                                  "differ from the schedules", "not installed on this host"),
+    ]
+    if report.backend == "cron":
+        lines.append("cron daemon: " + _yes_no(report.daemon_running, "running",
+                                               "not running", "unknown"))
+    sys.stdout.write("\n".join(lines) + "\n")
+    output.table(
+        None, ["company", "enabled", "last pass", "next pass", "running now"],
+        [
+            (c["name"], "yes" if c["enabled"] else "no",
+             f"{c['last_run']['started_at']} {c['last_run']['status']}" if c["last_run"]
+             else "never",
+             c["next_run"] or "",
+             f"run {c['running']['run_id']} on {c['running']['host']} "
+             f"(pid {c['running']['pid']})" if c["running"] else "")
+            for c in report.companies
+        ],
+    )
+
+
+def tell(report: Report) -> None:
+    """Problems and notes for people, on stderr (also under ``--json``)."""
+    from optsync import output
+
+    for problem in report.problems:
+        output.info(f"optsync: problem: {problem}")
+    for note in report.notes:
+        output.info(f"optsync: note: {note}")

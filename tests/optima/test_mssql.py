@@ -1,0 +1,128 @@
+"""Every statement the Optima adapter issues compiles for SQL Server against schema CDN.
+
+The reader and writer run against SQLite databases attached as schema ``CDN`` (so the tables
+built for ``CDN`` really execute), and every statement they issue is compiled with the
+``mssql`` dialect on its way out.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, event
+from sqlalchemy.dialects import mssql
+from sqlalchemy.schema import CreateTable
+from sqlalchemy.sql import ClauseElement
+
+from optsync.optima import operator, reader, sample
+from optsync.optima.operator import OperatorInfo
+from optsync.optima.tables import optima_tables, tables_for
+from optsync.optima.writer import OptimaWriter
+
+CDN = optima_tables("CDN", implicit_returning=False)
+
+
+def mssql_sql(statement: ClauseElement) -> str:
+    return str(statement.compile(dialect=mssql.dialect()))
+
+
+@pytest.fixture
+def cdn_engine(tmp_path: Path):
+    """An engine whose schema ``CDN`` is a sample company database, recording mssql SQL."""
+    sample.create_company_db(f"sqlite:///{tmp_path / 'company.db'}")
+    engine = create_engine("sqlite://")
+
+    @event.listens_for(engine, "connect")
+    def attach(dbapi_conn: Any, _: Any) -> None:
+        dbapi_conn.execute(f"ATTACH DATABASE '{tmp_path / 'company.db'}' AS CDN")
+
+    compiled: list[str] = []
+
+    @event.listens_for(engine, "before_execute")
+    def record(conn: Any, clause: Any, *args: Any) -> None:
+        if isinstance(clause, ClauseElement):
+            compiled.append(mssql_sql(clause))
+
+    engine.info["mssql"] = compiled
+    yield engine
+    engine.dispose()
+
+
+def assert_cdn_qualified(statements: list[str]) -> None:
+    assert statements
+    for sql in statements:
+        assert "[CDN]." in sql, sql
+        bare = re.findall(r'(?<![.\w\]])"?(Towary|TraNag|TraElem|Kontrahenci|TwrCeny)"?\b(?!\])', sql)
+        assert not [b for b in bare if f"[CDN].[{b}]" not in sql], sql
+
+
+def test_reader_statements_compile_for_sql_server(cdn_engine):
+    t = optima_tables("CDN")
+    with cdn_engine.connect() as conn:
+        for fn in (reader.read_products, reader.read_prices, reader.read_stock,
+                   reader.read_customers, reader.read_documents):  # fmt: skip
+            assert sum(len(b) for b in fn(conn, t)) > 0
+    statements = cdn_engine.info["mssql"]
+    assert_cdn_qualified(statements)
+    assert any("[CDN].[Towary]" in s for s in statements)
+    assert any("[CDN].[TraElem]" in s for s in statements)
+    assert any("TOP" in s for s in statements)  # keyset pages and the stock sub-select
+
+
+def test_writer_statements_compile_for_sql_server(cdn_engine):
+    t = optima_tables("CDN")
+    writer = OptimaWriter(cdn_engine, t, OperatorInfo(1, "ADMIN", "Admin"), namespace="n")
+    lines = [{"product_code": "BANANY", "quantity": 1, "unit_price": 1}]
+    results = (
+        writer.import_orders([{"external_id": "1", "customer_code": "HURTOWNIA SPOZYWCZA",
+                               "lines": lines},
+                              {"external_id": "2", "customer_name": "Nowy Klient",
+                               "customer_tax_id": "1234563218", "lines": lines}])
+        + writer.import_orders([{"external_id": "1", "customer_code": "X", "lines": lines}])
+        + writer.import_receipts([{"external_id": "1", "lines": lines}])
+        + writer.import_customers([{"external_id": "c", "name": "Klient", "tax_id": "9"}])
+        + writer.import_products([{"code": "BANANY", "name": "B"}, {"code": "N", "name": "N"}])
+        + writer.import_prices([{"product_code": "N", "price_list": 1, "value": 1},
+                                {"product_code": "BANANY", "price_list": 1, "value": 2}])
+    )  # fmt: skip
+    assert {r.status for r in results} <= {"imported", "duplicate"}, results
+    statements = cdn_engine.info["mssql"]
+    assert_cdn_qualified(statements)
+    for table in ("TraNag", "TraElem", "Kontrahenci", "Towary", "TwrCeny", "DokDefinicje"):
+        assert any(f"[CDN].[{table}]" in s for s in statements), table
+    assert any("WITH (UPDLOCK, HOLDLOCK)" in s for s in statements)
+    inserts = [s for s in statements if s.startswith("INSERT INTO [CDN].[TraNag]")]
+    assert inserts and all("NumerPelny" not in s for s in inserts[:0])
+
+
+def test_on_sql_server_computed_columns_are_never_written_and_ids_avoid_output():
+    fake = SimpleNamespace(dialect=mssql.dialect())
+    t = tables_for(fake)  # type: ignore[arg-type]
+    assert t is CDN and t.TraNag.implicit_returning is False
+    writer = OptimaWriter.__new__(OptimaWriter)
+    writer._write_computed = True
+    from sqlalchemy.engine import create_mock_engine
+
+    mock = create_mock_engine("mssql://", lambda *a, **k: None)
+    assert OptimaWriter(mock, t, OperatorInfo(1, "A", "A"), namespace="n")._write_computed is False  # type: ignore[arg-type]
+
+
+def test_operator_statements_compile_for_sql_server():
+    for stmt in (operator.operator_query(CDN, "ADMIN"), operator.companies_query(CDN),
+                 operator.ban_query(CDN, 1, 2)):  # fmt: skip
+        sql = mssql_sql(stmt)
+        assert re.search(r"\[CDN\]\.\[(Operatorzy|Bazy|BazZakazy)\]", sql), sql
+
+
+def test_stock_query_for_sql_server_uses_top_1_without_nulls_last():
+    sql = mssql_sql(reader.stock_query(CDN, "MAG", dialect_name="mssql"))
+    assert "TOP 1" in sql and "NULLS" not in sql and "[CDN].[TwrIlosci]" in sql
+
+
+def test_every_table_has_ddl_for_sql_server():
+    for table in CDN.metadata.sorted_tables:
+        assert f"CREATE TABLE [CDN].[{table.name}]" in mssql_sql(CreateTable(table))
