@@ -33,17 +33,21 @@ def demo(
 def status(
     ctx: typer.Context,
     json: JsonOpt = False,
-    check: Annotated[bool, typer.Option("--check", help="Exit 1 when something is wrong.")]
-    = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Exit 1 on a problem: entries missing or drifted, a "
+                     "company's last pass failed, no cron daemon for the user crontab."),
+    ] = False,
 ) -> None:
     """Show the scheduler service state, like the seed's service section."""
-    from optsync.status import collect, render
+    from optsync.status import collect, render, tell
 
-    report = collect(ctx_of(ctx).state())
+    report = collect(ctx_of(ctx).state(create=False))
     if json:
         output.emit_json(report.as_json())
     else:
         render(report)
+    tell(report)
     if check and report.problems:
         raise typer.Exit(1)
 
@@ -52,7 +56,7 @@ def doctor(ctx: typer.Context, json: JsonOpt = False) -> None:
     """Check what a new installation needs and say how to fix each problem."""
     from optsync.doctor import render, run_checks
 
-    checks = run_checks(ctx_of(ctx).state())
+    checks = run_checks(ctx_of(ctx).state(create=False))
     if json:
         output.emit_json([c.as_json() for c in checks])
     else:

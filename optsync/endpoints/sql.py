@@ -293,6 +293,16 @@ class SqlExport(Export):
 
     def _upsert(self, records: Sequence[Mapping[str, Any]]) -> None:
         now = utcnow()
+        if self.prepared is not None and self.entity != "documents":
+            # Hot path: tuples straight from the records. A key repeated within one
+            # executemany is simply upserted twice, the last one winning as below.
+            make = self.prepared.row_maker({"deleted": 0, "updated_at": now})
+            for start in range(0, len(records), BATCH):
+                chunk = records[start : start + BATCH]
+                if any(record.get(k) is None for record in chunk for k in self.keys):
+                    raise ValueError(f"{self.entity}: a record lacks its key {self.keys}")
+                self.conn.exec_driver_sql(self.prepared.sql, make(chunk))
+            return
         rows: dict[tuple[Any, ...], dict[str, Any]] = {}  # last one wins within a batch
         for record in records:
             row = {name: record.get(name) for name in self.fields}

@@ -106,8 +106,25 @@ class Prepared:
 
     def parameters(self, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         """Each row as the tuple of converted values in statement order."""
-        plan = list(zip(self.names, self.processors))
-        return [
-            tuple(row[n] if p is None or row[n] is None else p(row[n]) for n, p in plan)
-            for row in rows
-        ]
+        return self.row_maker({})(rows)
+
+    def row_maker(self, constants: dict[str, Any]) -> Any:
+        """A fast function turning records into parameter tuples, ``constants`` filled in.
+
+        The per-row code is generated once, so a row costs one call and no dict: the hot
+        path of a full export of hundreds of thousands of records.
+        """
+        scope: dict[str, Any] = {}
+        parts = []
+        for i, (name, proc) in enumerate(zip(self.names, self.processors)):
+            if name in constants:
+                value = constants[name]
+                scope[f"c{i}"] = value if proc is None or value is None else proc(value)
+                parts.append(f"c{i}")
+            elif proc is None:
+                parts.append(f"r.get({name!r})")
+            else:
+                scope[f"p{i}"] = proc
+                parts.append(f"(None if (v{i} := r.get({name!r})) is None else p{i}(v{i}))")
+        code = f"lambda rows: [({', '.join(parts)},) for r in rows]"
+        return eval(code, scope)  # noqa: S307 - built from column names of our own tables

@@ -16,6 +16,12 @@ from optsync.state import tables as t
 from optsync.state.db import State, utcnow
 
 CHUNK = 5000
+_COLUMNS = "optsync_sync_hashes (integration_id, entity, key, hash)"
+_UPSERT = {
+    "sqlite": f"INSERT OR REPLACE INTO {_COLUMNS} VALUES (?, ?, ?, ?)",
+    "postgresql": f"INSERT INTO {_COLUMNS} VALUES (%s, %s, %s, %s) ON CONFLICT "
+                  "(integration_id, entity, key) DO UPDATE SET hash = EXCLUDED.hash",
+}
 
 
 @dataclass
@@ -50,6 +56,15 @@ def lookup(conn: Connection, integration_id: int, entity: str, keys: list[str]) 
     return found
 
 
+def has_hashes(conn: Connection, integration_id: int, entity: str) -> bool:
+    """Whether anything was ever sent for this (integration, entity)."""
+    h = t.sync_hashes
+    return conn.execute(
+        select(h.c.key).where(h.c.integration_id == integration_id, h.c.entity == entity)
+        .limit(1)
+    ).first() is not None
+
+
 def stored_keys(state: State, integration_id: int, entity: str) -> Iterator[str]:
     """Every key with a stored hash, streamed."""
     h = t.sync_hashes
@@ -69,9 +84,12 @@ def save(
     h = t.sync_hashes
     where = (h.c.integration_id == integration_id, h.c.entity == entity)
     with state.engine.begin() as conn:
+        upsert = _UPSERT.get(conn.dialect.name)
         for chunk in _chunks(changed):
-            keys = [k for k, _ in chunk]
-            conn.execute(delete(h).where(*where, h.c.key.in_(keys)))
+            if upsert is not None:  # one driver executemany: hashes are many and small
+                conn.exec_driver_sql(upsert, [(integration_id, entity, k, v) for k, v in chunk])
+                continue
+            conn.execute(delete(h).where(*where, h.c.key.in_([k for k, _ in chunk])))
             conn.execute(
                 h.insert(),
                 [{"integration_id": integration_id, "entity": entity, "key": k, "hash": v}

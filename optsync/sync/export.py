@@ -1,15 +1,15 @@
 """The export side of a pass: Optima to an endpoint, sending only what changed (SPEC 5).
 
 Watermarked entities (products, customers, documents) are read from ``watermark - 1 s``;
-full-read ones (prices, stock) are read whole, skipped at once when the digest of the whole
-read equals the last one, and otherwise compared record by record, vanished keys sent as
-deleted. Hashes and the watermark are saved only after the endpoint committed.
+full-read ones (prices, stock) are not read at all when the fingerprint of their tables
+equals the last one (:mod:`optsync.optima.fingerprint`), else read whole and compared record
+by record, vanished keys sent as deleted. Hashes, watermark and fingerprint are saved only
+after the endpoint committed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 from contextlib import nullcontext
 from collections.abc import Callable, Iterator
@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 from optsync.endpoints.base import Endpoint
 from optsync.endpoints.records import ENTITY_KEYS
 from optsync.optima import reader
+from optsync.optima.fingerprint import fingerprint
 from optsync.state import syncstate
 from optsync.state.db import State
 from optsync.sync.steps import Step
@@ -63,13 +64,24 @@ def _reader(job: ExportJob, since: datetime | None) -> Iterator[list[dict]]:
     raise ValueError(f"cannot export {job.entity}")
 
 
+SEP = "\x1f"  # ASCII unit separator: never part of an Optima code or symbol
+
+
 def key_function(entity: str) -> Callable[[dict], str]:
-    """The state key of a record: the key value, or a JSON list for composite keys."""
+    """The state key of a record: its key values as text, joined by :data:`SEP`."""
     fields = ENTITY_KEYS[entity]
     if len(fields) == 1:
         (name,) = fields
         return lambda r: str(r[name])
-    return lambda r: json.dumps([r[f] for f in fields], ensure_ascii=False, default=str)
+    first, second = fields
+    return lambda r: f"{r[first]}{SEP}{r[second]}"
+
+
+def key_values(entity: str, key: str) -> tuple:
+    """The record key back from :func:`key_function`'s text, with its types."""
+    parts = key.split(SEP)
+    types = [int if f == "price_list" or f == "erp_id" else str for f in ENTITY_KEYS[entity]]
+    return tuple(kind(part) for kind, part in zip(types, parts))
 
 
 def record_hash(record: dict) -> str:
@@ -86,30 +98,29 @@ def run_export(job: ExportJob) -> Step:
     watermarked = job.entity in WATERMARKED
     since = mark.watermark - READ_AGAIN if watermarked and mark.watermark else None
 
-    if not watermarked and mark.digest:
-        current, count = _digest_only(job)
-        if current == mark.digest:
-            step.read = step.unchanged = count
-            return step
+    # Full-read entities: skip the read when the tables it depends on did not change.
+    current_fp = None if watermarked else fingerprint(job.optima, job.tables, job.entity)
+    if current_fp is not None and not job.full and mark.digest == current_fp:
+        return step
 
     key_of = key_function(job.entity)
-    digest = hashlib.blake2b(digest_size=16)
     seen: set[str] = set()
     deleted: list[str] = []
     watermark = mark.watermark
     sink = nullcontext(None) if job.dry_run else job.endpoint.export(job.entity, run_id=job.run_id)
     with tempfile.TemporaryFile("w+", encoding="utf-8") as changed:
         with job.state.engine.connect() as sconn, sink as out:
+            # Nothing sent before (or --full): no hash to look up, everything goes.
+            compare = not job.full and syncstate.has_hashes(sconn, job.integration_id, job.entity)
             for batch in _reader(job, since):
                 step.read += len(batch)
                 keys = [key_of(r) for r in batch]
                 hashes = [record_hash(r) for r in batch]
-                known = {} if job.full else syncstate.lookup(
+                known = syncstate.lookup(
                     sconn, job.integration_id, job.entity, keys
-                )
+                ) if compare else {}
                 upserts = []
                 for record, key, h in zip(batch, keys, hashes):
-                    digest.update(h.encode())
                     ts = record.pop("_ts", None)
                     if ts is not None and (watermark is None or ts > watermark):
                         watermark = ts
@@ -129,7 +140,7 @@ def run_export(job: ExportJob) -> Step:
                 step.deleted = len(deleted)
                 for i in range(0, len(deleted) if out is not None else 0, job.batch_size):
                     chunk = deleted[i : i + job.batch_size]
-                    out.send([], [tuple(json.loads(k)) for k in chunk])
+                    out.send([], [key_values(job.entity, k) for k in chunk])
         # the endpoint has committed: now, and only now, remember what it holds
         if job.dry_run:
             return step
@@ -138,17 +149,6 @@ def run_export(job: ExportJob) -> Step:
             job.state, job.integration_id, job.entity,
             changed=(tuple(line.rstrip("\n").rsplit("\t", 1)) for line in changed),
             deleted=deleted,
-            mark=syncstate.Mark(watermark, None if watermarked else digest.hexdigest()),
+            mark=syncstate.Mark(watermark, current_fp),
         )
     return step
-
-
-def _digest_only(job: ExportJob) -> tuple[str, int]:
-    """The digest and record count of a full-read entity, computed as :func:`run_export` does."""
-    digest = hashlib.blake2b(digest_size=16)
-    count = 0
-    for batch in _reader(job, None):
-        count += len(batch)
-        for record in batch:
-            digest.update(record_hash(record).encode())
-    return digest.hexdigest(), count

@@ -1,0 +1,110 @@
+"""Doctor checks of this machine: the home, the state database, the OS scheduler."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from optsync.doctor import Check
+from optsync.errors import OptsyncError
+from optsync.state.db import State
+from optsync.status import hint
+
+INSTALL_CRON = "install cron: 'apt-get install cron' (Debian, Ubuntu) or 'dnf install cronie'"
+
+
+def home(state: State) -> Check:
+    """The home exists and a file can be created in it (or in the folder that will hold it)."""
+    folder = state.home
+    if not folder.is_dir():
+        parent = next((p for p in folder.parents if p.is_dir()), Path("/"))
+        if _writable(parent):
+            return Check("home", "warn", f"{folder} does not exist yet",
+                         "run " + hint(state, "init"))
+        return Check("home", "fail", f"{folder} does not exist and {parent} is not writable",
+                     "run optsync as a user who may write there, or choose --home DIR")
+    if _writable(folder):
+        return Check("home", "ok", f"{folder} is writable")
+    return Check("home", "fail", f"{folder} is not writable",
+                 f"give this user write access to {folder}, or choose --home DIR")
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".optsync-doctor-")
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(name)
+    return True
+
+
+def state_database(state: State) -> Check:
+    """The state database opens, is upgraded, and takes a write (rolled back)."""
+    from optsync.secrets import mask_url
+    from optsync.state import tables as t
+    from optsync.state.db import SCHEMA_VERSION
+
+    where = mask_url(state.url)
+    try:
+        state.install_id()
+        with state.engine.connect() as conn:
+            tx = conn.begin()
+            conn.execute(t.meta.update().where(t.meta.c.key == "install_id")
+                         .values(value=t.meta.c.value))
+            tx.rollback()
+    except OptsyncError as exc:
+        return Check("state database", "fail", exc.what, exc.fix)
+    except Exception as exc:  # noqa: BLE001 - a finding, not a crash
+        first = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0][:200]
+        return Check("state database", "fail",
+                     f"{where} cannot be written ({type(exc).__name__}: {first})",
+                     "give this user write access to the database (and its folder for "
+                     "SQLite), or fix state_url in optsync.toml")
+    return Check("state database", "ok", f"{where} is writable (schema {SCHEMA_VERSION})")
+
+
+def scheduler(state: State | None) -> list[Check]:
+    """The program that installs entries (crontab or schtasks) and, for cron, the daemon."""
+    if os.name == "nt":
+        found = shutil.which("schtasks")
+        return [Check("schtasks command", "ok" if found else "fail",
+                      found or "schtasks is not on PATH",
+                      "" if found else "run optsync on Windows with System32 on PATH")]
+    return [_crontab_command(state), _cron_daemon()]
+
+
+def _uses_user_crontab(state: State | None) -> bool:
+    if state is None:
+        return False
+    from optsync.home import hostname
+    from optsync.schedule.service import USER_CRONTAB, active_installs
+
+    return any(r.host == hostname() and r.backend == "cron" and r.target == USER_CRONTAB
+               for r in active_installs(state))
+
+
+def _crontab_command(state: State | None) -> Check:
+    from crontab import CRON_COMMAND  # the program the cron backend runs
+
+    found = shutil.which(str(CRON_COMMAND))
+    if found:
+        return Check("crontab command", "ok", found)
+    # Needed only for the user crontab: '--crontab FILE' deployments work without it.
+    status = "fail" if _uses_user_crontab(state) else "warn"
+    return Check("crontab command", status, f"{CRON_COMMAND} not found",
+                 f"{INSTALL_CRON}, or use 'optsync schedule install --crontab FILE'")
+
+
+def _cron_daemon() -> Check:
+    from optsync.schedule.daemon import START_HINT, cron_daemon_running
+
+    running = cron_daemon_running()
+    if running is None:
+        return Check("cron daemon", "ok", "cannot tell on this system (no /proc)")
+    if running:
+        return Check("cron daemon", "ok", "running")
+    return Check("cron daemon", "warn", "no cron daemon runs on this host",
+                 f"start cron: '{START_HINT}' (and {INSTALL_CRON} when missing)")

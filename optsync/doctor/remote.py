@@ -1,0 +1,135 @@
+"""Doctor checks of the configuration: operator, company databases, endpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from optsync.doctor import Check
+from optsync.errors import OptsyncError, Unreachable
+from optsync.state import config as cfg
+from optsync.state.db import State
+from optsync.status import hint
+
+COMPANY_TABLES = ("Towary", "TwrCeny", "Kontrahenci", "TraNag")
+CONFIG_TABLES = ("Bazy", "Operatorzy")
+CONNECT_TIMEOUT = 10  # seconds; a server that does not answer must not hang doctor
+
+
+def configuration(state: State) -> list[Check]:
+    """The operator, then per company its databases and its integrations' endpoints."""
+    companies = cfg.list_companies(state)
+    integrations = cfg.list_integrations(state)
+    checks = [_operator(state, bool(companies))]
+    for company in companies:
+        checks.append(_database(state, company, config=False))
+        if company.config_db_url:
+            checks.append(_database(state, company, config=True))
+        own = [i for i in integrations if i.company_id == company.id]
+        if not own:
+            checks.append(Check(
+                f"company {company.name}", "warn", "has no integrations; its passes exit 78",
+                "run " + hint(state, "integration", "add", "--company", company.name,
+                              "--app", "eshop", "--endpoint", "TARGET"),
+            ))
+        checks += [_endpoint(state, integ) for integ in own]
+    return checks
+
+
+def urls(state: State) -> list[str]:
+    """Every database URL and endpoint target in use (with passwords), state database first."""
+    found = [state.url]
+    for company in cfg.list_companies(state):
+        found.append(company.real_db_url(state))
+        config_url = company.real_config_db_url(state)
+        if config_url:
+            found.append(config_url)
+    found += [i.real_endpoint(state) for i in cfg.list_integrations(state)]
+    return found
+
+
+def _operator(state: State, has_companies: bool) -> Check:
+    operator = cfg.get_operator(state)
+    if operator is not None:
+        return Check("operator", "ok", f"{operator.acronym} is set")
+    return Check("operator", "fail" if has_companies else "warn",
+                 "no operator is set; passes refuse to run (exit 78)",
+                 "run " + hint(state, "operator", "set", "ACRONYM", "--password-stdin")
+                 + " (or --no-password)")
+
+
+def _database(state: State, company: cfg.Company, *, config: bool) -> Check:
+    what = "configuration database" if config else "company database"
+    name = f"company {company.name} {'config database' if config else 'database'}"
+    masked = (company.config_db_url if config else company.db_url) or ""
+    tables = CONFIG_TABLES if config else COMPANY_TABLES
+    try:
+        url = company.real_config_db_url(state) if config else company.real_db_url(state)
+        missing = missing_tables(url or "", what, tables)
+    except OptsyncError as exc:
+        return Check(name, "fail", exc.what, exc.fix)
+    if missing:
+        return Check(
+            name, "fail", f"{masked} lacks the Optima tables {', '.join(missing)}",
+            f"point the company at its Optima {what}: remove it with "
+            + hint(state, "company", "remove", company.name)
+            + " and add it again with the right URL",
+        )
+    return Check(name, "ok", f"{masked}: Optima tables present")
+
+
+def missing_tables(url: str, what: str, tables: tuple[str, ...]) -> list[str]:
+    """The tables of ``tables`` the database lacks; Unreachable when it cannot be opened."""
+    from sqlalchemy import inspect
+
+    from optsync.dburl import engine_for
+    from optsync.optima.tables import schema_for
+    from optsync.secrets import mask_url, redact, split_secret
+
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):].split("?", 1)[0]
+        if path and path != ":memory:" and not Path(path).exists():
+            raise Unreachable(f"{what} {mask_url(url)} does not exist (no such file)",
+                              "Check the path, or create the database first")
+    engine = engine_for(url, **_timeout_args(url))
+    try:
+        with engine.connect() as conn:
+            inspector = inspect(conn)
+            schema = schema_for(conn.dialect.name)
+            return [t for t in tables if not inspector.has_table(t, schema=schema)]
+    except Exception as exc:  # noqa: BLE001 - any driver error means: not reachable
+        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+        raise Unreachable(
+            f"{what} {mask_url(url)} cannot be reached ({type(exc).__name__}: "
+            f"{redact(first, [split_secret(url)[1]])[:200]})",
+            "Check that the server runs, the URL and the credentials",
+        ) from None
+    finally:
+        engine.dispose()
+
+
+def _timeout_args(url: str) -> dict:
+    lowered = url.lower()
+    if lowered.startswith("postgresql"):
+        return {"connect_args": {"connect_timeout": CONNECT_TIMEOUT}}
+    if lowered.startswith(("mssql+pyodbc", "odbc:")):
+        return {"connect_args": {"timeout": CONNECT_TIMEOUT}}
+    return {}
+
+
+def _endpoint(state: State, integ: cfg.Integration) -> Check:
+    from optsync.endpoints import load_endpoint
+
+    name = f"endpoint {integ.company}/{integ.name}"
+    try:
+        endpoint = load_endpoint(integ.real_endpoint(state))
+        try:
+            endpoint.check()
+        finally:
+            endpoint.close()
+    except OptsyncError as exc:
+        return Check(name, "fail", exc.what, exc.fix)
+    except Exception as exc:  # noqa: BLE001 - a finding, not a crash
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        return Check(name, "fail", f"{integ.endpoint} cannot be used ({type(exc).__name__}: "
+                     f"{first})", "check the endpoint with 'optsync integration list'")
+    return Check(name, "ok", f"{integ.endpoint} ({integ.kind}) reachable")

@@ -1,0 +1,68 @@
+"""Cheap fingerprints of the tables behind the full-read entities (prices, stock).
+
+Optima keeps no modification time on ``TwrCeny`` or ``TwrIlosci``, so a pass would have to
+read every row to learn that nothing changed. Instead the database computes a few aggregates
+(counts, maxima of identities and timestamps, plain and position-weighted sums of every
+value column); when they equal the last pass's, nothing the entity reads can have changed
+and the rows are not read at all. Any difference sends the pass to the exact, row-by-row
+comparison, and ``--full`` always does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlalchemy import Connection, Select, func, select
+
+from optsync.optima.tables import OptimaTables
+
+
+def _weighted(value: Any, ident: Any, prime: int) -> Any:
+    return func.sum(value * (ident % prime + 1))
+
+
+def prices_queries(t: OptimaTables) -> list[Select[Any]]:
+    c, d, w = t.TwrCeny.c, t.DefCeny.c, t.Towary.c
+    return [
+        select(
+            func.count(), func.max(c.TwC_TwCID), func.sum(c.TwC_Wartosc),
+            _weighted(c.TwC_Wartosc, c.TwC_TwCID, 1009),
+            _weighted(c.TwC_TwCNumer, c.TwC_TwrID, 1013),
+            _weighted(c.TwC_TwrID, c.TwC_TwCID, 1019),
+            _weighted(func.length(c.TwC_Waluta), c.TwC_TwCID, 1021),
+        ),
+        select(d.DfC_Lp, d.DfC_Nazwa, d.DfC_Nieaktywna).order_by(d.DfC_Lp),
+        select(func.count(), func.max(w.Twr_TS_Mod), func.max(w.Twr_TwrId)),
+    ]
+
+
+def stock_queries(t: OptimaTables) -> list[Select[Any]]:
+    i, m, w = t.TwrIlosci.c, t.Magazyny.c, t.Towary.c
+    return [
+        select(
+            func.count(), func.max(i.TwI_TwIId), func.max(i.TwI_Data),
+            func.sum(i.TwI_Ilosc), func.sum(i.TwI_Rezerwacje),
+            _weighted(i.TwI_Ilosc, i.TwI_TwIId, 1009),
+            _weighted(i.TwI_Rezerwacje, i.TwI_TwIId, 1013),
+            _weighted(i.TwI_TwrId, i.TwI_TwIId, 1019),
+            _weighted(func.coalesce(i.TwI_MagId, 0), i.TwI_TwIId, 1021),
+        ),
+        select(func.count(), func.max(m.Mag_TS_Mod), func.max(m.Mag_MagId)),
+        select(func.count(), func.max(w.Twr_TS_Mod), func.max(w.Twr_TwrId)),
+    ]
+
+
+QUERIES = {"prices": prices_queries, "stock": stock_queries}
+
+
+def fingerprint(conn: Connection, t: OptimaTables, entity: str) -> str | None:
+    """A digest of what a full read of ``entity`` depends on (None: not fingerprinted)."""
+    build = QUERIES.get(entity)
+    if build is None:
+        return None
+    digest = hashlib.blake2b(digest_size=16)
+    for query in build(t):
+        for row in conn.execute(query):
+            digest.update(repr(tuple(row)).encode())
+    return "fp:" + digest.hexdigest()
