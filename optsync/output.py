@@ -40,13 +40,25 @@ def error_line(message: str) -> str:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Draw a table on stdout (rich on a terminal, plain columns elsewhere)."""
+    """Draw a table on stdout: rich on a terminal, plain aligned columns elsewhere."""
+    cells = [["" if v is None else redact(str(v)) for v in row] for row in rows]
+    if not sys.stdout.isatty():
+        _plain(title, columns, cells)
+        return
     from rich.console import Console
     from rich.table import Table
 
     tab = Table(title=title, show_lines=False, header_style="bold")
     for col in columns:
         tab.add_column(col, overflow="fold")
-    for row in rows:
-        tab.add_row(*("" if v is None else redact(str(v)) for v in row))
+    for row in cells:
+        tab.add_row(*row)
     Console(soft_wrap=False).print(tab)
+
+
+def _plain(title: str | None, columns: Sequence[str], cells: list[list[str]]) -> None:
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    lines = [title] if title else []
+    for row in [list(columns), *cells]:
+        lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+    sys.stdout.write("\n".join(lines) + "\n")

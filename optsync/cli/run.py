@@ -48,15 +48,34 @@ def run(
                        f"Use one of {', '.join(ENTITIES)}, for example --entity products")
     if wait < 0:
         raise BadInput(f"--wait {wait} is negative", "Use seconds, for example --wait 60")
-    from optsync.sync.engine import PassOptions, run_company
+    from optsync.sync.engine import PassOptions
 
     state = ctx_of(ctx).state(create=False)
     trigger = "due" if due else ("scheduled" if scheduled else "manual")
     opts = PassOptions(trigger=trigger, scheduled=scheduled, dry_run=dry_run, full=full,
                        only=only, entities=set(entity or []), wait=wait)
     people = not json
-    if people and sys.stderr.isatty():
-        opts.on_step = lambda step: output.info("  " + step.summary())
+    with _progress(opts, enabled=people and sys.stderr.isatty()):
+        _run(state, opts, company, due, trigger, json=json, people=people)
+
+
+def _progress(opts, *, enabled: bool):
+    """A live rich status line on a terminal; nothing under cron or with --json."""
+    from contextlib import nullcontext
+
+    if not enabled:
+        return nullcontext()
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    status = console.status("starting the pass")
+    opts.on_start = lambda label: status.update(label + " ...")
+    opts.on_step = lambda step: console.print("  " + step.summary(), highlight=False)
+    return status
+
+
+def _run(state, opts, company, due, trigger, *, json: bool, people: bool) -> None:
+    from optsync.sync.engine import run_company
 
     if company is not None:
         result = run_company(state, company, opts)

@@ -47,6 +47,7 @@ def list_(
     json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """Show every company's schedule, last pass and next pass."""
+    from optsync.schedule.model import DAY_NAMES, format_days, format_every
     from optsync.schedule.service import schedule_rows
 
     rows = schedule_rows(ctx_of(ctx).state())
@@ -57,7 +58,7 @@ def list_(
         None, ["company", "enabled", "from", "to", "every", "days", "last pass", "next pass"],
         [
             (r["company"], "yes" if r["enabled"] else "no", r["from"], r["to"],
-             f"{r['every']}m", ",".join(r["days"]) if len(r["days"]) < 7 else "all",
+             format_every(r["every"]), format_days(frozenset(DAY_NAMES.index(d) for d in r["days"])),
              f"{r['last_run']['started_at']} {r['last_run']['status']}" if r["last_run"]
              else "never", r["next_run"] or "")
             for r in rows

@@ -50,8 +50,14 @@ def import_guid(namespace: str, entity: str, external_id: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"optsync:{namespace}:{entity}:{external_id}"))
 
 
-def text(record: Mapping[str, Any], key: str, *, max_len: int | None = None,
-         required: bool = False, truncate: bool = False) -> str:  # fmt: skip
+def text(
+    record: Mapping[str, Any],
+    key: str,
+    *,
+    max_len: int | None = None,
+    required: bool = False,
+    truncate: bool = False,
+) -> str:
     """Return ``record[key]`` as stripped text ('' when absent), checking presence and length."""
     value = record.get(key)
     result = "" if value is None else str(value).strip()
@@ -93,7 +99,7 @@ def when(record: Mapping[str, Any], key: str, *, default: datetime) -> datetime:
         result = datetime.combine(value, time())
     else:
         try:
-            result = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+            result = datetime.fromisoformat(str(value).strip())
         except ValueError:
             raise Rejected(f"{key} is not an ISO date or time: {value!r}") from None
     if result.tzinfo is not None:

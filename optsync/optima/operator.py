@@ -57,9 +57,13 @@ def companies_query(t: OptimaTables) -> Select[Any]:
     """Select every company of the configuration database."""
     b = t.Bazy.c
     return select(
-        b.Baz_BazID, b.Baz_Nazwa, b.Baz_NazwaBazy, b.Baz_NazwaSerwera, b.Baz_Dostep,
+        b.Baz_BazID,
+        b.Baz_Nazwa,
+        b.Baz_NazwaBazy,
+        b.Baz_NazwaSerwera,
+        b.Baz_Dostep,
         b.Baz_Nieaktywna,
-    ).order_by(b.Baz_BazID)  # fmt: skip
+    ).order_by(b.Baz_BazID)
 
 
 def ban_query(t: OptimaTables, ope_id: int, baz_id: int) -> Select[Any]:

@@ -191,8 +191,9 @@ def join_street(street: str | None, house: str | None, flat: str | None) -> str:
 
 
 def _customer(row: Sequence[Any]) -> dict[str, Any]:
-    (kod, n1, n2, n3, nip, ulica, dom, lokal, kod_p, miasto, kraj, email, tel, active, guid,
-     ts) = row  # fmt: skip
+    (kod, n1, n2, n3, nip, ulica, dom, lokal, kod_p, miasto, kraj, email, tel, active, guid, ts) = (
+        row
+    )
     return {
         "code": kod,
         "name": join_name(n1, n2, n3),
@@ -306,6 +307,23 @@ def _lines_of(conn: Connection, t: OptimaTables, ids: list[int]) -> dict[int, li
     return lines
 
 
+def _document(header: Sequence[Any], lines: list[dict[str, Any]]) -> dict[str, Any]:
+    trn_id, typ, numer_string, numer_nr, data_dok, knt_kod, currency, net, vat, gross, ts = header
+    return {
+        "erp_id": trn_id,
+        "type": DOCUMENT_TYPES[typ],
+        "number": full_number(numer_string, numer_nr),
+        "issued_at": data_dok,
+        "customer_code": knt_kod,
+        "currency": currency,
+        "net": net,
+        "vat": vat,
+        "gross": gross,
+        "_ts": ts,
+        "lines": lines,
+    }
+
+
 def read_documents(
     conn: Connection, t: OptimaTables, *, since: datetime | None = None, batch_size: int = 1000
 ) -> Iterator[Batch]:
@@ -316,23 +334,7 @@ def read_documents(
         if not headers:
             return
         lines = _lines_of(conn, t, [h[0] for h in headers])
-        yield [
-            {
-                "erp_id": trn_id,
-                "type": DOCUMENT_TYPES[typ],
-                "number": full_number(numer_string, numer_nr),
-                "issued_at": data_dok,
-                "customer_code": knt_kod,
-                "currency": currency,
-                "net": net,
-                "vat": vat,
-                "gross": gross,
-                "_ts": ts,
-                "lines": lines[trn_id],
-            }
-            for (trn_id, typ, numer_string, numer_nr, data_dok, knt_kod, currency, net, vat,
-                 gross, ts) in headers  # fmt: skip
-        ]
+        yield [_document(header, lines[header[0]]) for header in headers]
         if len(headers) < batch_size:
             return
         after = (headers[-1][-1], headers[-1][0])

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from optsync.errors import BadInput
 from optsync.optima.inbound import code_base, line_amounts, unique_code
-from optsync.optima.tables import OptimaTables, create_optima_schema, full_number
+from optsync.optima.tables import OptimaTables, create_optima_schema, full_number, new_id
 
 BASE_TIME = datetime(2026, 1, 5, 8, 0, 0)
 CONFIG_SERVER = r"SERWER\OPTIMA"
@@ -72,37 +72,172 @@ CATALOG: tuple[tuple[str, str, str, int, str], ...] = (
 
 # Nazwa1, Nazwa2, street, house, flat, postal code, city, e-mail domain, tax office prefix
 CUSTOMERS: tuple[tuple[str, str, str, str, str, str, str, str, str], ...] = (
-    ("Hurtownia Spożywcza Kowalski Sp. z o.o.", "", "ul. Marszałkowska", "84", "12",
-     "00-514", "Warszawa", "kowalski-hurt.pl", "525"),
-    ("Delikatesy Smakosz s.c.", "Anna i Piotr Nowakowie", "ul. Floriańska", "15", "",
-     "31-019", "Kraków", "smakosz.krakow.pl", "676"),
-    ("Przedsiębiorstwo Handlowo-Usługowe Zielony", "Koszyk Jan Wiśniewski", "ul. Piotrkowska",
-     "120", "4", "90-006", "Łódź", "zielonykoszyk.pl", "725"),
-    ("Piekarnia Złoty Kłos", "", "ul. Grunwaldzka", "7", "", "80-236", "Gdańsk",
-     "zlotyklos.pl", "584"),
-    ("Kawiarnia Mała Czarna", "", "ul. Święty Marcin", "29", "2", "61-806", "Poznań",
-     "malaczarna.pl", "778"),
-    ("Restauracja Pod Wawelem Sp. z o.o.", "", "ul. Świętej Gertrudy", "26", "", "31-048",
-     "Kraków", "podwawelem.pl", "676"),
-    ("Sklep Spożywczy Ewa Zając", "", "ul. Grochowska", "207", "", "04-077", "Warszawa",
-     "sklep-zajac.pl", "113"),
-    ("Bistro Pod Arkadami", "Tomasz Lewandowski", "ul. Rynek", "12", "", "50-101", "Wrocław",
-     "podarkadami.pl", "897"),
-    ("Supermarket Jedynka Sp. j.", "", "al. Jana Pawła II", "45", "", "01-008", "Warszawa",
-     "jedynka.com.pl", "527"),
-    ("Hotel Nad Wisłą Sp. z o.o.", "", "ul. Bulwarowa", "3", "", "87-100", "Toruń",
-     "nadwisla.pl", "879"),
-    ("Catering Smaczny Kąsek", "Magdalena Wójcik", "ul. Długa", "5", "3", "31-147",
-     "Kraków", "smacznykasek.pl", "945"),
-    ("Szkoła Podstawowa nr 12", "im. Marii Konopnickiej", "ul. Szkolna", "1", "", "02-495",
-     "Warszawa", "sp12.edu.pl", "522"),
-    ("Stołówka Zakładowa Metalex", "", "ul. Przemysłowa", "18", "", "44-100", "Gliwice",
-     "metalex.com.pl", "631"),
-    ("Kiosk Ruchu Stanisław Kamiński", "", "pl. Wolności", "2", "", "35-073", "Rzeszów",
-     "kiosk-kaminski.pl", "813"),
-    ("Cukiernia Słodki Raj", "Barbara Kowalczyk", "ul. Mickiewicza", "33", "1", "20-612",
-     "Lublin", "slodkiraj.pl", "712"),
-)  # fmt: skip
+    (
+        "Hurtownia Spożywcza Kowalski Sp. z o.o.",
+        "",
+        "ul. Marszałkowska",
+        "84",
+        "12",
+        "00-514",
+        "Warszawa",
+        "kowalski-hurt.pl",
+        "525",
+    ),
+    (
+        "Delikatesy Smakosz s.c.",
+        "Anna i Piotr Nowakowie",
+        "ul. Floriańska",
+        "15",
+        "",
+        "31-019",
+        "Kraków",
+        "smakosz.krakow.pl",
+        "676",
+    ),
+    (
+        "Przedsiębiorstwo Handlowo-Usługowe Zielony",
+        "Koszyk Jan Wiśniewski",
+        "ul. Piotrkowska",
+        "120",
+        "4",
+        "90-006",
+        "Łódź",
+        "zielonykoszyk.pl",
+        "725",
+    ),
+    (
+        "Piekarnia Złoty Kłos",
+        "",
+        "ul. Grunwaldzka",
+        "7",
+        "",
+        "80-236",
+        "Gdańsk",
+        "zlotyklos.pl",
+        "584",
+    ),
+    (
+        "Kawiarnia Mała Czarna",
+        "",
+        "ul. Święty Marcin",
+        "29",
+        "2",
+        "61-806",
+        "Poznań",
+        "malaczarna.pl",
+        "778",
+    ),
+    (
+        "Restauracja Pod Wawelem Sp. z o.o.",
+        "",
+        "ul. Świętej Gertrudy",
+        "26",
+        "",
+        "31-048",
+        "Kraków",
+        "podwawelem.pl",
+        "676",
+    ),
+    (
+        "Sklep Spożywczy Ewa Zając",
+        "",
+        "ul. Grochowska",
+        "207",
+        "",
+        "04-077",
+        "Warszawa",
+        "sklep-zajac.pl",
+        "113",
+    ),
+    (
+        "Bistro Pod Arkadami",
+        "Tomasz Lewandowski",
+        "ul. Rynek",
+        "12",
+        "",
+        "50-101",
+        "Wrocław",
+        "podarkadami.pl",
+        "897",
+    ),
+    (
+        "Supermarket Jedynka Sp. j.",
+        "",
+        "al. Jana Pawła II",
+        "45",
+        "",
+        "01-008",
+        "Warszawa",
+        "jedynka.com.pl",
+        "527",
+    ),
+    (
+        "Hotel Nad Wisłą Sp. z o.o.",
+        "",
+        "ul. Bulwarowa",
+        "3",
+        "",
+        "87-100",
+        "Toruń",
+        "nadwisla.pl",
+        "879",
+    ),
+    (
+        "Catering Smaczny Kąsek",
+        "Magdalena Wójcik",
+        "ul. Długa",
+        "5",
+        "3",
+        "31-147",
+        "Kraków",
+        "smacznykasek.pl",
+        "945",
+    ),
+    (
+        "Szkoła Podstawowa nr 12",
+        "im. Marii Konopnickiej",
+        "ul. Szkolna",
+        "1",
+        "",
+        "02-495",
+        "Warszawa",
+        "sp12.edu.pl",
+        "522",
+    ),
+    (
+        "Stołówka Zakładowa Metalex",
+        "",
+        "ul. Przemysłowa",
+        "18",
+        "",
+        "44-100",
+        "Gliwice",
+        "metalex.com.pl",
+        "631",
+    ),
+    (
+        "Kiosk Ruchu Stanisław Kamiński",
+        "",
+        "pl. Wolności",
+        "2",
+        "",
+        "35-073",
+        "Rzeszów",
+        "kiosk-kaminski.pl",
+        "813",
+    ),
+    (
+        "Cukiernia Słodki Raj",
+        "Barbara Kowalczyk",
+        "ul. Mickiewicza",
+        "33",
+        "1",
+        "20-612",
+        "Lublin",
+        "slodkiraj.pl",
+        "712",
+    ),
+)
 
 DOC_DEFINITIONS = (
     (301, "FZ", "Faktura zakupu"),
@@ -179,56 +314,113 @@ def create_config_db(
     with engine.begin() as conn:
         _refuse_if_filled(conn, t.Bazy)
         _refuse_if_filled(conn, t.Operatorzy)
-        _insert(conn, t.Bazy, [
-            {
-                "Baz_Nazwa": name,
-                "Baz_Dostep": f"NET:{database},{server},NT=1",
-                "Baz_NazwaBazy": database,
-                "Baz_NazwaSerwera": server,
-                "Baz_Nieaktywna": 0 if active else 1,
-                "Baz_Opis": f"Firma {name}",
-            }
-            for name, database, active in companies
-        ])  # fmt: skip
-        _insert(conn, t.Operatorzy, [
-            {"Ope_Kod": code, "Ope_Nazwisko": name, "Ope_Nieaktywny": 1 if blocked else 0,
-             "Ope_Administrator": 1 if code.upper() == "ADMIN" else 0}
-            for code, name, blocked in operators
-        ])  # fmt: skip
+        _insert(
+            conn,
+            t.Bazy,
+            [
+                {
+                    "Baz_Nazwa": name,
+                    "Baz_Dostep": f"NET:{database},{server},NT=1",
+                    "Baz_NazwaBazy": database,
+                    "Baz_NazwaSerwera": server,
+                    "Baz_Nieaktywna": 0 if active else 1,
+                    "Baz_Opis": f"Firma {name}",
+                }
+                for name, database, active in companies
+            ],
+        )
+        _insert(
+            conn,
+            t.Operatorzy,
+            [
+                {
+                    "Ope_Kod": code,
+                    "Ope_Nazwisko": name,
+                    "Ope_Nieaktywny": 1 if blocked else 0,
+                    "Ope_Administrator": 1 if code.upper() == "ADMIN" else 0,
+                }
+                for code, name, blocked in operators
+            ],
+        )
         ope_ids = dict(conn.execute(select(t.Operatorzy.c.Ope_Kod, t.Operatorzy.c.Ope_OpeID)).all())
         baz_ids = dict(conn.execute(select(t.Bazy.c.Baz_Nazwa, t.Bazy.c.Baz_BazID)).all())
-        _insert(conn, t.BazZakazy, [
-            {"BZa_OpeID": ope_ids[op], "BZa_BazID": baz_ids[company]} for op, company in bans
-        ])  # fmt: skip
+        _insert(
+            conn,
+            t.BazZakazy,
+            [{"BZa_OpeID": ope_ids[op], "BZa_BazID": baz_ids[company]} for op, company in bans],
+        )
     if not isinstance(url, Engine):
         engine.dispose()
 
 
 def _base_rows(conn: Connection, t: OptimaTables) -> dict[str, int]:
     """Insert price lists, warehouses, document definitions and SystemCDN; return warehouse ids."""
-    _insert(conn, t.DefCeny, [
-        {"DfC_Lp": 1, "DfC_Nazwa": "Detaliczna", "DfC_Nieaktywna": 0, "DfC_Typ": 2,
-         "DfC_Waluta": "PLN"},
-        {"DfC_Lp": 2, "DfC_Nazwa": "Hurtowa", "DfC_Nieaktywna": 0, "DfC_Typ": 1,
-         "DfC_Waluta": "PLN"},
-        {"DfC_Lp": 3, "DfC_Nazwa": "Wyprzedaż 2019", "DfC_Nieaktywna": 1, "DfC_Typ": 1,
-         "DfC_Waluta": "PLN"},
-    ])  # fmt: skip
-    _insert(conn, t.Magazyny, [
-        {"Mag_Symbol": "MAG", "Mag_Nazwa": "Magazyn główny", "Mag_TS_Mod": BASE_TIME,
-         "Mag_TS_Zal": BASE_TIME},
-        {"Mag_Symbol": "SKLEP", "Mag_Nazwa": "Sklep firmowy", "Mag_TS_Mod": BASE_TIME,
-         "Mag_TS_Zal": BASE_TIME},
-    ])  # fmt: skip
-    _insert(conn, t.DokDefinicje, [
-        {"DDf_Klasa": klasa, "DDf_Symbol": symbol, "DDf_Nazwa": nazwa,
-         "DDf_Numeracja": "@symbol/@numerS/@rok"}
-        for klasa, symbol, nazwa in DOC_DEFINITIONS
-    ])  # fmt: skip
-    _insert(conn, t.SystemCDN, [
-        {"SYS_ID": 1001, "SYS_Wartosc": CONFIG_SERVER},
-        {"SYS_ID": 1002, "SYS_Wartosc": CONFIG_DATABASE},
-    ])
+    _insert(
+        conn,
+        t.DefCeny,
+        [
+            {
+                "DfC_Lp": 1,
+                "DfC_Nazwa": "Detaliczna",
+                "DfC_Nieaktywna": 0,
+                "DfC_Typ": 2,
+                "DfC_Waluta": "PLN",
+            },
+            {
+                "DfC_Lp": 2,
+                "DfC_Nazwa": "Hurtowa",
+                "DfC_Nieaktywna": 0,
+                "DfC_Typ": 1,
+                "DfC_Waluta": "PLN",
+            },
+            {
+                "DfC_Lp": 3,
+                "DfC_Nazwa": "Wyprzedaż 2019",
+                "DfC_Nieaktywna": 1,
+                "DfC_Typ": 1,
+                "DfC_Waluta": "PLN",
+            },
+        ],
+    )
+    _insert(
+        conn,
+        t.Magazyny,
+        [
+            {
+                "Mag_Symbol": "MAG",
+                "Mag_Nazwa": "Magazyn główny",
+                "Mag_TS_Mod": BASE_TIME,
+                "Mag_TS_Zal": BASE_TIME,
+            },
+            {
+                "Mag_Symbol": "SKLEP",
+                "Mag_Nazwa": "Sklep firmowy",
+                "Mag_TS_Mod": BASE_TIME,
+                "Mag_TS_Zal": BASE_TIME,
+            },
+        ],
+    )
+    _insert(
+        conn,
+        t.DokDefinicje,
+        [
+            {
+                "DDf_Klasa": klasa,
+                "DDf_Symbol": symbol,
+                "DDf_Nazwa": nazwa,
+                "DDf_Numeracja": "@symbol/@numerS/@rok",
+            }
+            for klasa, symbol, nazwa in DOC_DEFINITIONS
+        ],
+    )
+    _insert(
+        conn,
+        t.SystemCDN,
+        [
+            {"SYS_ID": 1001, "SYS_Wartosc": CONFIG_SERVER},
+            {"SYS_ID": 1002, "SYS_Wartosc": CONFIG_DATABASE},
+        ],
+    )
     return dict(conn.execute(select(t.Magazyny.c.Mag_Symbol, t.Magazyny.c.Mag_MagId)).all())
 
 
@@ -240,20 +432,22 @@ def _products(rng: random.Random, count: int) -> list[dict[str, Any]]:
             series = i // len(CATALOG) + 1
             code, name = f"{code}-{series}", f"{name} (partia {series})"
         ts = BASE_TIME + timedelta(minutes=7 * i)
-        rows.append({
-            "Twr_Kod": code,
-            "Twr_Nazwa": name,
-            "Twr_Opis": f"{name}. Produkt z katalogu {2026 + i % 2}.",
-            "Twr_EAN": _ean13(rng),
-            "Twr_JM": unit,
-            "Twr_Stawka": Decimal(vat),
-            "Twr_NieAktywny": 1 if i % 9 == 8 else 0,
-            "Twr_Typ": 1,
-            "Twr_Waluta": "PLN",
-            "Twr_TwCNumer": 1,
-            "Twr_TS_Zal": ts,
-            "Twr_TS_Mod": ts,
-        })  # fmt: skip
+        rows.append(
+            {
+                "Twr_Kod": code,
+                "Twr_Nazwa": name,
+                "Twr_Opis": f"{name}. Produkt z katalogu {2026 + i % 2}.",
+                "Twr_EAN": _ean13(rng),
+                "Twr_JM": unit,
+                "Twr_Stawka": Decimal(vat),
+                "Twr_NieAktywny": 1 if i % 9 == 8 else 0,
+                "Twr_Typ": 1,
+                "Twr_Waluta": "PLN",
+                "Twr_TwCNumer": 1,
+                "Twr_TS_Zal": ts,
+                "Twr_TS_Mod": ts,
+            }
+        )
     return rows
 
 
@@ -267,10 +461,15 @@ def _prices(rng: random.Random, twr_ids: list[int]) -> list[dict[str, Any]]:
     for i, twr_id in enumerate(twr_ids):
         retail = _retail_price(i, rng)
         for lp, factor in ((1, Decimal(1)), (2, Decimal("0.82")), (3, Decimal("0.5"))):
-            rows.append({
-                "TwC_TwrID": twr_id, "TwC_TwCNumer": lp, "TwC_Wartosc": _round2(retail * factor),
-                "TwC_Waluta": "PLN", "TwC_Typ": 2 if lp == 1 else 1,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "TwC_TwrID": twr_id,
+                    "TwC_TwCNumer": lp,
+                    "TwC_Wartosc": _round2(retail * factor),
+                    "TwC_Waluta": "PLN",
+                    "TwC_Typ": 2 if lp == 1 else 1,
+                }
+            )
     return rows
 
 
@@ -286,34 +485,64 @@ def _stock(rng: random.Random, twr_ids: list[int], mags: dict[str, int]) -> list
             for n, day in enumerate(dates):
                 qty = Decimal(rng.randint(0, 400))
                 totals[n] += qty
-                rows.append({
-                    "TwI_TwrId": twr_id, "TwI_MagId": mag_id, "TwI_Data": day, "TwI_Ilosc": qty,
-                    "TwI_Rezerwacje": Decimal(rng.randint(0, 5)), "TwI_Wartosc": Decimal(0),
-                })  # fmt: skip
+                rows.append(
+                    {
+                        "TwI_TwrId": twr_id,
+                        "TwI_MagId": mag_id,
+                        "TwI_Data": day,
+                        "TwI_Ilosc": qty,
+                        "TwI_Rezerwacje": Decimal(rng.randint(0, 5)),
+                        "TwI_Wartosc": Decimal(0),
+                    }
+                )
         for n, day in enumerate(dates):
-            rows.append({"TwI_TwrId": twr_id, "TwI_MagId": None, "TwI_Data": day,
-                         "TwI_Ilosc": totals[n], "TwI_Rezerwacje": Decimal(0)})  # fmt: skip
+            rows.append(
+                {
+                    "TwI_TwrId": twr_id,
+                    "TwI_MagId": None,
+                    "TwI_Data": day,
+                    "TwI_Ilosc": totals[n],
+                    "TwI_Rezerwacje": Decimal(0),
+                }
+            )
     return rows
 
 
 def _customers(rng: random.Random, count: int) -> list[dict[str, Any]]:
-    rows = [{
-        "Knt_Kod": NIEOKRESLONY, "Knt_Nazwa1": "Nieokreślony", "Knt_Kraj": "Polska",
-        "Knt_TS_Zal": BASE_TIME, "Knt_TS_Mod": BASE_TIME,
-    }]  # fmt: skip
+    rows = [
+        {
+            "Knt_Kod": NIEOKRESLONY,
+            "Knt_Nazwa1": "Nieokreślony",
+            "Knt_Kraj": "Polska",
+            "Knt_TS_Zal": BASE_TIME,
+            "Knt_TS_Mod": BASE_TIME,
+        }
+    ]
     for i in range(count):
         n1, n2, street, house, flat, postal, city, domain, prefix = CUSTOMERS[i % len(CUSTOMERS)]
-        code = unique_code(code_base(n1), {r["Knt_Kod"] for r in rows})
+        code = unique_code(code_base(n1), {str(r["Knt_Kod"]) for r in rows})
         ts = BASE_TIME + timedelta(minutes=11 * i, seconds=30)
-        rows.append({
-            "Knt_Kod": code,
-            "Knt_Nazwa1": n1, "Knt_Nazwa2": n2, "Knt_Nip": _nip(rng, prefix), "Knt_NipKraj": "PL",
-            "Knt_Ulica": street, "Knt_NrDomu": house, "Knt_NrLokalu": flat,
-            "Knt_KodPocztowy": postal, "Knt_Miasto": city, "Knt_Kraj": "Polska",
-            "Knt_Email": f"biuro@{domain}", "Knt_Telefon1": f"+48 {rng.randint(500, 899)} "
-            f"{rng.randint(100, 999)} {rng.randint(100, 999)}",
-            "Knt_Nieaktywny": 1 if i % 7 == 6 else 0, "Knt_TS_Zal": ts, "Knt_TS_Mod": ts,
-        })  # fmt: skip
+        rows.append(
+            {
+                "Knt_Kod": code,
+                "Knt_Nazwa1": n1,
+                "Knt_Nazwa2": n2,
+                "Knt_Nip": _nip(rng, prefix),
+                "Knt_NipKraj": "PL",
+                "Knt_Ulica": street,
+                "Knt_NrDomu": house,
+                "Knt_NrLokalu": flat,
+                "Knt_KodPocztowy": postal,
+                "Knt_Miasto": city,
+                "Knt_Kraj": "Polska",
+                "Knt_Email": f"biuro@{domain}",
+                "Knt_Telefon1": f"+48 {rng.randint(500, 899)} "
+                f"{rng.randint(100, 999)} {rng.randint(100, 999)}",
+                "Knt_Nieaktywny": 1 if i % 7 == 6 else 0,
+                "Knt_TS_Zal": ts,
+                "Knt_TS_Mod": ts,
+            }
+        )
     return rows
 
 
@@ -322,15 +551,25 @@ def _documents(
 ) -> None:
     """Insert ``count`` approved FS/PA documents, one draft FS and one cancelled FS."""
     products = conn.execute(
-        select(t.Towary.c.Twr_TwrId, t.Towary.c.Twr_Kod, t.Towary.c.Twr_Nazwa, t.Towary.c.Twr_JM,
-               t.Towary.c.Twr_Stawka).where(t.Towary.c.Twr_NieAktywny == 0)
+        select(
+            t.Towary.c.Twr_TwrId,
+            t.Towary.c.Twr_Kod,
+            t.Towary.c.Twr_Nazwa,
+            t.Towary.c.Twr_JM,
+            t.Towary.c.Twr_Stawka,
+        )
+        .where(t.Towary.c.Twr_NieAktywny == 0)
         .order_by(t.Towary.c.Twr_TwrId)
-    ).all()  # fmt: skip
+    ).all()
     customers = conn.execute(
-        select(t.Kontrahenci.c.Knt_KntId, t.Kontrahenci.c.Knt_Nazwa1, t.Kontrahenci.c.Knt_Ulica,
-               t.Kontrahenci.c.Knt_Miasto, t.Kontrahenci.c.Knt_KodPocztowy)
-        .order_by(t.Kontrahenci.c.Knt_KntId)
-    ).all()  # fmt: skip
+        select(
+            t.Kontrahenci.c.Knt_KntId,
+            t.Kontrahenci.c.Knt_Nazwa1,
+            t.Kontrahenci.c.Knt_Ulica,
+            t.Kontrahenci.c.Knt_Miasto,
+            t.Kontrahenci.c.Knt_KodPocztowy,
+        ).order_by(t.Kontrahenci.c.Knt_KntId)
+    ).all()
     numbers = {302: 0, 305: 0}
     kinds = [(302 if i % 2 == 0 else 305, 0, 0) for i in range(count)] + [(302, 1, 0), (302, 0, 1)]
     for i, (cls, bufor, anulowany) in enumerate(kinds):
@@ -345,35 +584,68 @@ def _documents(
             price = _round2(Decimal(rng.randint(99, 9999)) / 100)
             net, gross = line_amounts(qty, price, stawka, "net")
             net_sum, gross_sum = net_sum + net, gross_sum + gross
-            lines.append({
-                "TrE_Lp": lp, "TrE_TwrId": twr_id, "TrE_TwrKod": kod, "TrE_TwrNazwa": nazwa,
-                "TrE_Jm": jm, "TrE_Ilosc": qty, "TrE_Cena0": price, "TrE_CenaT": price,
-                "TrE_CenaW": price, "TrE_Stawka": stawka, "TrE_WartoscNetto": net,
-                "TrE_WartoscBrutto": gross, "TrE_TypDokumentu": cls, "TrE_DataDok": day,
-                "TrE_MagId": mag_id, "TrE_Aktywny": 1,
-            })  # fmt: skip
+            lines.append(
+                {
+                    "TrE_Lp": lp,
+                    "TrE_TwrId": twr_id,
+                    "TrE_TwrKod": kod,
+                    "TrE_TwrNazwa": nazwa,
+                    "TrE_Jm": jm,
+                    "TrE_Ilosc": qty,
+                    "TrE_Cena0": price,
+                    "TrE_CenaT": price,
+                    "TrE_CenaW": price,
+                    "TrE_Stawka": stawka,
+                    "TrE_WartoscNetto": net,
+                    "TrE_WartoscBrutto": gross,
+                    "TrE_TypDokumentu": cls,
+                    "TrE_DataDok": day,
+                    "TrE_MagId": mag_id,
+                    "TrE_Aktywny": 1,
+                }
+            )
         numer_string = f"{symbol}/@numerS/{day.year}"
         header = {
-            "TrN_TypDokumentu": cls, "TrN_Rodzaj": cls * 1000, "TrN_Bufor": bufor,
-            "TrN_Anulowany": anulowany, "TrN_Detal": 1 if cls == 305 else 0,
-            "TrN_NumerNr": numbers[cls], "TrN_NumerString": numer_string,
-            "TrN_NumerPelny": full_number(numer_string, numbers[cls]), "TrN_NumerObcy": "",
-            "TrN_DataDok": day, "TrN_DataWys": day, "TrN_DataOpe": day, "TrN_Termin": day,
-            "TrN_PodID": customer[0], "TrN_PodmiotTyp": 1, "TrN_PodNazwa1": customer[1],
-            "TrN_PodUlica": customer[2], "TrN_PodMiasto": customer[3],
-            "TrN_PodKodPocztowy": customer[4], "TrN_Waluta": "PLN", "TrN_MagZrdId": mag_id,
-            "TrN_RazemNetto": net_sum, "TrN_RazemBrutto": gross_sum,
-            "TrN_RazemVAT": gross_sum - net_sum, "TrN_OpeZalKod": "ADMIN",
-            "TrN_TS_Zal": day, "TrN_TS_Mod": day + timedelta(minutes=5),
-        }  # fmt: skip
-        trn_id = conn.execute(insert(t.TraNag).values(header)).inserted_primary_key[0]
+            "TrN_TypDokumentu": cls,
+            "TrN_Rodzaj": cls * 1000,
+            "TrN_Bufor": bufor,
+            "TrN_Anulowany": anulowany,
+            "TrN_Detal": 1 if cls == 305 else 0,
+            "TrN_NumerNr": numbers[cls],
+            "TrN_NumerString": numer_string,
+            "TrN_NumerPelny": full_number(numer_string, numbers[cls]),
+            "TrN_NumerObcy": "",
+            "TrN_DataDok": day,
+            "TrN_DataWys": day,
+            "TrN_DataOpe": day,
+            "TrN_Termin": day,
+            "TrN_PodID": customer[0],
+            "TrN_PodmiotTyp": 1,
+            "TrN_PodNazwa1": customer[1],
+            "TrN_PodUlica": customer[2],
+            "TrN_PodMiasto": customer[3],
+            "TrN_PodKodPocztowy": customer[4],
+            "TrN_Waluta": "PLN",
+            "TrN_MagZrdId": mag_id,
+            "TrN_RazemNetto": net_sum,
+            "TrN_RazemBrutto": gross_sum,
+            "TrN_RazemVAT": gross_sum - net_sum,
+            "TrN_OpeZalKod": "ADMIN",
+            "TrN_TS_Zal": day,
+            "TrN_TS_Mod": day + timedelta(minutes=5),
+        }
+        trn_id = new_id(conn.execute(insert(t.TraNag).values(header)))
         _insert(conn, t.TraElem, [{**line, "TrE_TrNId": trn_id} for line in lines])
 
 
 def create_company_db(
-    url: str | Engine, *, seed: int = 0, products: int = 40, customers: int = 15,
+    url: str | Engine,
+    *,
+    seed: int = 0,
+    products: int = 40,
+    customers: int = 15,
     documents: int = 5,
-) -> None:  # fmt: skip
+) -> None:
     """Create an Optima company database filled with deterministic Polish sample data.
 
     It holds ``products`` products (every ninth inactive) priced in price lists 1 Detaliczna,
@@ -408,26 +680,51 @@ def bulk_company_db(url: str | Engine, n: int, *, chunk: int = 20_000) -> None:
     for start in range(0, n, chunk):
         ids = range(start + 1, min(n, start + chunk) + 1)
         with engine.begin() as conn:
-            conn.execute(insert(t.Towary), [
-                {"Twr_TwrId": i, "Twr_Kod": f"P{i:07d}", "Twr_Nazwa": f"Produkt testowy {i}",
-                 "Twr_EAN": f"590{i:010d}", "Twr_JM": "szt", "Twr_Stawka": Decimal(23),
-                 "Twr_TS_Zal": BASE_TIME, "Twr_TS_Mod": BASE_TIME + timedelta(seconds=i)}
-                for i in ids
-            ])  # fmt: skip
-            conn.execute(insert(t.TwrCeny), [
-                {"TwC_TwrID": i, "TwC_TwCNumer": 1, "TwC_Wartosc": Decimal(i % 10_000) / 100,
-                 "TwC_Waluta": "PLN"}
-                for i in ids
-            ])  # fmt: skip
-            conn.execute(insert(t.TwrIlosci), [
-                {"TwI_TwrId": i, "TwI_MagId": mag_id, "TwI_Data": BASE_TIME,
-                 "TwI_Ilosc": Decimal(i % 500), "TwI_Rezerwacje": Decimal(0)}
-                for i in ids
-            ])  # fmt: skip
+            conn.execute(
+                insert(t.Towary),
+                [
+                    {
+                        "Twr_TwrId": i,
+                        "Twr_Kod": f"P{i:07d}",
+                        "Twr_Nazwa": f"Produkt testowy {i}",
+                        "Twr_EAN": f"590{i:010d}",
+                        "Twr_JM": "szt",
+                        "Twr_Stawka": Decimal(23),
+                        "Twr_TS_Zal": BASE_TIME,
+                        "Twr_TS_Mod": BASE_TIME + timedelta(seconds=i),
+                    }
+                    for i in ids
+                ],
+            )
+            conn.execute(
+                insert(t.TwrCeny),
+                [
+                    {
+                        "TwC_TwrID": i,
+                        "TwC_TwCNumer": 1,
+                        "TwC_Wartosc": Decimal(i % 10_000) / 100,
+                        "TwC_Waluta": "PLN",
+                    }
+                    for i in ids
+                ],
+            )
+            conn.execute(
+                insert(t.TwrIlosci),
+                [
+                    {
+                        "TwI_TwrId": i,
+                        "TwI_MagId": mag_id,
+                        "TwI_Data": BASE_TIME,
+                        "TwI_Ilosc": Decimal(i % 500),
+                        "TwI_Rezerwacje": Decimal(0),
+                    }
+                    for i in ids
+                ],
+            )
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:  # explicit ids above bypassed the serial sequence
             conn.exec_driver_sql(
-                'SELECT setval(pg_get_serial_sequence(\'"CDN"."Towary"\', \'Twr_TwrId\'), '
+                "SELECT setval(pg_get_serial_sequence('\"CDN\".\"Towary\"', 'Twr_TwrId'), "
                 'COALESCE(MAX("Twr_TwrId"), 1)) FROM "CDN"."Towary"'
             )
     if not isinstance(url, Engine):

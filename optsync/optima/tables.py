@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, fields
-from functools import lru_cache
+from functools import cache
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -35,7 +35,7 @@ from sqlalchemy import (
     Uuid,
     text,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.sql.schema import SchemaItem
 
 from optsync.errors import BadInput
@@ -122,7 +122,7 @@ def _table(md: MetaData, name: str, *items: SchemaItem, returning: bool) -> Tabl
 def _build(schema: str | None, returning: bool) -> OptimaTables:
     md = MetaData(schema=schema)
 
-    def T(name: str, *items: SchemaItem) -> Table:  # noqa: N802 - reads like DDL
+    def T(name: str, *items: SchemaItem) -> Table:
         return _table(md, name, *items, returning=returning)
 
     bazy = T(
@@ -399,7 +399,7 @@ def _build(schema: str | None, returning: bool) -> OptimaTables:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def optima_tables(schema: str | None, *, implicit_returning: bool = True) -> OptimaTables:
     """Return the (cached) Optima table definitions for ``schema`` (``"CDN"`` or ``None``).
 
@@ -433,6 +433,14 @@ def full_number(numer_string: str, numer_nr: int) -> str:
         if placeholder in numer_string:
             return numer_string.replace(placeholder, str(numer_nr), 1)
     return f"{numer_string}/{numer_nr}" if numer_string else str(numer_nr)
+
+
+def new_id(result: CursorResult[Any]) -> int:
+    """Return the identity of the row an ``INSERT`` just wrote."""
+    key = result.inserted_primary_key
+    if key is None or key[0] is None:
+        raise RuntimeError("the database returned no id for the inserted row")
+    return int(key[0])
 
 
 def create_optima_schema(

@@ -36,10 +36,17 @@ from optsync.errors import ConfigError
 from optsync.optima import inbound as v
 from optsync.optima.inbound import Rejected, import_guid, line_amounts
 from optsync.optima.operator import OperatorInfo
-from optsync.optima.tables import OptimaTables, full_number
+from optsync.optima.tables import OptimaTables, full_number, new_id
 
-__all__ = ["ImportResult", "OptimaWriter", "Rejected", "import_guid", "line_amounts",
-           "ascii_upper", "transactional"]  # fmt: skip
+__all__ = [
+    "ImportResult",
+    "OptimaWriter",
+    "Rejected",
+    "ascii_upper",
+    "import_guid",
+    "line_amounts",
+    "transactional",
+]
 ascii_upper = v.ascii_upper
 
 Status = Literal["imported", "duplicate", "rejected"]
@@ -205,9 +212,11 @@ class OptimaWriter:
 
     @staticmethod
     def _write_one(
-        conn: Connection, plan: Any, call: _Call,
+        conn: Connection,
+        plan: Any,
+        call: _Call,
         write: Callable[[Connection, Any, _Call], ImportResult],
-    ) -> ImportResult:  # fmt: skip
+    ) -> ImportResult:
         call.pending.clear()
         try:
             with conn.begin_nested():
@@ -232,7 +241,9 @@ class OptimaWriter:
                 plans.append(rejected(str(exc)))
         return plans
 
-    def _lookup(self, conn: Connection, column: Any, keys: Iterable[Any], *cols: Any) -> dict[Any, Any]:
+    def _lookup(
+        self, conn: Connection, column: Any, keys: Iterable[Any], *cols: Any
+    ) -> dict[Any, Any]:
         """Return ``{key: row}`` for rows whose ``column`` is in ``keys``, one IN query a chunk."""
         found: dict[Any, Any] = {}
         unique = sorted(set(keys))
@@ -250,8 +261,10 @@ class OptimaWriter:
         return import_guid(self.namespace, entity, external_id)
 
     def _operator_columns(self, prefix: str, *, name: bool = True) -> dict[str, Any]:
-        cols: dict[str, Any] = {f"{prefix}_OpeZalID": self.operator.id,
-                                f"{prefix}_OpeZalKod": self.operator.code[:20]}  # fmt: skip
+        cols: dict[str, Any] = {
+            f"{prefix}_OpeZalID": self.operator.id,
+            f"{prefix}_OpeZalKod": self.operator.code[:20],
+        }
         if name:
             cols[f"{prefix}_OpeZalNazwisko"] = self.operator.name[:50]
         return cols
@@ -291,7 +304,9 @@ class OptimaWriter:
             for p in plans
         ]
 
-    def _write_customer(self, conn: Connection, fields: dict[str, str], call: _Call) -> ImportResult:
+    def _write_customer(
+        self, conn: Connection, fields: dict[str, str], call: _Call
+    ) -> ImportResult:
         if fields["guid"] in call.seen:
             first = call.seen[fields["guid"]]
             return ImportResult("duplicate", first.erp_id, first.erp_number)
@@ -304,10 +319,21 @@ class OptimaWriter:
         if call.by_tax is None:
             k = self.t.Kontrahenci.c
             rows = conn.execute(
-                select(k.Knt_KntId, k.Knt_Kod, k.Knt_Nazwa1, k.Knt_Nazwa2, k.Knt_Ulica,
-                       k.Knt_NrDomu, k.Knt_NrLokalu, k.Knt_Miasto, k.Knt_KodPocztowy, k.Knt_Nip)
-                .where(k.Knt_Nip != "").order_by(k.Knt_KntId)
-            )  # fmt: skip
+                select(
+                    k.Knt_KntId,
+                    k.Knt_Kod,
+                    k.Knt_Nazwa1,
+                    k.Knt_Nazwa2,
+                    k.Knt_Ulica,
+                    k.Knt_NrDomu,
+                    k.Knt_NrLokalu,
+                    k.Knt_Miasto,
+                    k.Knt_KodPocztowy,
+                    k.Knt_Nip,
+                )
+                .where(k.Knt_Nip != "")
+                .order_by(k.Knt_KntId)
+            )
             call.by_tax = {}
             for row in rows:
                 digits = v.tax_digits(row[9] or "")
@@ -320,16 +346,26 @@ class OptimaWriter:
         from optsync.optima.reader import join_name, join_street
 
         kid, kod, n1, n2, ulica, dom, lokal, miasto, kod_p = row[:9]
-        return _Customer(kid, kod, join_name(n1, n2), join_street(ulica, dom, lokal),
-                         miasto or "", kod_p or "")  # fmt: skip
+        return _Customer(
+            kid, kod, join_name(n1, n2), join_street(ulica, dom, lokal), miasto or "", kod_p or ""
+        )
 
     def _resolve_customer(
         self, conn: Connection, fields: dict[str, str], call: _Call
     ) -> tuple[_Customer, bool]:
         """Find the customer by GUID, then by tax id, else insert it; return it and whether new."""
         k = self.t.Kontrahenci.c
-        cols = (k.Knt_KntId, k.Knt_Kod, k.Knt_Nazwa1, k.Knt_Nazwa2, k.Knt_Ulica, k.Knt_NrDomu,
-                k.Knt_NrLokalu, k.Knt_Miasto, k.Knt_KodPocztowy)  # fmt: skip
+        cols = (
+            k.Knt_KntId,
+            k.Knt_Kod,
+            k.Knt_Nazwa1,
+            k.Knt_Nazwa2,
+            k.Knt_Ulica,
+            k.Knt_NrDomu,
+            k.Knt_NrLokalu,
+            k.Knt_Miasto,
+            k.Knt_KodPocztowy,
+        )
         row = conn.execute(select(*cols).where(k.Knt_ImportRowId == fields["guid"])).first()
         if row is not None:
             return self._customer(row), False
@@ -355,20 +391,39 @@ class OptimaWriter:
         now = self.clock()
         tax = fields["tax_id"]
         values = {
-            "Knt_Kod": code, "Knt_Nazwa1": n1, "Knt_Nazwa2": n2, "Knt_Nazwa3": n3,
-            "Knt_Nip": tax, "Knt_NipKraj": tax[:2].upper() if tax[:2].isalpha() else "PL",
-            "Knt_Ulica": street[:40], "Knt_NrDomu": house[:10], "Knt_NrLokalu": flat[:10],
-            "Knt_KodPocztowy": fields["postal_code"], "Knt_Miasto": fields["city"],
-            "Knt_Kraj": fields["country"], "Knt_Email": fields["email"],
-            "Knt_Telefon1": fields["phone"], "Knt_Nieaktywny": 0, "Knt_Export": 0,
-            "Knt_ImportRowId": fields["guid"], "Knt_ImportAppId": self.app_id,
-            "Knt_TS_Zal": now, "Knt_TS_Mod": now, **self._operator_columns("Knt", name=False),
-        }  # fmt: skip
-        kid = conn.execute(insert(self.t.Kontrahenci).values(values)).inserted_primary_key[0]
+            "Knt_Kod": code,
+            "Knt_Nazwa1": n1,
+            "Knt_Nazwa2": n2,
+            "Knt_Nazwa3": n3,
+            "Knt_Nip": tax,
+            "Knt_NipKraj": tax[:2].upper() if tax[:2].isalpha() else "PL",
+            "Knt_Ulica": street[:40],
+            "Knt_NrDomu": house[:10],
+            "Knt_NrLokalu": flat[:10],
+            "Knt_KodPocztowy": fields["postal_code"],
+            "Knt_Miasto": fields["city"],
+            "Knt_Kraj": fields["country"],
+            "Knt_Email": fields["email"],
+            "Knt_Telefon1": fields["phone"],
+            "Knt_Nieaktywny": 0,
+            "Knt_Export": 0,
+            "Knt_ImportRowId": fields["guid"],
+            "Knt_ImportAppId": self.app_id,
+            "Knt_TS_Zal": now,
+            "Knt_TS_Mod": now,
+            **self._operator_columns("Knt", name=False),
+        }
+        kid = new_id(conn.execute(insert(self.t.Kontrahenci).values(values)))
         from optsync.optima.reader import join_name, join_street
 
-        customer = _Customer(kid, code, join_name(n1, n2), join_street(street, house, flat),
-                             fields["city"], fields["postal_code"])  # fmt: skip
+        customer = _Customer(
+            kid,
+            code,
+            join_name(n1, n2),
+            join_street(street, house, flat),
+            fields["city"],
+            fields["postal_code"],
+        )
 
         def remember() -> None:
             call.codes_taken.add(code.upper())
@@ -417,18 +472,28 @@ class OptimaWriter:
         if self.warehouse:
             mag_id = conn.scalar(stmt.where(m.Mag_Symbol == self.warehouse))
             if mag_id is None:
-                raise ConfigError(f"warehouse {self.warehouse!r} does not exist in Optima",
-                                  "Use a Mag_Symbol from the Optima warehouse list")  # fmt: skip
+                raise ConfigError(
+                    f"warehouse {self.warehouse!r} does not exist in Optima",
+                    "Use a Mag_Symbol from the Optima warehouse list",
+                )
             return int(mag_id)
         return conn.scalar(stmt.where(m.Mag_NieAktywny == 0).limit(1))
 
     def _nieokreslony(self, conn: Connection) -> _Customer | None:
         k = self.t.Kontrahenci.c
         row = conn.execute(
-            select(k.Knt_KntId, k.Knt_Kod, k.Knt_Nazwa1, k.Knt_Nazwa2, k.Knt_Ulica, k.Knt_NrDomu,
-                   k.Knt_NrLokalu, k.Knt_Miasto, k.Knt_KodPocztowy)
-            .where(k.Knt_Kod == "!NIEOKREŚLONY!")
-        ).first()  # fmt: skip
+            select(
+                k.Knt_KntId,
+                k.Knt_Kod,
+                k.Knt_Nazwa1,
+                k.Knt_Nazwa2,
+                k.Knt_Ulica,
+                k.Knt_NrDomu,
+                k.Knt_NrLokalu,
+                k.Knt_Miasto,
+                k.Knt_KodPocztowy,
+            ).where(k.Knt_Kod == "!NIEOKREŚLONY!")
+        ).first()
         return self._customer(row) if row else None
 
     def _parse_document(self, record: Mapping[str, Any], kind: DocKind) -> _Doc:
@@ -456,8 +521,9 @@ class OptimaWriter:
                 vat = None if rate is None or rate == "" else v.decimal(line, "vat_rate")
             except Rejected as exc:
                 raise Rejected(f"{where}: {exc}") from None
-            parsed.append({"code": code, "quantity": quantity, "price": price,
-                           "kind": price_kind, "vat": vat})  # fmt: skip
+            parsed.append(
+                {"code": code, "quantity": quantity, "price": price, "kind": price_kind, "vat": vat}
+            )
         inline = None
         if not v.text(record, "customer_code"):
             inline = {
@@ -467,8 +533,9 @@ class OptimaWriter:
                 "street": v.text(record, "customer_street", max_len=62, truncate=True),
                 "postal_code": v.text(record, "customer_postal_code", max_len=10),
                 "city": v.text(record, "customer_city", max_len=40, truncate=True),
-                "country": DEFAULT_COUNTRY, "phone": "",
-            }  # fmt: skip
+                "country": DEFAULT_COUNTRY,
+                "phone": "",
+            }
             if not inline["name"]:
                 if kind.needs_customer:
                     raise Rejected("missing customer_code or customer_name")
@@ -486,25 +553,53 @@ class OptimaWriter:
         )
 
     def _prepare_documents(
-        self, conn: Connection, chunk: Sequence[Mapping[str, Any]], kind: DocKind,
-        mag_id: int | None, nobody: _Customer | None,
-    ) -> list[Any]:  # fmt: skip
+        self,
+        conn: Connection,
+        chunk: Sequence[Mapping[str, Any]],
+        kind: DocKind,
+        mag_id: int | None,
+        nobody: _Customer | None,
+    ) -> list[Any]:
         n, w, k = self.t.TraNag.c, self.t.Towary.c, self.t.Kontrahenci.c
         guids = [self._guid_or_none(r, kind.entity) for r in chunk]
         # An imported document is reported as such even if its record no longer validates.
-        existing = self._lookup(conn, n.TrN_ImportRowId, [g for g in guids if g],
-                                n.TrN_TrNID, n.TrN_NumerString, n.TrN_NumerNr)  # fmt: skip
+        existing = self._lookup(
+            conn,
+            n.TrN_ImportRowId,
+            [g for g in guids if g],
+            n.TrN_TrNID,
+            n.TrN_NumerString,
+            n.TrN_NumerNr,
+        )
         plans = [
             self._duplicate(existing[g]) if g in existing else p
             for g, p in zip(guids, self._parse_each(chunk, lambda r: self._parse_document(r, kind)))
         ]
         docs = [p for p in plans if isinstance(p, _Doc)]
-        products = self._lookup(conn, w.Twr_Kod, [ln["code"] for d in docs for ln in d.raw],
-                                w.Twr_TwrId, w.Twr_Nazwa, w.Twr_JM, w.Twr_Stawka)  # fmt: skip
+        products = self._lookup(
+            conn,
+            w.Twr_Kod,
+            [ln["code"] for d in docs for ln in d.raw],
+            w.Twr_TwrId,
+            w.Twr_Nazwa,
+            w.Twr_JM,
+            w.Twr_Stawka,
+        )
         codes = [str(r.get("customer_code")).strip() for r in chunk if r.get("customer_code")]
-        customers = self._lookup(conn, k.Knt_Kod, codes, k.Knt_KntId, k.Knt_Kod, k.Knt_Nazwa1,
-                                 k.Knt_Nazwa2, k.Knt_Ulica, k.Knt_NrDomu, k.Knt_NrLokalu,
-                                 k.Knt_Miasto, k.Knt_KodPocztowy)  # fmt: skip
+        customers = self._lookup(
+            conn,
+            k.Knt_Kod,
+            codes,
+            k.Knt_KntId,
+            k.Knt_Kod,
+            k.Knt_Nazwa1,
+            k.Knt_Nazwa2,
+            k.Knt_Ulica,
+            k.Knt_NrDomu,
+            k.Knt_NrLokalu,
+            k.Knt_Miasto,
+            k.Knt_KodPocztowy,
+        )
         out: list[Any] = []
         for record, plan in zip(chunk, plans):
             if not isinstance(plan, _Doc):
@@ -528,13 +623,20 @@ class OptimaWriter:
         return ImportResult("duplicate", trn_id, full_number(numer_string, numer_nr))
 
     def _shape(
-        self, doc: _Doc, record: Mapping[str, Any], kind: DocKind, products: dict[str, Any],
-        customers: dict[str, Any], mag_id: int | None, nobody: _Customer | None,
-    ) -> _Doc:  # fmt: skip
+        self,
+        doc: _Doc,
+        record: Mapping[str, Any],
+        kind: DocKind,
+        products: dict[str, Any],
+        customers: dict[str, Any],
+        mag_id: int | None,
+        nobody: _Customer | None,
+    ) -> _Doc:
         unknown = sorted({ln["code"] for ln in doc.raw if ln["code"] not in products})
         if unknown:
-            raise Rejected(f"unknown product code{'s' if len(unknown) > 1 else ''}: "
-                           + ", ".join(unknown))  # fmt: skip
+            raise Rejected(
+                f"unknown product code{'s' if len(unknown) > 1 else ''}: " + ", ".join(unknown)
+            )
         code = str(record.get("customer_code") or "").strip()
         if code:
             if code not in customers:
@@ -547,16 +649,36 @@ class OptimaWriter:
             _, twr_id, nazwa, jm, stawka = products[raw["code"]]
             rate = raw["vat"] if raw["vat"] is not None else Decimal(stawka)
             net, gross = line_amounts(raw["quantity"], raw["price"], rate, raw["kind"])
-            unit_net = raw["price"] if raw["kind"] == "net" else (
-                raw["price"] / (1 + rate / 100)).quantize(v.PLACES4)  # fmt: skip
-            doc.lines.append(_Line({
-                "TrE_Lp": lp, "TrE_TwrId": twr_id, "TrE_TwrKod": raw["code"],
-                "TrE_TwrNazwa": nazwa, "TrE_Jm": jm, "TrE_Ilosc": raw["quantity"],
-                "TrE_Cena0": unit_net, "TrE_CenaT": unit_net, "TrE_CenaW": unit_net,
-                "TrE_Rabat": Decimal(0), "TrE_Stawka": rate, "TrE_WartoscNetto": net,
-                "TrE_WartoscBrutto": gross, "TrE_TypDokumentu": kind.klasa, "TrE_DataDok": day,
-                "TrE_MagId": mag_id, "TrE_Aktywny": 1,
-            }, net, gross))  # fmt: skip
+            unit_net = (
+                raw["price"]
+                if raw["kind"] == "net"
+                else (raw["price"] / (1 + rate / 100)).quantize(v.PLACES4)
+            )
+            doc.lines.append(
+                _Line(
+                    {
+                        "TrE_Lp": lp,
+                        "TrE_TwrId": twr_id,
+                        "TrE_TwrKod": raw["code"],
+                        "TrE_TwrNazwa": nazwa,
+                        "TrE_Jm": jm,
+                        "TrE_Ilosc": raw["quantity"],
+                        "TrE_Cena0": unit_net,
+                        "TrE_CenaT": unit_net,
+                        "TrE_CenaW": unit_net,
+                        "TrE_Rabat": Decimal(0),
+                        "TrE_Stawka": rate,
+                        "TrE_WartoscNetto": net,
+                        "TrE_WartoscBrutto": gross,
+                        "TrE_TypDokumentu": kind.klasa,
+                        "TrE_DataDok": day,
+                        "TrE_MagId": mag_id,
+                        "TrE_Aktywny": 1,
+                    },
+                    net,
+                    gross,
+                )
+            )
         doc.issued = day
         return doc
 
@@ -573,9 +695,15 @@ class OptimaWriter:
         return call.numbers[key] + 1
 
     def _write_document(
-        self, conn: Connection, doc: _Doc, call: _Call, kind: DocKind, ddf_id: int | None,
-        symbol: str, mag_id: int | None,
-    ) -> ImportResult:  # fmt: skip
+        self,
+        conn: Connection,
+        doc: _Doc,
+        call: _Call,
+        kind: DocKind,
+        ddf_id: int | None,
+        symbol: str,
+        mag_id: int | None,
+    ) -> ImportResult:
         if doc.guid in call.seen:
             first = call.seen[doc.guid]
             return ImportResult("duplicate", first.erp_id, first.erp_number)
@@ -589,23 +717,37 @@ class OptimaWriter:
         gross = sum((ln.gross for ln in doc.lines), Decimal("0.00"))
         now = self.clock()
         header: dict[str, Any] = {
-            "TrN_TypDokumentu": kind.klasa, "TrN_Rodzaj": kind.rodzaj, "TrN_Bufor": 1,
-            "TrN_Anulowany": 0, "TrN_Detal": kind.detal, "TrN_Export": 0, "TrN_Korekta": 0,
-            "TrN_DDfId": ddf_id, "TrN_NumerNr": number, "TrN_NumerString": numer_string,
-            "TrN_NumerObcy": doc.external_id, "TrN_ImportRowId": doc.guid,
-            "TrN_ImportAppId": self.app_id, "TrN_DataDok": doc.issued,
-            "TrN_DataWys": doc.issued, "TrN_DataOpe": doc.issued, "TrN_Termin": doc.issued,
-            "TrN_Waluta": doc.currency, "TrN_MagZrdId": mag_id, "TrN_RazemNetto": net,
-            "TrN_RazemBrutto": gross, "TrN_RazemVAT": gross - net,
-            "TrN_TS_Zal": now, "TrN_TS_Mod": now, **self._party(customer),
+            "TrN_TypDokumentu": kind.klasa,
+            "TrN_Rodzaj": kind.rodzaj,
+            "TrN_Bufor": 1,
+            "TrN_Anulowany": 0,
+            "TrN_Detal": kind.detal,
+            "TrN_Export": 0,
+            "TrN_Korekta": 0,
+            "TrN_DDfId": ddf_id,
+            "TrN_NumerNr": number,
+            "TrN_NumerString": numer_string,
+            "TrN_NumerObcy": doc.external_id,
+            "TrN_ImportRowId": doc.guid,
+            "TrN_ImportAppId": self.app_id,
+            "TrN_DataDok": doc.issued,
+            "TrN_DataWys": doc.issued,
+            "TrN_DataOpe": doc.issued,
+            "TrN_Termin": doc.issued,
+            "TrN_Waluta": doc.currency,
+            "TrN_MagZrdId": mag_id,
+            "TrN_RazemNetto": net,
+            "TrN_RazemBrutto": gross,
+            "TrN_RazemVAT": gross - net,
+            "TrN_TS_Zal": now,
+            "TrN_TS_Mod": now,
+            **self._party(customer),
             **self._operator_columns("TrN"),
-        }  # fmt: skip
+        }
         if self._write_computed:
             header["TrN_NumerPelny"] = full[:30]
-        trn_id = conn.execute(insert(self.t.TraNag).values(header)).inserted_primary_key[0]
-        conn.execute(
-            insert(self.t.TraElem), [{**ln.row, "TrE_TrNId": trn_id} for ln in doc.lines]
-        )
+        trn_id = new_id(conn.execute(insert(self.t.TraNag).values(header)))
+        conn.execute(insert(self.t.TraElem), [{**ln.row, "TrE_TrNId": trn_id} for ln in doc.lines])
         result = ImportResult("imported", trn_id, full)
 
         def remember() -> None:
@@ -618,15 +760,25 @@ class OptimaWriter:
     @staticmethod
     def _party(customer: _Customer | None) -> dict[str, Any]:
         if customer is None:
-            return {"TrN_PodID": None, "TrN_PodmiotTyp": None, "TrN_PodNazwa1": "",
-                    "TrN_PodNazwa2": "", "TrN_PodUlica": "", "TrN_PodMiasto": "",
-                    "TrN_PodKodPocztowy": ""}  # fmt: skip
+            return {
+                "TrN_PodID": None,
+                "TrN_PodmiotTyp": None,
+                "TrN_PodNazwa1": "",
+                "TrN_PodNazwa2": "",
+                "TrN_PodUlica": "",
+                "TrN_PodMiasto": "",
+                "TrN_PodKodPocztowy": "",
+            }
         n1, n2, _ = v.split_name(customer.name, (50, 50, 10_000))
         return {
-            "TrN_PodID": customer.id, "TrN_PodmiotTyp": 1, "TrN_PodNazwa1": n1,
-            "TrN_PodNazwa2": n2, "TrN_PodUlica": customer.street[:40],
-            "TrN_PodMiasto": customer.city[:40], "TrN_PodKodPocztowy": customer.postal_code[:10],
-        }  # fmt: skip
+            "TrN_PodID": customer.id,
+            "TrN_PodmiotTyp": 1,
+            "TrN_PodNazwa1": n1,
+            "TrN_PodNazwa2": n2,
+            "TrN_PodUlica": customer.street[:40],
+            "TrN_PodMiasto": customer.city[:40],
+            "TrN_PodKodPocztowy": customer.postal_code[:10],
+        }
 
     # -- products and prices (xl) ------------------------------------------------------------
 
@@ -639,7 +791,8 @@ class OptimaWriter:
     def _parse_product(self, record: Mapping[str, Any]) -> dict[str, Any]:
         active = record.get("active", 1)
         inactive = str(active).strip().lower() in ("0", "false", "no") or bool(
-            record.get("deleted") and str(record.get("deleted")).strip() not in ("0", "false"))
+            record.get("deleted") and str(record.get("deleted")).strip() not in ("0", "false")
+        )
         rate = v.decimal(record, "vat_rate", default=Decimal(23))
         if not Decimal(0) <= rate < Decimal(1000):
             raise Rejected(f"vat_rate out of range: {rate}")
@@ -658,8 +811,9 @@ class OptimaWriter:
     ) -> list[Any]:
         plans = self._parse_each(chunk, self._parse_product)
         w = self.t.Towary.c
-        known = self._lookup(conn, w.Twr_Kod, [p["Twr_Kod"] for p in plans if isinstance(p, dict)],
-                             w.Twr_TwrId)  # fmt: skip
+        known = self._lookup(
+            conn, w.Twr_Kod, [p["Twr_Kod"] for p in plans if isinstance(p, dict)], w.Twr_TwrId
+        )
         for code, row in known.items():
             call.seen.setdefault(f"twr:{code}", ImportResult("imported", row[1], code))
         return plans
@@ -669,13 +823,26 @@ class OptimaWriter:
         key, w = f"twr:{code}", self.t.Towary
         if key in call.seen:
             twr_id = call.seen[key].erp_id
-            conn.execute(update(w).where(w.c.Twr_TwrId == twr_id).values(
-                **values, Twr_TS_Mod=now, Twr_OpeModID=self.operator.id))  # fmt: skip
+            conn.execute(
+                update(w)
+                .where(w.c.Twr_TwrId == twr_id)
+                .values(**values, Twr_TS_Mod=now, Twr_OpeModID=self.operator.id)
+            )
             return ImportResult("imported", twr_id, code)
-        twr_id = conn.execute(insert(w).values(
-            **values, Twr_Typ=1, Twr_Waluta=HOME_CURRENCY, Twr_TwCNumer=1, Twr_TS_Zal=now,
-            Twr_TS_Mod=now, Twr_OpeZalID=self.operator.id, Twr_OpeModID=self.operator.id,
-        )).inserted_primary_key[0]  # fmt: skip
+        twr_id = new_id(
+            conn.execute(
+                insert(w).values(
+                    **values,
+                    Twr_Typ=1,
+                    Twr_Waluta=HOME_CURRENCY,
+                    Twr_TwCNumer=1,
+                    Twr_TS_Zal=now,
+                    Twr_TS_Mod=now,
+                    Twr_OpeZalID=self.operator.id,
+                    Twr_OpeModID=self.operator.id,
+                )
+            )
+        )
         result = ImportResult("imported", twr_id, code)
         call.pending.append(lambda: call.seen.__setitem__(key, result))
         return result
@@ -711,7 +878,8 @@ class OptimaWriter:
         ids = [products[p["code"]][1] for p in wanted if p["code"] in products]
         for part in _chunks(sorted(set(ids)), IN_CHUNK):
             stmt = select(c.TwC_TwrID, c.TwC_TwCNumer, c.TwC_TwCID).where(
-                c.TwC_TwrID.in_(list(part)))  # fmt: skip
+                c.TwC_TwrID.in_(list(part))
+            )
             for twr_id, lp, twc_id in conn.execute(stmt):
                 call.seen.setdefault(f"twc:{twr_id}:{lp}", ImportResult("imported", twc_id))
         out: list[Any] = []
@@ -733,9 +901,16 @@ class OptimaWriter:
             twc_id = call.seen[key].erp_id
             conn.execute(update(c).where(c.c.TwC_TwCID == twc_id).values(**values))
             return ImportResult("imported", twc_id, f"{p['code']}/{p['lp']}")
-        twc_id = conn.execute(insert(c).values(
-            TwC_TwrID=p["twr_id"], TwC_TwCNumer=p["lp"], TwC_Typ=1, **values,
-        )).inserted_primary_key[0]  # fmt: skip
+        twc_id = new_id(
+            conn.execute(
+                insert(c).values(
+                    TwC_TwrID=p["twr_id"],
+                    TwC_TwCNumer=p["lp"],
+                    TwC_Typ=1,
+                    **values,
+                )
+            )
+        )
         result = ImportResult("imported", twc_id, f"{p['code']}/{p['lp']}")
         call.pending.append(lambda: call.seen.__setitem__(key, result))
         return result

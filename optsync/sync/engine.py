@@ -28,7 +28,8 @@ class PassOptions:
     only: str | None = None  # export | import
     entities: set[str] = field(default_factory=set)
     wait: float = 0.0
-    on_step: Callable[[Step], None] | None = None  # progress for people
+    on_start: Callable[[str], None] | None = None  # progress for people: a step begins
+    on_step: Callable[[Step], None] | None = None  # progress for people: a step ended
 
 
 def _log(state: State, level: str, message: str, company: str, run_id: int | None = None,
@@ -184,6 +185,8 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
             try:
                 writer = OptimaWriter(optima, tables, op_info, namespace=integ.name)
                 for direction, entity in planned:
+                    if opts.on_start is not None:
+                        opts.on_start(f"{company.name}: {direction} {entity} ({integ.name})")
                     try:
                         if direction == "export":
                             with optima.connect() as conn:

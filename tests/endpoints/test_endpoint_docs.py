@@ -1,4 +1,4 @@
-"""docs/endpoints.md is the exchange contract: its tables match the code and its examples run."""
+"""The README's endpoint section is the exchange contract: its tables match the code and its examples run."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from optsync.endpoints.folder import FolderEndpoint
 from optsync.endpoints.records import outbound_from_json
 from optsync.endpoints.tables import METADATA, ExactDecimal, Flag, Timestamp
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "endpoints.md"
+DOC = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def documented_type(column: Column[object]) -> str:

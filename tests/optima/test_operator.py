@@ -21,12 +21,18 @@ from optsync.optima.tables import tables_for
 def config(db_url):
     sample.create_config_db(
         db_url,
-        companies=[("Demo Sp. z o.o.", "CDN_Demo", True), ("Stara Firma", "CDN_Stara", False),
-                   ("Sklep Łódź", "CDN_Lodz", True)],
-        operators=[("ADMIN", "Administrator", False), ("JKOWAL", "Jan Kowalski", False),
-                   ("ZABLOK", "Zablokowany", True)],
+        companies=[
+            ("Demo Sp. z o.o.", "CDN_Demo", True),
+            ("Stara Firma", "CDN_Stara", False),
+            ("Sklep Łódź", "CDN_Lodz", True),
+        ],
+        operators=[
+            ("ADMIN", "Administrator", False),
+            ("JKOWAL", "Jan Kowalski", False),
+            ("ZABLOK", "Zablokowany", True),
+        ],
         bans=[("JKOWAL", "Sklep Łódź")],
-    )  # fmt: skip
+    )
     engine = create_engine(db_url)
     yield engine
     engine.dispose()

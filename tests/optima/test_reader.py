@@ -14,12 +14,43 @@ from optsync.optima.tables import OptimaTables
 PRODUCT_KEYS = {"code", "name", "description", "ean", "unit", "vat_rate", "active", "_ts"}
 PRICE_KEYS = {"product_code", "price_list", "value", "currency", "price_list_name"}
 STOCK_KEYS = {"product_code", "warehouse", "quantity", "reserved"}
-CUSTOMER_KEYS = {"code", "name", "tax_id", "street", "postal_code", "city", "country", "email",
-                 "phone", "active", "guid", "_ts"}  # fmt: skip
-DOCUMENT_KEYS = {"erp_id", "type", "number", "issued_at", "customer_code", "currency", "net",
-                 "vat", "gross", "_ts", "lines"}  # fmt: skip
-LINE_KEYS = {"line_no", "product_code", "quantity", "unit", "unit_price_net", "vat_rate", "net",
-             "gross"}  # fmt: skip
+CUSTOMER_KEYS = {
+    "code",
+    "name",
+    "tax_id",
+    "street",
+    "postal_code",
+    "city",
+    "country",
+    "email",
+    "phone",
+    "active",
+    "guid",
+    "_ts",
+}
+DOCUMENT_KEYS = {
+    "erp_id",
+    "type",
+    "number",
+    "issued_at",
+    "customer_code",
+    "currency",
+    "net",
+    "vat",
+    "gross",
+    "_ts",
+    "lines",
+}
+LINE_KEYS = {
+    "line_no",
+    "product_code",
+    "quantity",
+    "unit",
+    "unit_price_net",
+    "vat_rate",
+    "net",
+    "gross",
+}
 
 
 def rows(company: Engine, fn: Any, t: OptimaTables, **kw: Any) -> list[dict[str, Any]]:
@@ -34,7 +65,9 @@ def test_products_have_outbound_keys_and_inactive_ones_are_active_0(company, t):
     assert isinstance(products[0]["vat_rate"], Decimal)
     inactive = {p["code"] for p in products if p["active"] == 0}
     with company.connect() as conn:
-        flagged = set(conn.scalars(select(t.Towary.c.Twr_Kod).where(t.Towary.c.Twr_NieAktywny == 1)))
+        flagged = set(
+            conn.scalars(select(t.Towary.c.Twr_Kod).where(t.Towary.c.Twr_NieAktywny == 1))
+        )
     assert inactive == flagged and len(inactive) == 4
     assert {p["active"] for p in products} == {0, 1}
 
@@ -72,10 +105,12 @@ def test_stock_is_the_latest_dated_row_per_product_and_warehouse_without_totals(
     expected: dict[tuple[str, str], tuple[datetime, Decimal]] = {}
     with company.connect() as conn:
         history = conn.execute(
-            select(w.Twr_Kod, m.Mag_Symbol, i.TwI_Data, i.TwI_Ilosc)
-            .select_from(t.TwrIlosci.join(t.Towary, i.TwI_TwrId == w.Twr_TwrId)
-                         .join(t.Magazyny, i.TwI_MagId == m.Mag_MagId))
-        ).all()  # fmt: skip
+            select(w.Twr_Kod, m.Mag_Symbol, i.TwI_Data, i.TwI_Ilosc).select_from(
+                t.TwrIlosci.join(t.Towary, i.TwI_TwrId == w.Twr_TwrId).join(
+                    t.Magazyny, i.TwI_MagId == m.Mag_MagId
+                )
+            )
+        ).all()
     for code, symbol, day, qty in history:
         if (code, symbol) not in expected or expected[(code, symbol)][0] < day:
             expected[(code, symbol)] = (day, qty)
@@ -90,14 +125,29 @@ def test_stock_ignores_older_rows_added_later(company, t):
     with company.begin() as conn:
         twr_id = conn.scalar(select(t.Towary.c.Twr_TwrId).where(t.Towary.c.Twr_Kod == "BANANY"))
         mag_id = conn.scalar(select(t.Magazyny.c.Mag_MagId).where(t.Magazyny.c.Mag_Symbol == "MAG"))
-        conn.execute(t.TwrIlosci.insert(), [
-            {"TwI_TwrId": twr_id, "TwI_MagId": mag_id, "TwI_Data": datetime(2027, 1, 1),
-             "TwI_Ilosc": Decimal("12.5")},
-            {"TwI_TwrId": twr_id, "TwI_MagId": mag_id, "TwI_Data": datetime(2020, 1, 1),
-             "TwI_Ilosc": Decimal("999")},
-            {"TwI_TwrId": twr_id, "TwI_MagId": None, "TwI_Data": datetime(2028, 1, 1),
-             "TwI_Ilosc": Decimal("5000")},
-        ])  # fmt: skip
+        conn.execute(
+            t.TwrIlosci.insert(),
+            [
+                {
+                    "TwI_TwrId": twr_id,
+                    "TwI_MagId": mag_id,
+                    "TwI_Data": datetime(2027, 1, 1),
+                    "TwI_Ilosc": Decimal("12.5"),
+                },
+                {
+                    "TwI_TwrId": twr_id,
+                    "TwI_MagId": mag_id,
+                    "TwI_Data": datetime(2020, 1, 1),
+                    "TwI_Ilosc": Decimal(999),
+                },
+                {
+                    "TwI_TwrId": twr_id,
+                    "TwI_MagId": None,
+                    "TwI_Data": datetime(2028, 1, 1),
+                    "TwI_Ilosc": Decimal(5000),
+                },
+            ],
+        )
     stock = rows(company, reader.read_stock, t, warehouse="MAG")
     assert [s["quantity"] for s in stock if s["product_code"] == "BANANY"] == [Decimal("12.5")]
 
