@@ -107,6 +107,17 @@ def when(record: Mapping[str, Any], key: str, *, default: datetime) -> datetime:
     return result
 
 
+def line_no(line: Mapping[str, Any]) -> int:
+    """Return a line's ``line_no`` as an int (0 when absent), for ordering the lines."""
+    value = line.get("line_no")
+    if value is None or value == "":
+        return 0
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Rejected(f"line_no is not a whole number: {value!r}") from None
+
+
 def tax_digits(tax_id: str) -> str:
     """Return the digits of a tax id (``PL 525-000-00-00`` → ``5250000000``)."""
     return "".join(ch for ch in tax_id if ch.isdigit())

@@ -236,6 +236,8 @@ class OptimaWriter:
         plans: list[Any] = []
         for record in chunk:
             try:
+                if not isinstance(record, Mapping):
+                    raise Rejected("record is not an object")
                 plans.append(parse(record))
             except Rejected as exc:
                 plans.append(rejected(str(exc)))
@@ -503,8 +505,10 @@ class OptimaWriter:
         lines = record.get("lines") or []
         if not isinstance(lines, list) or not lines:
             raise Rejected("document has no lines")
+        if not all(isinstance(line, Mapping) for line in lines):
+            raise Rejected("every line must be an object")
         parsed = []
-        for n, line in enumerate(sorted(lines, key=lambda x: int(x.get("line_no") or 0)), 1):
+        for n, line in enumerate(sorted(lines, key=v.line_no), 1):
             where = f"line {line.get('line_no') or n}"
             try:
                 code = v.text(line, "product_code", required=True, max_len=50)
@@ -585,7 +589,11 @@ class OptimaWriter:
             w.Twr_JM,
             w.Twr_Stawka,
         )
-        codes = [str(r.get("customer_code")).strip() for r in chunk if r.get("customer_code")]
+        codes = [
+            str(r["customer_code"]).strip()
+            for r, p in zip(chunk, plans)
+            if isinstance(p, _Doc) and r.get("customer_code")
+        ]
         customers = self._lookup(
             conn,
             k.Knt_Kod,
@@ -612,6 +620,8 @@ class OptimaWriter:
         return out
 
     def _guid_or_none(self, record: Mapping[str, Any], entity: str) -> str | None:
+        if not isinstance(record, Mapping):
+            return None
         try:
             return self._guid(record, entity, v.text(record, "external_id", max_len=256))
         except Rejected:

@@ -52,3 +52,8 @@ def due_companies(state: State, now: datetime | None = None) -> list[cfg.Company
                 continue
         due.append(company)
     return due
+
+
+def still_due(state: State, company: cfg.Company, now: datetime | None = None) -> bool:
+    """Whether the company is due yet; another host may have served it since it was chosen."""
+    return any(c.id == company.id for c in due_companies(state, now))

@@ -79,6 +79,12 @@ def run_company(state: State, name: str, opts: PassOptions, *, now: datetime | N
         where = f" by pid {held.pid} on {held.host}" if held else ""
         return _skip(state, company, opts, "locked", f"another pass holds the lock{where}")
     try:
+        if opts.trigger == "due":
+            from optsync.sync.due import still_due
+
+            if not still_due(state, company):  # served by another host since it was chosen
+                return _skip(state, company, opts, "locked",
+                             "another pass served it since it was found due")
         run = runs.start(state, company.id, company.name, opts.trigger)
         lease.set_run(run.id)
         lease.keep_alive()

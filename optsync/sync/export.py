@@ -10,7 +10,9 @@ after the endpoint committed.
 from __future__ import annotations
 
 import hashlib
+import queue
 import tempfile
+import threading
 from contextlib import nullcontext
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -85,9 +87,50 @@ def key_values(entity: str, key: str) -> tuple:
 
 
 def record_hash(record: dict) -> str:
-    """A stable hash of what would be sent (the source timestamp left out)."""
-    payload = repr([v for k, v in record.items() if k != "_ts"])
-    return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
+    """A stable hash of what would be sent (the source timestamp already popped)."""
+    return hashlib.blake2b(repr(tuple(record.values())).encode(), digest_size=16).hexdigest()
+
+
+class _Sender:
+    """Hands batches to the endpoint on a second thread, so that writing overlaps reading.
+
+    The database drivers release the GIL while they execute, so the two really overlap on
+    a machine with two cores. At most two batches wait, which keeps memory to the batch size.
+    ``None`` as the export (a dry run) makes every send a no-op.
+    """
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.error: BaseException | None = None
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.thread = threading.Thread(target=self._loop, name="optsync-send", daemon=True)
+
+    def __enter__(self) -> _Sender:
+        if self.out is not None:
+            self.thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while (item := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.out.send(*item)
+                except BaseException as exc:  # re-raised on the reading thread
+                    self.error = exc
+
+    def send(self, upserts: list, deletes: list) -> None:
+        if self.error is not None:
+            raise self.error
+        if self.out is not None:
+            self.queue.put((upserts, deletes))
+
+    def __exit__(self, kind, value, tb) -> None:
+        if self.out is None:
+            return
+        self.queue.put(None)
+        self.thread.join()
+        if kind is None and self.error is not None:
+            raise self.error
 
 
 def run_export(job: ExportJob) -> Step:
@@ -109,38 +152,39 @@ def run_export(job: ExportJob) -> Step:
     watermark = mark.watermark
     sink = nullcontext(None) if job.dry_run else job.endpoint.export(job.entity, run_id=job.run_id)
     with tempfile.TemporaryFile("w+", encoding="utf-8") as changed:
-        with job.state.engine.connect() as sconn, sink as out:
+        with job.state.engine.connect() as sconn, sink as out, _Sender(out) as sender:
             # Nothing sent before (or --full): no hash to look up, everything goes.
             compare = not job.full and syncstate.has_hashes(sconn, job.integration_id, job.entity)
             for batch in _reader(job, since):
                 step.read += len(batch)
+                if watermarked:
+                    stamps = [r.pop("_ts") for r in batch]
+                    newest = max(stamps)
+                    watermark = newest if watermark is None else max(watermark, newest)
                 keys = [key_of(r) for r in batch]
                 hashes = [record_hash(r) for r in batch]
-                known = syncstate.lookup(
-                    sconn, job.integration_id, job.entity, keys
-                ) if compare else {}
-                upserts = []
-                for record, key, h in zip(batch, keys, hashes):
-                    ts = record.pop("_ts", None)
-                    if ts is not None and (watermark is None or ts > watermark):
-                        watermark = ts
-                    if not watermarked:
-                        seen.add(key)
-                    if known.get(key) == h:
-                        step.unchanged += 1
-                        continue
-                    upserts.append(record)
-                    changed.write(f"{key}\t{h}\n")
+                if not watermarked:
+                    seen.update(keys)
+                if compare:
+                    known = syncstate.lookup(sconn, job.integration_id, job.entity, keys)
+                    fresh = [i for i, (k, h) in enumerate(zip(keys, hashes)) if known.get(k) != h]
+                    upserts = [batch[i] for i in fresh]
+                    lines = [f"{keys[i]}\t{hashes[i]}\n" for i in fresh]
+                else:
+                    upserts = batch
+                    lines = [f"{k}\t{h}\n" for k, h in zip(keys, hashes)]
+                step.unchanged += len(batch) - len(upserts)
                 step.written += len(upserts)
-                if out is not None and upserts:
-                    out.send(upserts, [])
+                changed.writelines(lines)
+                if upserts:
+                    sender.send(upserts, [])
             if not watermarked:
                 stored = syncstate.stored_keys(job.state, job.integration_id, job.entity)
                 deleted = [k for k in stored if k not in seen]
                 step.deleted = len(deleted)
-                for i in range(0, len(deleted) if out is not None else 0, job.batch_size):
+                for i in range(0, len(deleted), job.batch_size):
                     chunk = deleted[i : i + job.batch_size]
-                    out.send([], [key_values(job.entity, k) for k in chunk])
+                    sender.send([], [key_values(job.entity, k) for k in chunk])
         # the endpoint has committed: now, and only now, remember what it holds
         if job.dry_run:
             return step

@@ -81,10 +81,12 @@ class Cluster:
         """Both hosts run at once; their exit codes and JSON results, by host."""
         procs = {host: self.start(host, *args) for host in HOSTS}
         results = {}
+        self.stderr = {}
         for host, proc in procs.items():
             out, err = proc.communicate(timeout=TIMEOUT)
             assert out.strip(), f"{host} printed no JSON (exit {proc.returncode}): {err}"
             results[host] = (proc.returncode, json.loads(out))
+            self.stderr[host] = err
         return results
 
     def runs(self, after: int = 0) -> list:
@@ -116,6 +118,7 @@ def cluster(state_url: str, tmp_path: Path) -> Iterator[Cluster]:
         db = tmp_path / f"firma{n}.db"
         create_company_db(f"sqlite:///{db}", seed=n, products=60, customers=5)
         manage.add_company(state, name, f"sqlite:///{db}")
+        (tmp_path / f"sklep{n}").mkdir()
         manage.add_integration(state, name, "eshop", str(tmp_path / f"sklep{n}"), name="sklep")
         # 00:00-23:59 every 24 h: the latest start is today's midnight all day long
         manage.set_schedule(state, name, start="00:00", end="23:59", every="24h")
@@ -123,6 +126,12 @@ def cluster(state_url: str, tmp_path: Path) -> Iterator[Cluster]:
     yield Cluster(homes, state, db)
     db.dispose()
     state.dispose()
+
+
+def brief(reported: list[dict]) -> list[tuple]:
+    """What a failed assertion shows of a host's results: company, status, errors."""
+    return [(r["company"], r["status"], r["reason"],
+             {s["error"] for s in r["steps"] if s["error"]}) for r in reported]
 
 
 def assert_no_overlap(runs) -> None:
@@ -149,7 +158,8 @@ def test_two_hosts_running_due_pass_each_company_once_per_round(cluster):
         before = cluster.last_run_id()
         results = cluster.round("--due")
         for host, (code, _) in results.items():
-            assert code == 0, f"round {n + 1}: {host} exited {code}"
+            assert code == 0, (f"round {n + 1}: {host} exited {code}: {brief(results[host][1])}"
+                               f"\n{cluster.stderr[host]}")
         passes = Counter()
         for _host, (_, reported) in results.items():
             for r in reported:

@@ -225,6 +225,9 @@ def test_invalid_lines_are_rejected_with_reasons(writer, company, t):
             order("BADCUST", ("BANANY", 1, 1), customer_code="NIKT"),
             order("", ("BANANY", 1, 1)),
             order("DATE", ("BANANY", 1, 1), issued_at="wczoraj"),
+            order("LINENO") | {"lines": [{"line_no": "pierwsza", "product_code": "BANANY"}]},
+            order("LINE") | {"lines": ["BANANY"]},
+            ["not", "an", "object"],
         ]
     )
     assert all(r.status == "rejected" for r in results), results
@@ -233,6 +236,7 @@ def test_invalid_lines_are_rejected_with_reasons(writer, company, t):
     assert "unit_price" in reasons[2] and "price_kind" in reasons[3]
     assert "no lines" in reasons[4] and "customer" in reasons[5] and "NIKT" in reasons[6]
     assert "external_id" in reasons[7] and "issued_at" in reasons[8]
+    assert "line_no" in reasons[9] and "line" in reasons[10] and "object" in reasons[11]
     assert headers(company, t) == []
 
 
