@@ -7,12 +7,16 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from optsync import output
 from optsync.errors import ExitCode, OptsyncError
+
+# Typer vendors its own click: take its exception classes from Typer itself, and let them
+# (usage errors, --help, Exit) through to Typer's own handling.
+_CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_PASS_THROUGH = (typer.Exit, typer.Abort, _CLICK_ERROR)
 
 
 @dataclass
@@ -45,7 +49,7 @@ def _debug_env() -> bool:
 class OptsyncGroup(TyperGroup):
     """Turns domain errors into one line and the documented exit code (SPEC 2.7)."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: typer.Context):
         try:
             return super().invoke(ctx)
         except OptsyncError as exc:
@@ -53,7 +57,7 @@ class OptsyncGroup(TyperGroup):
                 raise
             sys.stderr.write(output.error_line(exc.message) + "\n")
             raise typer.Exit(int(exc.exit_code)) from None
-        except (typer.Exit, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except _PASS_THROUGH:
             raise
         except KeyboardInterrupt:
             sys.stderr.write("optsync: error: interrupted.\n")
@@ -72,7 +76,7 @@ class OptsyncGroup(TyperGroup):
             raise typer.Exit(int(ExitCode.FAILED)) from None
 
 
-def _wants_debug(ctx: click.Context) -> bool:
+def _wants_debug(ctx: typer.Context) -> bool:
     obj = ctx.find_root().obj
     return bool(getattr(obj, "debug", False)) or _debug_env()
 

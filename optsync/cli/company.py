@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from optsync import manage, output
+from optsync import output
 from optsync.cli.common import ctx_of, new_app, report
 from optsync.errors import BadInput
 
@@ -26,6 +26,8 @@ def add(
     description: Annotated[Optional[str], typer.Option("--description")] = None,
 ) -> None:
     """Register a company database (it need not be reachable yet)."""
+    from optsync import manage
+
     report(manage.add_company(ctx_of(ctx).state(), name, db, config_db=config_db,
                               description=description))
 
@@ -38,6 +40,8 @@ def discover(
     json: JsonOpt = False,
 ) -> None:
     """Register every active company of an Optima configuration database."""
+    from optsync import manage
+
     outcome = manage.discover(ctx_of(ctx).state(), config_db, dry_run=dry_run)
     if json:
         output.emit_json(outcome.data)
@@ -80,6 +84,8 @@ def remove(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
 ) -> None:
     """Remove a company with its integrations and schedule (runs and logs stay)."""
+    from optsync import manage
+
     state = ctx_of(ctx).state()
     from optsync.state.config import get_company
 

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from optsync import manage, output
+from optsync import output
 from optsync.cli.common import ctx_of, new_app, report
 
 app = new_app("Integrated applications of a company: eshop, xl, detal, mobile.")
@@ -31,6 +31,8 @@ def add(
     ] = None,
 ) -> None:
     """Add an integration with the app's default flows."""
+    from optsync import manage
+
     report(manage.add_integration(
         ctx_of(ctx).state(), company, app_, endpoint, name=name, export=export,
         import_=import_, price_list=price_list, warehouse=warehouse,
@@ -64,4 +66,6 @@ def remove(
     company: Annotated[str, typer.Option("--company")],
 ) -> None:
     """Remove an integration and its sync state."""
+    from optsync import manage
+
     report(manage.remove_integration(ctx_of(ctx).state(), company, integration))

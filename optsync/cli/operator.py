@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from optsync import manage, output
+from optsync import output
 from optsync.cli.common import ctx_of, new_app, report
 from optsync.errors import BadInput
 
@@ -26,6 +26,8 @@ def set_(
     ] = False,
 ) -> None:
     """Store the operator's acronym and password (encrypted)."""
+    from optsync import manage
+
     if password_stdin and no_password:
         raise BadInput(
             "--password-stdin and --no-password exclude each other", "Give only one of them"
@@ -73,4 +75,6 @@ def show(
 @app.command()
 def remove(ctx: typer.Context) -> None:
     """Forget the operator."""
+    from optsync import manage
+
     report(manage.remove_operator(ctx_of(ctx).state()))

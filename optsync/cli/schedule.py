@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from optsync import manage, output
+from optsync import output
 from optsync.cli.common import ctx_of, new_app, report
 
 app = new_app("Per-company schedules (the seed's Harmonogramy) and their OS entries.")
@@ -37,6 +37,8 @@ def set_(
     ] = None,
 ) -> None:
     """Set a company's schedule; unchanged options keep their values."""
+    from optsync import manage
+
     report(manage.set_schedule(ctx_of(ctx).state(), company, enable=enable, start=from_,
                                end=to, every=every, days=days))
 
