@@ -101,9 +101,11 @@ def _run(state, opts, company, due, trigger, *, json: bool, people: bool) -> Non
             output.info(output.error_line(f"{comp.name}: {exc.message}"))
             from optsync.state import runs
 
-            reason = {69: "unreachable", 78: "config"}.get(int(exc.exit_code), "error")
-            result = runs.start(state, comp.id, comp.name, trigger, status="failed",
-                                reason=reason)
+            result = getattr(exc, "run", None)
+            if result is None:  # stopped before it started: record why, for status
+                reason = {69: "unreachable", 78: "config"}.get(int(exc.exit_code), "error")
+                result = runs.start(state, comp.id, comp.name, trigger, status="failed",
+                                    reason=reason)
         results.append(result)
         failed = failed or result.status in ("partial", "failed")
         if people:

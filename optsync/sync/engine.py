@@ -98,6 +98,7 @@ def run_company(state: State, name: str, opts: PassOptions, *, now: datetime | N
             runs.finish(state, run)
             _log(state, "error", f"pass of {company.name} failed: {exc.message}",
                  company.name, run.id)
+            exc.run = run  # type: ignore[attr-defined]  # recorded already: --all reports it
             raise
         run.steps = [s.as_json() for s in steps]
         run.status = run_status(steps)

@@ -287,3 +287,15 @@ def test_run_needs_exactly_one_selection(cli, world):
     cli("run", code=ExitCode.BAD_INPUT)
     cli("run", "--all", "--due", code=ExitCode.BAD_INPUT)
     cli("run", "--all", "--only", "sideways", code=ExitCode.BAD_INPUT)
+
+
+def test_all_goes_on_after_a_failing_company_and_exits_1(cli, world):
+    manage.add_company(world.state, "Zdalna", "postgresql+psycopg://u:Tajne-1@127.0.0.1:9/x")
+    manage.add_integration(world.state, "Zdalna", "eshop", str(world.folder))
+    results = json.loads(cli("run", "--all", "--json", code=1).stdout)
+    assert [(r["company"], r["status"]) for r in results] == [
+        (COMPANY, "ok"), ("Zdalna", "failed")]
+    from optsync.state.runs import last_runs
+
+    assert len({r["run_id"] for r in results}) == 2
+    assert last_runs(world.state)[2].status == "failed"
