@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -143,7 +144,7 @@ def assert_no_overlap(runs) -> None:
             by_company[r.company].append((r.started_at, r.finished_at, r.host, r.id))
     for company, spans in by_company.items():
         spans.sort()
-        for (s1, f1, h1, id1), (s2, _f2, h2, id2) in zip(spans, spans[1:]):
+        for (s1, f1, h1, id1), (s2, _f2, h2, id2) in pairwise(spans):
             assert f1.astimezone(UTC) <= s2.astimezone(UTC), (
                 f"{company}: run {id1} on {h1} ({s1}..{f1}) overlaps run {id2} on {h2} "
                 f"(from {s2})")
@@ -160,7 +161,7 @@ def test_two_hosts_running_due_pass_each_company_once_per_round(cluster):
             assert code == 0, (f"round {n + 1}: {host} exited {code}: {brief(results[host][1])}"
                                f"\n{cluster.stderr[host]}")
         passes = Counter()
-        for _host, (_, reported) in results.items():
+        for _, reported in results.values():
             for r in reported:
                 if r["status"] == "skipped":
                     assert r["reason"] == "locked", r
