@@ -136,6 +136,7 @@ sync_hashes = Table(
     Column("entity", String(20), primary_key=True),
     Column("key", String(400), primary_key=True),
     Column("hash", String(32), nullable=False),
+    sqlite_with_rowid=False,  # the key is the row: one b-tree, not two
 )
 
 # Added in schema version 2.

@@ -10,9 +10,7 @@ after the endpoint committed.
 from __future__ import annotations
 
 import hashlib
-import queue
 import tempfile
-import threading
 from contextlib import nullcontext
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -91,48 +89,6 @@ def record_hash(record: dict) -> str:
     return hashlib.blake2b(repr(tuple(record.values())).encode(), digest_size=16).hexdigest()
 
 
-class _Sender:
-    """Hands batches to the endpoint on a second thread, so that writing overlaps reading.
-
-    The database drivers release the GIL while they execute, so the two really overlap on
-    a machine with two cores. At most two batches wait, which keeps memory to the batch size.
-    ``None`` as the export (a dry run) makes every send a no-op.
-    """
-
-    def __init__(self, out: Any) -> None:
-        self.out = out
-        self.error: BaseException | None = None
-        self.queue: queue.Queue = queue.Queue(maxsize=2)
-        self.thread = threading.Thread(target=self._loop, name="optsync-send", daemon=True)
-
-    def __enter__(self) -> _Sender:
-        if self.out is not None:
-            self.thread.start()
-        return self
-
-    def _loop(self) -> None:
-        while (item := self.queue.get()) is not None:
-            if self.error is None:
-                try:
-                    self.out.send(*item)
-                except BaseException as exc:  # re-raised on the reading thread
-                    self.error = exc
-
-    def send(self, upserts: list, deletes: list) -> None:
-        if self.error is not None:
-            raise self.error
-        if self.out is not None:
-            self.queue.put((upserts, deletes))
-
-    def __exit__(self, kind, value, tb) -> None:
-        if self.out is None:
-            return
-        self.queue.put(None)
-        self.thread.join()
-        if kind is None and self.error is not None:
-            raise self.error
-
-
 def run_export(job: ExportJob) -> Step:
     step = Step(job.integration, job.entity, "export")
     mark = syncstate.Mark(None, None) if job.full else syncstate.load_mark(
@@ -152,7 +108,7 @@ def run_export(job: ExportJob) -> Step:
     watermark = mark.watermark
     sink = nullcontext(None) if job.dry_run else job.endpoint.export(job.entity, run_id=job.run_id)
     with tempfile.TemporaryFile("w+", encoding="utf-8") as changed:
-        with job.state.engine.connect() as sconn, sink as out, _Sender(out) as sender:
+        with job.state.engine.connect() as sconn, sink as out:
             # Nothing sent before (or --full): no hash to look up, everything goes.
             compare = not job.full and syncstate.has_hashes(sconn, job.integration_id, job.entity)
             for batch in _reader(job, since):
@@ -176,15 +132,15 @@ def run_export(job: ExportJob) -> Step:
                 step.unchanged += len(batch) - len(upserts)
                 step.written += len(upserts)
                 changed.writelines(lines)
-                if upserts:
-                    sender.send(upserts, [])
+                if upserts and out is not None:
+                    out.send(upserts, [])
             if not watermarked:
                 stored = syncstate.stored_keys(job.state, job.integration_id, job.entity)
                 deleted = [k for k in stored if k not in seen]
                 step.deleted = len(deleted)
-                for i in range(0, len(deleted), job.batch_size):
+                for i in range(0, len(deleted) if out is not None else 0, job.batch_size):
                     chunk = deleted[i : i + job.batch_size]
-                    sender.send([], [key_values(job.entity, k) for k in chunk])
+                    out.send([], [key_values(job.entity, k) for k in chunk])
         # the endpoint has committed: now, and only now, remember what it holds
         if job.dry_run:
             return step

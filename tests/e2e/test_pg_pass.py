@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -242,6 +242,10 @@ def test_pg_optima_orders_become_draft_ro_documents_once(cli, world):
         order = next(o for o in good if o["external_id"] == obcy)
         assert len(lines) == len(order["lines"])
         assert sum(Decimal(g) for (g,) in lines) == Decimal(gross)
+        # gross prices: each line is quantity x price rounded half-up to grosze, no VAT drift
+        assert Decimal(gross) == sum(
+            (line["quantity"] * line["unit_price"]).quantize(CENT, ROUND_HALF_UP)
+            for line in order["lines"])
     first = next(d for d in documents if d[1] == good[0]["external_id"])
     assert Decimal(first[7]).quantize(CENT) == Decimal("9.99") + Decimal("15.02")
 
