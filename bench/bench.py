@@ -156,7 +156,12 @@ def bench_memory(work: Path, n: int) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPTSYNC_")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     peak_mb = int(out.stdout.strip().splitlines()[-1]) / 1024
-    return {"products": n, "peak_rss_mb": peak_mb, "target_peak_rss_mb": 200}
+    with sqlite3.connect(shop) as c:
+        exported = c.execute("select count(*) from optsync_products").fetchone()[0]
+    if exported != n:
+        raise SystemExit(f"memory run exported {exported} of {n} products: {out.stderr}")
+    return {"products": n, "exported": exported, "peak_rss_mb": peak_mb,
+            "target_peak_rss_mb": 200}
 
 
 def median_time(cmd: list[str], times: int, env: dict | None = None) -> float:

@@ -415,7 +415,7 @@ class OptimaWriter:
             "Knt_TS_Mod": now,
             **self._operator_columns("Knt", name=False),
         }
-        kid = new_id(conn.execute(insert(self.t.Kontrahenci).values(values)))
+        kid = new_id(conn.execute(insert(self.t.Kontrahenci), values))
         from optsync.optima.reader import join_name, join_street
 
         customer = _Customer(
@@ -756,7 +756,7 @@ class OptimaWriter:
         }
         if self._write_computed:
             header["TrN_NumerPelny"] = full[:30]
-        trn_id = new_id(conn.execute(insert(self.t.TraNag).values(header)))
+        trn_id = new_id(conn.execute(insert(self.t.TraNag), header))
         conn.execute(insert(self.t.TraElem), [{**ln.row, "TrE_TrNId": trn_id} for ln in doc.lines])
         result = ImportResult("imported", trn_id, full)
 

@@ -92,11 +92,12 @@ def run_company(state: State, name: str, opts: PassOptions, *, now: datetime | N
              run.id, {"trigger": opts.trigger, "dry_run": opts.dry_run, "full": opts.full})
         try:
             steps = _work(state, company, integrations, op_info, run.id, opts)
-        except OptsyncError as exc:
+        except BaseException as exc:  # a run never stays "running" after its process
             run.status, run.reason = "failed", None
             run.steps = []
             runs.finish(state, run)
-            _log(state, "error", f"pass of {company.name} failed: {exc.message}",
+            why = exc.message if isinstance(exc, OptsyncError) else type(exc).__name__
+            _log(state, "error", f"pass of {company.name} failed: {redact(why)}",
                  company.name, run.id)
             exc.run = run  # type: ignore[attr-defined]  # recorded already: --all reports it
             raise
