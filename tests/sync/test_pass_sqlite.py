@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from conftest import COMPANY, make_world
+from sync_world import COMPANY, make_world
 
 from optsync import manage
 from optsync.demo import shop_orders, write_shop_orders
