@@ -223,8 +223,8 @@ def bench_due(work: Path, companies: int) -> dict:
     state = State(home)
     manage.set_operator(state, "BENCH", None)
     hour = (time.localtime().tm_hour + 6) % 24
-    from optsync.state import config as cfg
     from optsync.schedule.model import Schedule
+    from optsync.state import config as cfg
 
     with state.engine.begin() as conn:  # 500 companies without 500 reconciles
         for i in range(companies):

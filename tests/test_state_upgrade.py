@@ -43,4 +43,4 @@ def test_a_newer_state_database_is_refused(home, monkeypatch):
     monkeypatch.setattr(statedb, "MIGRATIONS", statedb.MIGRATIONS[:1])
     monkeypatch.setattr(statedb, "SCHEMA_VERSION", 1)
     with pytest.raises(ConfigError, match="newer than this optsync"):
-        State(home).engine
+        _ = State(home).engine

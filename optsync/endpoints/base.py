@@ -179,7 +179,7 @@ class Endpoint(ABC):
     def finish_inbox(self, entity: str) -> None:
         """Make the marks durable; inbounds read with an error and never marked count as rejected."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - nothing to release unless a subclass opens something
         """Release connections and files; the endpoint may not be used afterwards."""
 
     def __enter__(self) -> Self:

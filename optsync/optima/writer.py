@@ -322,15 +322,7 @@ class OptimaWriter:
             k = self.t.Kontrahenci.c
             rows = conn.execute(
                 select(
-                    k.Knt_KntId,
-                    k.Knt_Kod,
-                    k.Knt_Nazwa1,
-                    k.Knt_Nazwa2,
-                    k.Knt_Ulica,
-                    k.Knt_NrDomu,
-                    k.Knt_NrLokalu,
-                    k.Knt_Miasto,
-                    k.Knt_KodPocztowy,
+                    *self._customer_columns(),
                     k.Knt_Nip,
                 )
                 .where(k.Knt_Nip != "")
@@ -342,6 +334,12 @@ class OptimaWriter:
                 if digits:
                     call.by_tax.setdefault(digits, self._customer(row))
         return call.by_tax
+
+    def _customer_columns(self) -> tuple[Any, ...]:
+        """The Kontrahenci columns :meth:`_customer` reads, in its order."""
+        k = self.t.Kontrahenci.c
+        return (k.Knt_KntId, k.Knt_Kod, k.Knt_Nazwa1, k.Knt_Nazwa2, k.Knt_Ulica,
+                k.Knt_NrDomu, k.Knt_NrLokalu, k.Knt_Miasto, k.Knt_KodPocztowy)
 
     @staticmethod
     def _customer(row: Sequence[Any]) -> _Customer:
@@ -357,18 +355,9 @@ class OptimaWriter:
     ) -> tuple[_Customer, bool]:
         """Find the customer by GUID, then by tax id, else insert it; return it and whether new."""
         k = self.t.Kontrahenci.c
-        cols = (
-            k.Knt_KntId,
-            k.Knt_Kod,
-            k.Knt_Nazwa1,
-            k.Knt_Nazwa2,
-            k.Knt_Ulica,
-            k.Knt_NrDomu,
-            k.Knt_NrLokalu,
-            k.Knt_Miasto,
-            k.Knt_KodPocztowy,
-        )
-        row = conn.execute(select(*cols).where(k.Knt_ImportRowId == fields["guid"])).first()
+        row = conn.execute(
+            select(*self._customer_columns()).where(k.Knt_ImportRowId == fields["guid"])
+        ).first()
         if row is not None:
             return self._customer(row), False
         digits = v.tax_digits(fields["tax_id"])
@@ -485,15 +474,7 @@ class OptimaWriter:
         k = self.t.Kontrahenci.c
         row = conn.execute(
             select(
-                k.Knt_KntId,
-                k.Knt_Kod,
-                k.Knt_Nazwa1,
-                k.Knt_Nazwa2,
-                k.Knt_Ulica,
-                k.Knt_NrDomu,
-                k.Knt_NrLokalu,
-                k.Knt_Miasto,
-                k.Knt_KodPocztowy,
+                *self._customer_columns(),
             ).where(k.Knt_Kod == "!NIEOKREŚLONY!")
         ).first()
         return self._customer(row) if row else None
@@ -598,15 +579,7 @@ class OptimaWriter:
             conn,
             k.Knt_Kod,
             codes,
-            k.Knt_KntId,
-            k.Knt_Kod,
-            k.Knt_Nazwa1,
-            k.Knt_Nazwa2,
-            k.Knt_Ulica,
-            k.Knt_NrDomu,
-            k.Knt_NrLokalu,
-            k.Knt_Miasto,
-            k.Knt_KodPocztowy,
+            *self._customer_columns(),
         )
         out: list[Any] = []
         for record, plan in zip(chunk, plans):

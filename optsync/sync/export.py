@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from contextlib import nullcontext
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any

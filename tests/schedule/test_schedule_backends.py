@@ -24,7 +24,9 @@ def test_auto_picks_cron_off_windows_and_windows_on_it(monkeypatch: pytest.Monke
 def test_named_backends_resolve_with_their_options(tmp_path: Path):
     cron = resolve_backend("cron", crontab_file=tmp_path / "tab")
     assert isinstance(cron, CronBackend) and cron.target == str(tmp_path / "tab")
-    runner = lambda argv: None
+    def runner(argv):
+        return None
+
     windows = resolve_backend("windows", runner=runner)
     assert isinstance(windows, WindowsBackend) and windows.runner is runner
     assert isinstance(resolve_backend("external"), ExternalBackend)
