@@ -299,3 +299,19 @@ def test_all_goes_on_after_a_failing_company_and_exits_1(cli, world):
 
     assert len({r["run_id"] for r in results}) == 2
     assert last_runs(world.state)[2].status == "failed"
+
+
+def test_a_due_company_served_meanwhile_by_another_host_is_skipped(cli, world):
+    from optsync.state import config as cfg
+    from optsync.state import runs
+    from optsync.sync.due import due_companies
+    from optsync.sync.engine import PassOptions, run_company
+
+    manage.set_schedule(world.state, COMPANY, every="1h")
+    (company,) = due_companies(world.state)  # chosen as due ...
+    other = runs.start(world.state, company.id, company.name, "due")  # ... served elsewhere
+    other.status = "ok"
+    runs.finish(world.state, other)
+    result = run_company(world.state, COMPANY, PassOptions(trigger="due"), company=company)
+    assert (result.status, result.reason) == ("skipped", "locked")
+    assert cfg.get_company(world.state, COMPANY).id == company.id
