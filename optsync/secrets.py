@@ -13,6 +13,7 @@ from pathlib import Path
 from optsync.errors import ConfigError
 
 MASK = "***"
+WHOLE_URL = "\x00url:"  # prefix of a "password" that is the whole URL (see split_secret)
 
 # Every secret this process has seen, so that any text shown to a person can be scrubbed.
 KNOWN_SECRETS: set[str] = set()
@@ -101,10 +102,17 @@ def split_secret(url: str) -> tuple[str, str | None]:
 
     try:
         parsed = make_url(url)
-    except Exception:  # not a URL we understand: nothing to hide
-        return url, None
+    except Exception:  # not a URL SQLAlchemy parses: still never show what looks like one
+        return _mask_loosely(url), None
     if parsed.password is None:
-        return url, None
+        masked = _mask_loosely(url)
+        if masked == url:
+            return url, None
+        # A password inside the query (odbc_connect=...PWD=..., ?password=...): the whole
+        # URL becomes the secret, the masked one is what is stored and shown.
+        for found in _LOOSE_PARAM_PASSWORD.finditer(url):
+            remember(found.group(2))
+        return masked, WHOLE_URL + remember(url)
     return parsed.render_as_string(hide_password=True), remember(str(parsed.password))
 
 
@@ -112,6 +120,8 @@ def join_secret(masked: str, password: str | None) -> str:
     """Put a password back into a URL masked by :func:`split_secret`."""
     if password is None:
         return masked
+    if password.startswith(WHOLE_URL):
+        return password[len(WHOLE_URL) :]
     if masked.lower().startswith("odbc:"):
         value = password
         if any(ch in password for ch in ";{}= "):
@@ -124,15 +134,33 @@ def join_secret(masked: str, password: str | None) -> str:
     return make_url(masked).set(password=password).render_as_string(hide_password=False)
 
 
+# For text that is not a parseable URL: "scheme://user:PASSWORD@", and "PWD=...;" also
+# URL-encoded inside odbc_connect=...
+_LOOSE_URL_PASSWORD = re.compile(r"([A-Za-z][\w+.-]*://[^:/@\s]*):([^@\s]*)@")
+_LOOSE_PARAM_PASSWORD = re.compile(
+    r"(?i)((?:^|[;&?{\s:]|%3B)(?:pwd|password)(?:=|%3D))(.*?)(?=;|&|%3B|\s|$)"
+)
+
+
+def _mask_loosely(text: str) -> str:
+    text = _LOOSE_URL_PASSWORD.sub(r"\1:***@", text)
+    return _LOOSE_PARAM_PASSWORD.sub(r"\1***", text)
+
+
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``***``."""
+    """The URL or ODBC string with any password replaced by ``***``."""
     return split_secret(url)[0]
 
 
+MIN_REDACTED = 4  # shorter strings are everywhere in text; URLs are masked structurally
+
+
 def redact(text: str, secrets: list[str | None] | None = None) -> str:
-    """Replace every occurrence of each given (default: every known) secret in ``text``."""
+    """Mask passwords in URL-like text, then every given (default: known) secret in it."""
+    text = _mask_loosely(text)
     candidates = list(secrets or []) + list(KNOWN_SECRETS)
-    for secret in sorted((s for s in candidates if s), key=len, reverse=True):
+    for secret in sorted((s for s in candidates if s and len(s) >= MIN_REDACTED), key=len,
+                         reverse=True):
         if secret:
             text = text.replace(secret, MASK)
     return text

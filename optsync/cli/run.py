@@ -78,7 +78,12 @@ def _run(state, opts, company, due, trigger, *, json: bool, people: bool) -> Non
     from optsync.sync.engine import run_company
 
     if company is not None:
-        result = run_company(state, company, opts)
+        try:
+            result = run_company(state, company, opts)
+        except OptsyncError as exc:
+            if json and getattr(exc, "run", None) is not None:
+                output.emit_json(exc.run.as_json())  # type: ignore[attr-defined]
+            raise
         if json:
             output.emit_json(result.as_json())
         elif people:
@@ -97,15 +102,15 @@ def _run(state, opts, company, due, trigger, *, json: bool, people: bool) -> Non
     for comp in chosen:
         try:
             result = run_company(state, comp.name, opts, company=comp)
-        except OptsyncError as exc:
-            output.info(output.error_line(f"{comp.name}: {exc.message}"))
-            from optsync.state import runs
-
+        except Exception as exc:  # one company's failure never stops the others
+            what = exc.message if isinstance(exc, OptsyncError) else f"unexpected {type(exc).__name__}"
+            output.info(output.error_line(f"{comp.name}: {what}"))
             result = getattr(exc, "run", None)
-            if result is None:  # stopped before it started: record why, for status
-                reason = {69: "unreachable", 78: "config"}.get(int(exc.exit_code), "error")
+            if result is None:  # failed outside the pass itself, e.g. the state database
+                from optsync.state import runs
+
                 result = runs.start(state, comp.id, comp.name, trigger, status="failed",
-                                    reason=reason)
+                                    reason="error")
         results.append(result)
         failed = failed or result.status in ("partial", "failed")
         if people:

@@ -8,7 +8,6 @@ without an exception), then reads :meth:`Endpoint.inbox`, marks each record and 
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,21 +16,9 @@ from typing import Any, ClassVar, Literal, Self
 
 from optsync.endpoints.records import ENTITY_KEYS, INBOUND_FIELDS, OUTBOUND_FIELDS
 from optsync.errors import BadInput
+from optsync.secrets import mask_url  # noqa: F401 - one masking for every URL, also for plugins
 
 Status = Literal["imported", "rejected"]
-
-# The password as SQLAlchemy's URL parser sees it: after "user:", up to the first "@".
-_URL_PASSWORD = re.compile(r"^([A-Za-z][\w+.-]*://[^:/@]*):([^@]*)@")
-# PWD=... in ODBC strings, also URL-encoded inside odbc_connect=...
-_PARAM_PASSWORD = re.compile(
-    r"(?i)((?:^|[;&?{\s:]|%3B)(?:pwd|password)(?:=|%3D))(.*?)(?=;|&|%3B|$)"
-)
-
-
-def mask_url(url: str) -> str:
-    """The URL or ODBC string with any password replaced by ``***``."""
-    masked = _URL_PASSWORD.sub(r"\1:***@", url)
-    return _PARAM_PASSWORD.sub(r"\1***", masked)
 
 
 @dataclass(slots=True)

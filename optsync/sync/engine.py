@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from optsync.errors import ConfigError, OptsyncError, Unreachable
+from optsync.errors import ConfigError, ExitCode, OptsyncError, Unreachable
 from optsync.secrets import redact
 from optsync.state import config as cfg
 from optsync.state import locks, logs, runs
@@ -58,20 +58,11 @@ def run_company(state: State, name: str, opts: PassOptions, *, now: datetime | N
                 "outside its window or days")
             return _skip(state, company, opts, "not-scheduled", why)
 
-    operator = cfg.get_operator(state)
-    if operator is None:
-        _log(state, "error", f"pass of {company.name} not started: no operator set",
-             company.name)
-        raise ConfigError("no operator is set", "Run 'optsync operator set ACRONYM' first")
-    integrations = cfg.list_integrations(state, company)
-    if not integrations:
-        _log(state, "error", f"pass of {company.name} not started: no integrations",
-             company.name)
-        raise ConfigError(
-            f"company {company.name!r} has no integrations",
-            f"Add one with 'optsync integration add --company {company.name!r} ...'",
-        )
-    op_info = _check_operator(state, company, operator.acronym)
+    try:
+        op_info, integrations = _preflight(state, company)
+    except OptsyncError as exc:
+        _refused(state, company, opts, exc)
+        raise
 
     lease = locks.acquire(state, company.id, opts.wait)
     if lease is None:
@@ -114,6 +105,32 @@ def run_company(state: State, name: str, opts: PassOptions, *, now: datetime | N
         lease.release()
 
 
+REASONS = {ExitCode.UNAVAILABLE: "unreachable", ExitCode.CONFIG: "config"}
+
+
+def _preflight(state: State, company: cfg.Company):
+    """What must hold before any work (SPEC 2.6): an operator Optima accepts, integrations."""
+    operator = cfg.get_operator(state)
+    if operator is None:
+        raise ConfigError("no operator is set", "Run 'optsync operator set ACRONYM' first")
+    integrations = cfg.list_integrations(state, company)
+    if not integrations:
+        raise ConfigError(
+            f"company {company.name!r} has no integrations",
+            f"Add one with 'optsync integration add --company {company.name!r} ...'",
+        )
+    return _check_operator(state, company, operator.acronym), integrations
+
+
+def _refused(state: State, company: cfg.Company, opts: PassOptions, exc: OptsyncError) -> None:
+    """Record a pass that could not start as a failed run, so logs and status show it."""
+    run = runs.start(state, company.id, company.name, opts.trigger, status="failed",
+                     reason=REASONS.get(exc.exit_code, "error"))
+    _log(state, "error", f"pass of {company.name} not started: {exc.message}", company.name,
+         run.id, {"reason": run.reason})
+    exc.run = run  # type: ignore[attr-defined]
+
+
 def _check_operator(state: State, company: cfg.Company, acronym: str):
     """The operator as Optima knows it; checked where the configuration database is known."""
     from optsync.optima.operator import OperatorInfo, check_operator
@@ -129,9 +146,8 @@ def _check_operator(state: State, company: cfg.Company, acronym: str):
             info = check_operator(
                 conn, acronym, company_db_name=_database_name(company.real_db_url(state))
             )
-    except ConfigError as exc:
+    except ConfigError:
         cfg.mark_operator_verified(state, False)
-        _log(state, "error", f"pass of {company.name} not started: {exc.what}", company.name)
         raise
     except OptsyncError:
         raise

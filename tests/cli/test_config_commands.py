@@ -305,3 +305,18 @@ def test_version_and_help_list_every_command(cli):
     for command in ("init", "demo", "operator", "company", "integration", "schedule", "run",
                     "logs", "status", "doctor"):
         assert command in text
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://u:Unparsable-PW1@host:abc/db",
+    "postgresql+psycopg://db/shop?user=a&password=Query-PW-22",
+    "mssql+pyodbc:///?odbc_connect=DRIVER%3D%7BODBC%7D%3BPWD%3DEncoded-PW-3%3B",
+])
+def test_passwords_in_odd_urls_are_masked_too(cli, home, url):
+    result = cli("company", "add", "A", "--db", url, code=None)
+    listed = cli("company", "list", "--json").stdout + cli("logs", "--json").stdout
+    for secret in ("Unparsable-PW1", "Query-PW-22", "Encoded-PW-3"):
+        assert secret not in result.stderr + result.stdout + listed
+        for path in home.rglob("*"):
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes()

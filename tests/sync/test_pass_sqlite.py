@@ -212,10 +212,16 @@ def test_folder_receipts_become_draft_pa_and_bad_files_fail(cli, world):
     assert len(files[0].read_text().splitlines()) == exported["written"]
 
 
-def test_no_operator_exits_78(cli, world):
+def test_no_operator_exits_78_and_the_refused_pass_is_recorded(cli, world):
     manage.remove_operator(world.state)
     result = cli("run", "--company", COMPANY, code=ExitCode.CONFIG)
     assert "operator" in result.stderr
+    refused = run(cli, code=ExitCode.CONFIG)
+    assert (refused["status"], refused["reason"], refused["steps"]) == ("failed", "config", [])
+    (row,) = cli.json("schedule", "list")
+    assert row["last_run"]["status"] == "failed"
+    logged = [json.loads(x) for x in cli("logs", "--filter", "sync", "--json").stdout.splitlines()]
+    assert any("not started" in r["message"] and r["level"] == "error" for r in logged)
 
 
 @pytest.mark.parametrize("blocked", [True, False], ids=["blocked", "barred"])
