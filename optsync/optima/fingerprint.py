@@ -3,7 +3,9 @@
 Optima keeps no modification time on ``TwrCeny`` or ``TwrIlosci``, so a pass would have to
 read every row to learn that nothing changed. Instead the database computes a few aggregates
 (counts, maxima of identities and timestamps, plain and position-weighted sums of every
-value column); when they equal the last pass's, nothing the entity reads can have changed
+numeric column, and per-value groups of every text column the entity exports; names and
+codes of products, warehouses and price lists are covered by their tables' modification
+times or read whole); when they equal the last pass's, nothing the entity reads can have changed
 and the rows are not read at all. Any difference sends the pass to the exact, row-by-row
 comparison, and ``--full`` always does.
 """
@@ -30,8 +32,12 @@ def prices_queries(t: OptimaTables) -> list[Select[Any]]:
             _weighted(c.TwC_Wartosc, c.TwC_TwCID, 1009),
             _weighted(c.TwC_TwCNumer, c.TwC_TwrID, 1013),
             _weighted(c.TwC_TwrID, c.TwC_TwCID, 1019),
-            _weighted(func.length(c.TwC_Waluta), c.TwC_TwCID, 1021),
         ),
+        # Text columns cannot be summed: group by them, so any change of one moves a row
+        # between groups and changes their counts and sums.
+        select(c.TwC_Waluta, func.count(), _weighted(c.TwC_TwrID, c.TwC_TwCID, 1021))
+        .group_by(c.TwC_Waluta)
+        .order_by(c.TwC_Waluta),
         select(d.DfC_Lp, d.DfC_Nazwa, d.DfC_Nieaktywna).order_by(d.DfC_Lp),
         select(func.count(), func.max(w.Twr_TS_Mod), func.max(w.Twr_TwrId)),
     ]
