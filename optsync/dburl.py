@@ -88,6 +88,22 @@ def _first_line(exc: BaseException, url: str) -> str:
     return redact(line, [split_secret(url)[1]])[:200]
 
 
+def absolute(target: str) -> str:
+    """A SQLite URL or a folder path made absolute: scheduled passes start in another folder."""
+    if target.startswith("sqlite:///"):
+        path = target[len("sqlite:///") :]
+        rest = ""
+        if "?" in path:
+            path, rest = path.split("?", 1)
+            rest = "?" + rest
+        if path and path != ":memory:" and not Path(path).is_absolute():
+            return f"sqlite:///{Path(path).absolute()}{rest}"
+        return target
+    if "://" in target or target.lower().startswith("odbc:"):
+        return target
+    return str(Path(target).expanduser().absolute())
+
+
 def with_database(config_url: str, database: str) -> str:
     """The configuration database's URL with the database replaced (``company discover``)."""
     if config_url.lower().startswith("odbc:"):

@@ -90,9 +90,9 @@ def add_company(
     description: str | None = None,
 ) -> Outcome:
     check_company_name(name)
-    dburl.validate(db, "--db")
+    db = dburl.absolute(dburl.validate(db, "--db"))
     if config_db:
-        dburl.validate(config_db, "--config-db")
+        config_db = dburl.absolute(dburl.validate(config_db, "--config-db"))
     if cfg.find_company(state, name):
         raise BadInput(
             f"company {name!r} already exists",
@@ -121,7 +121,7 @@ def discover(state: State, config_db: str, *, dry_run: bool = False) -> Outcome:
     """Register every active company of an Optima configuration database (SPEC 2.2)."""
     from optsync.optima.operator import read_companies
 
-    dburl.validate(config_db, "--config-db")
+    config_db = dburl.absolute(dburl.validate(config_db, "--config-db"))
     dburl.connect_check(config_db, "configuration database")
     engine = dburl.engine_for(config_db)
     try:
@@ -219,6 +219,7 @@ def add_integration(
         raise BadInput("--endpoint is empty", "Use a database URL or a folder path")
     if "://" in endpoint and not endpoint.startswith("file://"):
         dburl.validate(endpoint, "--endpoint")
+    endpoint = dburl.absolute(endpoint)
     masked, secret = split_secret(endpoint)
     values = dict(
         company_id=company.id, name=name, app=app, endpoint=masked,

@@ -93,6 +93,8 @@ def install(
         f"{result.entries} entries {'written to' if result.changed else 'already in'} "
         f"{result.target} ({result.backend})"
     )
+    for warning in result.warnings:
+        output.warn(warning)
 
 
 @app.command()

@@ -16,8 +16,9 @@ def init(ctx: typer.Context) -> None:
     """Create the home and the state database (idempotent)."""
     state = ctx_of(ctx).state()
     state.install_id()  # opens, creates and upgrades the database
-    output.info(f"optsync home ready at {state.home} (state database: "
-                f"{'state.db' if state.url.startswith('sqlite') else 'server'})")
+    from optsync.secrets import mask_url
+
+    output.info(f"optsync home ready at {state.home} (state database: {mask_url(state.url)})")
 
 
 def demo(

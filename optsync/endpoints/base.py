@@ -166,6 +166,13 @@ class Endpoint(ABC):
     def finish_inbox(self, entity: str) -> None:
         """Make the marks durable; inbounds read with an error and never marked count as rejected."""
 
+    def use_operator(self, acronym: str, password: str | None) -> None:
+        """Hand over the Optima operator, for endpoints that log in to an application (SPEC 2.1).
+
+        The built-in endpoints need no login; a plugin that does overrides this.
+        """
+        self.operator = (acronym, password)
+
     def close(self) -> None:  # noqa: B027 - nothing to release unless a subclass opens something
         """Release connections and files; the endpoint may not be used afterwards."""
 

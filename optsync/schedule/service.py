@@ -7,7 +7,7 @@ change made on one host can rewrite that host's entries at once and warn about t
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -30,6 +30,7 @@ class InstallResult:
     entries: int
     changed: bool
     rendered: str = ""
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -104,6 +105,7 @@ def install(
         (state.home / "logs").mkdir(parents=True, exist_ok=True)
     changed = backend.install(wanted, install_id)
     _record(state, backend.name, target, install_id, rendered, len(wanted), active=True)
+    warnings = environment_warnings(state) if wanted and backend.name != "external" else []
     logs.write(
         state, "info", "schedule",
         f"{len(wanted)} entries {'installed' if changed else 'already installed'} in "
@@ -111,7 +113,28 @@ def install(
         data={"backend": backend.name, "target": target, "host": hostname(),
               "changed": changed, "companies": [e.company_name for e in wanted]},
     )
-    return InstallResult(backend.name, target, len(wanted), changed, rendered)
+    return InstallResult(backend.name, target, len(wanted), changed, rendered, warnings)
+
+
+def environment_warnings(state: State) -> list[str]:
+    """What this shell has that OS entries will not: cron and Task Scheduler pass no OPTSYNC_*."""
+    import os
+
+    from optsync.home import read_settings
+
+    warnings = []
+    env_url = os.environ.get("OPTSYNC_STATE_URL")
+    if env_url and read_settings(state.home).get("state_url") != env_url:
+        warnings.append(
+            "the state database comes from $OPTSYNC_STATE_URL, which scheduled passes will "
+            f"not see; put state_url in {state.home / 'optsync.toml'}"
+        )
+    if os.environ.get("OPTSYNC_SECRET_KEY") and not (state.home / "secret.key").exists():
+        warnings.append(
+            "the secret key comes from $OPTSYNC_SECRET_KEY, which scheduled passes will not "
+            f"see; write it to {state.home / 'secret.key'} (mode 0600)"
+        )
+    return warnings
 
 
 def uninstall(

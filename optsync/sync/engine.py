@@ -82,7 +82,7 @@ def run_company(state: State, name: str, opts: PassOptions, *, now: datetime | N
         _log(state, "info", f"pass of {company.name} started ({opts.trigger})", company.name,
              run.id, {"trigger": opts.trigger, "dry_run": opts.dry_run, "full": opts.full})
         try:
-            steps = _work(state, company, integrations, op_info, run.id, opts)
+            steps = _work(state, company, integrations, op_info, run.id, opts, lease)
         except BaseException as exc:  # a run never stays "running" after its process
             run.status, run.reason = "failed", None
             run.steps = []
@@ -180,7 +180,7 @@ def _database_name(url: str) -> str | None:
 
 
 def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration], op_info,
-          run_id: int, opts: PassOptions) -> list[Step]:
+          run_id: int, opts: PassOptions, lease: locks.Lease) -> list[Step]:
     from optsync import dburl
     from optsync.endpoints import load_endpoint
     from optsync.optima.tables import tables_for
@@ -201,14 +201,21 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
             try:
                 endpoint = load_endpoint(integ.real_endpoint(state))
                 endpoint.check()
+                endpoint.use_operator(op_info.code, cfg.operator_password(state))
             except OptsyncError as exc:
                 for direction, entity in planned:
-                    steps.append(_failed(integ.name, entity, direction, exc.message))
+                    steps.append(_failed(integ.name, entity, direction, redact(exc.message)))
                     _note(state, company, run_id, steps[-1], opts)
                 continue
             try:
-                writer = OptimaWriter(optima, tables, op_info, namespace=integ.name)
+                writer = OptimaWriter(optima, tables, op_info, namespace=integ.name,
+                                      warehouse=integ.warehouse)
                 for direction, entity in planned:
+                    if not lease.renew():  # another pass took over: never run side by side
+                        steps.append(_failed(integ.name, entity, direction,
+                                             "the company lock was lost; the step did not run"))
+                        _note(state, company, run_id, steps[-1], opts)
+                        continue
                     if opts.on_start is not None:
                         opts.on_start(f"{company.name}: {direction} {entity} ({integ.name})")
                     try:

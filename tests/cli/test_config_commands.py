@@ -250,13 +250,16 @@ def test_integration_presets_and_overrides(cli):
         "--price-list", "2", "--warehouse", "MAG")
     items = {i["name"]: i for i in cli.json("integration", "list")}
     assert items["xl"] == {
-        "company": "A", "name": "xl", "app": "xl", "endpoint": "sqlite:///xl.db",
+        "company": "A", "name": "xl", "app": "xl", "endpoint": f"sqlite:///{Path.cwd() / 'xl.db'}",
         "kind": "sql", "export": ["documents"], "import": ["products", "prices", "customers"],
         "price_list": None, "warehouse": None}
     assert items["sklep"]["kind"] == "folder"
     assert items["sklep"]["export"] == ["products", "stock"]
     assert items["sklep"]["import"] == ["customers", "orders"]
     assert (items["sklep"]["price_list"], items["sklep"]["warehouse"]) == (2, "MAG")
+    cli("integration", "add", "--company", "A", "--app", "mobile", "--endpoint", "rel/folder")
+    assert {i["name"]: i for i in cli.json("integration", "list")}["mobile"]["endpoint"] == str(
+        Path.cwd() / "rel" / "folder")  # cron starts elsewhere: stored absolute
     cli("integration", "add", "--company", "A", "--app", "pos", "--endpoint", "/x",
         code=ExitCode.BAD_INPUT)
     cli("integration", "add", "--company", "A", "--app", "eshop", "--endpoint", "/x",

@@ -244,3 +244,11 @@ def test_windows_backend_through_the_service_records_the_install(cli, companies,
 
     service.uninstall(state, "windows", runner=fake)
     assert fake.tasks == {} and service.active_installs(state) == []
+
+
+def test_install_warns_when_the_state_url_lives_only_in_the_environment(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPTSYNC_STATE_URL", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    cli("company", "add", "A", "--db", "sqlite:///a.db")
+    cli("schedule", "set", "--company", "A", "--every", "1h")
+    result = cli("schedule", "install", "--crontab", str(tmp_path / "crontab"))
+    assert "OPTSYNC_STATE_URL" in result.stderr and "optsync.toml" in result.stderr
