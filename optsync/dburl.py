@@ -59,6 +59,19 @@ def engine_for(url: str, **kwargs) -> Engine:
         ) from None
 
 
+CONNECT_TIMEOUT = 10  # seconds: a checked server that does not answer must not hang a pass
+
+
+def timeout_args(url: str, seconds: int = CONNECT_TIMEOUT) -> dict:
+    """``create_engine`` arguments that bound the time to open a connection."""
+    lowered = url.lower()
+    if lowered.startswith("postgresql"):
+        return {"connect_args": {"connect_timeout": seconds}}
+    if lowered.startswith(("mssql+pyodbc", "odbc:")):
+        return {"connect_args": {"timeout": seconds}}
+    return {}
+
+
 def connect_check(url: str, what: str) -> None:
     """Open and close one connection, or raise :class:`Unreachable` naming ``what``."""
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).exists():
@@ -66,7 +79,7 @@ def connect_check(url: str, what: str) -> None:
             f"{what} {mask_url(url)} cannot be opened (no such file)",
             "Check the path, or create the database first",
         )
-    engine = engine_for(url)
+    engine = engine_for(url, **timeout_args(url))
     try:
         with engine.connect():
             pass

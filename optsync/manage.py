@@ -153,7 +153,9 @@ def discover(state: State, config_db: str, *, dry_run: bool = False) -> Outcome:
             existing = cfg.find_company(state, name)
             if existing is None:
                 action = "added"
-            elif (existing.db_url, existing.config_db_url) == (db_split[0], config_split[0]):
+            elif (existing.real_db_url(state), existing.real_config_db_url(state)) == (
+                url, config_db
+            ):  # compared with their passwords: a changed password is saved too
                 action = "unchanged"
             else:
                 action = "updated"

@@ -12,7 +12,6 @@ from optsync.status import hint
 
 COMPANY_TABLES = ("Towary", "TwrCeny", "Kontrahenci", "TraNag")
 CONFIG_TABLES = ("Bazy", "Operatorzy")
-CONNECT_TIMEOUT = 10  # seconds; a server that does not answer must not hang doctor
 
 
 def configuration(state: State) -> list[Check]:
@@ -81,7 +80,7 @@ def missing_tables(url: str, what: str, tables: tuple[str, ...]) -> list[str]:
     """The tables of ``tables`` the database lacks; Unreachable when it cannot be opened."""
     from sqlalchemy import inspect
 
-    from optsync.dburl import engine_for
+    from optsync.dburl import engine_for, timeout_args
     from optsync.optima.tables import schema_for
     from optsync.secrets import mask_url, redact, split_secret
 
@@ -90,7 +89,7 @@ def missing_tables(url: str, what: str, tables: tuple[str, ...]) -> list[str]:
         if path and path != ":memory:" and not Path(path).exists():
             raise Unreachable(f"{what} {mask_url(url)} does not exist (no such file)",
                               "Check the path, or create the database first")
-    engine = engine_for(url, **_timeout_args(url))
+    engine = engine_for(url, **timeout_args(url))
     try:
         with engine.connect() as conn:
             inspector = inspect(conn)
@@ -105,15 +104,6 @@ def missing_tables(url: str, what: str, tables: tuple[str, ...]) -> list[str]:
         ) from None
     finally:
         engine.dispose()
-
-
-def _timeout_args(url: str) -> dict:
-    lowered = url.lower()
-    if lowered.startswith("postgresql"):
-        return {"connect_args": {"connect_timeout": CONNECT_TIMEOUT}}
-    if lowered.startswith(("mssql+pyodbc", "odbc:")):
-        return {"connect_args": {"timeout": CONNECT_TIMEOUT}}
-    return {}
 
 
 def _endpoint(state: State, integ: cfg.Integration) -> Check:
