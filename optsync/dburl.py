@@ -34,7 +34,7 @@ def validate(url: str, option: str) -> str:
     from sqlalchemy.engine import make_url
 
     try:
-        make_url(url)
+        make_url(url).get_dialect()  # the dialect only: its driver loads on first connect
     except Exception:
         raise BadInput(
             f"{option} {mask_url(url)!r} is not a database URL",
@@ -115,6 +115,19 @@ def absolute(target: str) -> str:
     if "://" in target or target.lower().startswith("odbc:"):
         return target
     return str(Path(target).expanduser().absolute())
+
+
+def database_name(url: str) -> str | None:
+    """The database a URL or ``odbc:`` string names; for SQLite the file name's stem."""
+    if url.lower().startswith("odbc:"):
+        found = _ODBC_DATABASE.search(url)
+        return found.group(2).strip("{}") if found else None
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return Path(parsed.database or "").stem or None
+    return parsed.database
 
 
 def with_database(config_url: str, database: str) -> str:

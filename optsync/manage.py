@@ -214,6 +214,8 @@ def add_integration(
             f"--price-list {price_list} is not an Optima price number",
             "Use the DfC_Lp of a price list, for example --price-list 1",
         )
+    if warehouse is not None and not warehouse.strip():
+        raise BadInput("--warehouse is empty", "Give a Mag_Symbol, for example --warehouse MAG")
     name = (name or app).strip()
     if not name or any(ord(ch) < 32 for ch in name):
         raise BadInput("--name is empty", "Use for example --name eshop")

@@ -57,6 +57,14 @@ class OptsyncGroup(TyperGroup):
                 raise
             sys.stderr.write(output.error_line(exc.message) + "\n")
             raise typer.Exit(int(exc.exit_code)) from None
+        except _CLICK_ERROR as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError" or exc.exit_code != 2:
+                raise
+            # A usage error inside a command: the same one line as every other error.
+            where = exc.ctx.command_path if getattr(exc, "ctx", None) else "optsync"
+            sys.stderr.write(output.error_line(
+                f"{exc.format_message().rstrip('.')}. Run '{where} --help' for usage.") + "\n")
+            raise typer.Exit(int(ExitCode.BAD_INPUT)) from None
         except _PASS_THROUGH:
             raise
         except KeyboardInterrupt:

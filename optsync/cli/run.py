@@ -8,10 +8,11 @@ from typing import Annotated, Optional
 import typer
 
 from optsync import output
+from optsync.apps import EXPORT_ENTITIES, IMPORT_ENTITIES
 from optsync.cli.common import ctx_of
 from optsync.errors import BadInput, ExitCode, OptsyncError
 
-ENTITIES = ("products", "prices", "stock", "customers", "documents", "orders", "receipts")
+ENTITIES = tuple(dict.fromkeys(EXPORT_ENTITIES + IMPORT_ENTITIES))
 
 
 def run(

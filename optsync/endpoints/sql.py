@@ -6,11 +6,11 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote_plus
 
 from sqlalchemy import Table, and_, bindparam, create_engine, select, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
+from optsync.dburl import to_sqlalchemy
 from optsync.endpoints.base import Endpoint, Export, Inbound, Status
 from optsync.endpoints.records import (
     DOCUMENT_LINE_FIELDS,
@@ -45,11 +45,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def sqlalchemy_url(target: str) -> str:
-    """The SQLAlchemy URL of a target; an ``odbc:`` connection string becomes mssql+pyodbc."""
-    if target[:5].lower() == "odbc:":
-        return "mssql+pyodbc:///?odbc_connect=" + quote_plus(target[5:])
-    return target
+# One translation of odbc: strings for Optima databases and endpoints alike.
+sqlalchemy_url = to_sqlalchemy
 
 
 class SqlEndpoint(Endpoint):

@@ -152,6 +152,17 @@ def parse_every(value: str, option: str = "--every") -> int:
     return minutes
 
 
+FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _day(name: str) -> int:
+    name = name.strip()
+    for names in (DAY_NAMES, FULL_DAY_NAMES):
+        if name in names:
+            return names.index(name)
+    raise ValueError(name)
+
+
 def parse_days(value: str, option: str = "--days") -> frozenset[int]:
     """``all``, ``mon-fri``, ``mon,wed,fri``, ``sat-sun`` -> a set of weekday numbers."""
     text = value.strip().lower()
@@ -160,20 +171,14 @@ def parse_days(value: str, option: str = "--days") -> frozenset[int]:
     days: set[int] = set()
     try:
         for part in text.split(","):
-            part = part.strip()
             if "-" in part:
-                first, last = (DAY_NAMES.index(p.strip()[:3]) for p in part.split("-", 1))
-                if len(part.split("-", 1)[0].strip()) < 3:
-                    raise ValueError
-                day = first
-                days.add(day)
-                while day != last:
-                    day = (day + 1) % 7
-                    days.add(day)
+                first, last = (_day(p) for p in part.split("-", 1))
+                days.add(first)
+                while first != last:  # a range may wrap: fri-mon
+                    first = (first + 1) % 7
+                    days.add(first)
             else:
-                if len(part) < 3:
-                    raise ValueError
-                days.add(DAY_NAMES.index(part[:3]))
+                days.add(_day(part))
     except ValueError:
         raise BadInput(
             f"{option} {value!r} is not a set of days",

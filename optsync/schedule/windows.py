@@ -48,9 +48,17 @@ START_DATE = "2024-01-01"
 def run_schtasks(argv: list[str]) -> subprocess.CompletedProcess[str]:
     """Run schtasks, decoding its output in the console code page."""
     encoding = "oem" if os.name == "nt" else "utf-8"
-    return subprocess.run(
-        argv, capture_output=True, text=True, encoding=encoding, errors="replace", check=False
-    )
+    try:
+        return subprocess.run(
+            argv, capture_output=True, text=True, encoding=encoding, errors="replace", check=False
+        )
+    except FileNotFoundError:
+        from optsync.errors import Unreachable
+
+        raise Unreachable(
+            "schtasks is not available on this machine",
+            "Use --backend windows on Windows; elsewhere --backend cron or external",
+        ) from None
 
 
 def ascii_name(text: str, limit: int = 48) -> str:

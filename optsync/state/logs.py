@@ -11,6 +11,7 @@ from sqlalchemy import Connection, delete, func, select
 
 from optsync.state import tables as t
 from optsync.state.db import State, utcnow
+from optsync.state.runs import iso
 
 LEVELS = ("debug", "info", "warning", "error")
 CATEGORIES = ("sync", "schedule", "config")
@@ -72,18 +73,10 @@ class LogRecord:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "ts": _iso(self.ts), "level": self.level,
+            "id": self.id, "ts": iso(self.ts), "level": self.level,
             "category": self.category, "company": self.company, "run_id": self.run_id,
             "message": self.message, "data": self.data,
         }
-
-
-def _iso(ts: datetime) -> str:
-    from datetime import UTC
-
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def query(

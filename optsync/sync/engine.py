@@ -164,19 +164,10 @@ def _check_operator(state: State, company: cfg.Company, acronym: str):
 
 
 def _database_name(url: str) -> str | None:
-    from pathlib import Path
+    """The database a company URL names (a SQLite file's stem), as CDN.Bazy lists it."""
+    from optsync.dburl import database_name
 
-    if url.lower().startswith("odbc:"):
-        import re
-
-        m = re.search(r"(?i)\b(?:DATABASE|Initial Catalog)\s*=\s*\{?([^;}]*)", url)
-        return m.group(1) if m else None
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        return Path(parsed.database or "").stem or None
-    return parsed.database
+    return database_name(url)
 
 
 def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration], op_info,

@@ -323,3 +323,10 @@ def test_passwords_in_odd_urls_are_masked_too(cli, home, url):
         for path in home.rglob("*"):
             if path.is_file():
                 assert secret.encode() not in path.read_bytes()
+
+
+def test_usage_errors_are_one_line_with_exit_2(cli):
+    for args in (["logs", "--limit", "abc"], ["run", "--all", "--wait", "soon"],
+                 ["company", "list", "--bogus"]):
+        result = cli(*args, code=ExitCode.BAD_INPUT)
+        assert result.stderr.startswith("optsync: error: ") and result.stderr.count("\n") == 1

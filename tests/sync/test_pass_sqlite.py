@@ -327,7 +327,8 @@ def test_a_due_company_served_meanwhile_by_another_host_is_skipped(cli, world):
     "update TwrCeny set TwC_Waluta = 'EUR' where TwC_TwCID = (select min(TwC_TwCID) from TwrCeny)",
     "update TwrCeny set TwC_Wartosc = TwC_Wartosc + 0.01 where TwC_TwCID = (select min(TwC_TwCID) from TwrCeny)",
     "update DefCeny set DfC_Nazwa = 'Detal 2' where DfC_Lp = 1",
-    "update TwrIlosci set TwI_Rezerwacje = TwI_Rezerwacje + 1 where TwI_TwIId = (select max(TwI_TwIId) from TwrIlosci where TwI_MagId is not null)",
+    "update TwrIlosci set TwI_Rezerwacje = TwI_Rezerwacje + 1 where TwI_TwIId = "
+    "(select max(TwI_TwIId) from TwrIlosci where TwI_MagId is not null)",
 ])
 def test_any_change_behind_prices_or_stock_is_sent(cli, world, change):
     run(cli)
