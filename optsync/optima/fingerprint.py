@@ -27,15 +27,14 @@ def _weighted(value: Any, ident: Any, prime: int) -> Any:
 def prices_queries(t: OptimaTables) -> list[Select[Any]]:
     c, d, w = t.TwrCeny.c, t.DefCeny.c, t.Towary.c
     return [
+        # Text columns cannot be summed: grouping by them moves a changed row between groups,
+        # which changes their counts and sums. One scan of the table all the same.
         select(
-            func.count(), func.max(c.TwC_TwCID), func.sum(c.TwC_Wartosc),
+            c.TwC_Waluta, func.count(), func.max(c.TwC_TwCID), func.sum(c.TwC_Wartosc),
             _weighted(c.TwC_Wartosc, c.TwC_TwCID, 1009),
             _weighted(c.TwC_TwCNumer, c.TwC_TwrID, 1013),
             _weighted(c.TwC_TwrID, c.TwC_TwCID, 1019),
-        ),
-        # Text columns cannot be summed: group by them, so any change of one moves a row
-        # between groups and changes their counts and sums.
-        select(c.TwC_Waluta, func.count(), _weighted(c.TwC_TwrID, c.TwC_TwCID, 1021))
+        )
         .group_by(c.TwC_Waluta)
         .order_by(c.TwC_Waluta),
         select(d.DfC_Lp, d.DfC_Nazwa, d.DfC_Nieaktywna).order_by(d.DfC_Lp),
