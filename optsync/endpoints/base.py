@@ -149,7 +149,6 @@ class Endpoint(ABC):
     @abstractmethod
     def _inbox(self, entity: str) -> Iterator[Inbound]: ...
 
-    @abstractmethod
     def mark(
         self,
         entity: str,
@@ -161,6 +160,20 @@ class Endpoint(ABC):
         error: str | None = None,
     ) -> None:
         """Record the outcome of one inbound record (durable after finish_inbox)."""
+        if status not in ("imported", "rejected"):
+            raise ValueError(f"status must be 'imported' or 'rejected', got {status!r}")
+        self._mark(entity, inbound, status, erp_id, erp_number, error)
+
+    @abstractmethod
+    def _mark(
+        self,
+        entity: str,
+        inbound: Inbound,
+        status: Status,
+        erp_id: int | None,
+        erp_number: str | None,
+        error: str | None,
+    ) -> None: ...
 
     @abstractmethod
     def finish_inbox(self, entity: str) -> None:

@@ -206,19 +206,16 @@ class FolderEndpoint(Endpoint):
             label=label,
         )
 
-    def mark(
+    def _mark(
         self,
         entity: str,
         inbound: Inbound,
-        *,
         status: Status,
-        erp_id: int | None = None,
-        erp_number: str | None = None,
-        error: str | None = None,
+        erp_id: int | None,
+        erp_number: str | None,
+        error: str | None,
     ) -> None:
         """Remember the record's outcome; its file moves at finish_inbox once all are marked."""
-        if status not in ("imported", "rejected"):
-            raise ValueError(f"status must be 'imported' or 'rejected', got {status!r}")
         ref: FileRef = inbound.ref
         state = self._files.get(entity, {}).get(ref.path)
         if state is None:

@@ -213,19 +213,16 @@ class SqlEndpoint(Endpoint):
             return Inbound(ref=row_id, record=None, error=str(exc), label=label)
         return Inbound(ref=row_id, record=record, error=None, label=label)
 
-    def mark(
+    def _mark(
         self,
         entity: str,
         inbound: Inbound,
-        *,
         status: Status,
-        erp_id: int | None = None,
-        erp_number: str | None = None,
-        error: str | None = None,
+        erp_id: int | None,
+        erp_number: str | None,
+        error: str | None,
     ) -> None:
         """Buffer the row's new status; written in batches and at finish_inbox."""
-        if status not in ("imported", "rejected"):
-            raise ValueError(f"status must be 'imported' or 'rejected', got {status!r}")
         self._unmarked.get(entity, {}).pop(inbound.ref, None)
         pending = self._marks.setdefault(entity, [])
         pending.append(
