@@ -15,6 +15,8 @@ def test_an_old_state_database_is_upgraded_in_place(home):
     home.mkdir(parents=True)
     engine = make_engine(f"sqlite:///{home / 'state.db'}")
     assert upgrade(engine, target=1) == 1
+    with engine.begin() as conn:  # version 1 as it was released: runs had no "complete"
+        conn.exec_driver_sql("ALTER TABLE optsync_runs DROP COLUMN complete")
     with engine.begin() as conn:
         conn.execute(t.companies.insert().values(
             name="Stara Firma", db_url="sqlite:///stara.db", description="z wersji 1",
@@ -31,6 +33,8 @@ def test_an_old_state_database_is_upgraded_in_place(home):
         assert conn.execute(select(t.logs.c.message)).scalar_one() == "old record"
     assert inspect(state.engine).has_table("optsync_locks")
     assert inspect(state.engine).has_table("optsync_installs")
+    columns = {c["name"] for c in inspect(state.engine).get_columns("optsync_runs")}
+    assert "complete" in columns  # added by version 3 with ALTER TABLE
     install_id = state.install_id()
     state.dispose()
     assert State(home).install_id() == install_id  # upgrading twice changes nothing
@@ -41,6 +45,6 @@ def test_a_newer_state_database_is_refused(home, monkeypatch):
     state.install_id()
     state.dispose()
     monkeypatch.setattr(statedb, "MIGRATIONS", statedb.MIGRATIONS[:1])
-    monkeypatch.setattr(statedb, "SCHEMA_VERSION", 1)
+    monkeypatch.setattr(statedb, "SCHEMA_VERSION", 1)  # this optsync knows version 1 only
     with pytest.raises(ConfigError, match="newer than this optsync"):
         _ = State(home).engine

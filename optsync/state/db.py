@@ -35,8 +35,25 @@ def _v2(conn: Connection) -> None:
     t.metadata.create_all(conn, tables=[t.locks, t.installs])
 
 
+def _v3(conn: Connection) -> None:
+    """Runs say whether they were complete passes (``run --due`` counts only those)."""
+    add_column(conn, t.runs, t.runs.c.complete)
+
+
+def add_column(conn: Connection, table, column) -> None:
+    """``ALTER TABLE ... ADD`` a column of the current definition, unless it is there."""
+    if column.name in {c["name"] for c in inspect(conn).get_columns(table.name)}:
+        return  # created by an earlier step from the current definition
+    kind = column.type.compile(dialect=conn.dialect)
+    add = "ADD" if conn.dialect.name == "mssql" else "ADD COLUMN"
+    prep = conn.dialect.identifier_preparer
+    conn.exec_driver_sql(
+        f"ALTER TABLE {prep.format_table(table)} {add} {prep.quote(column.name)} {kind}"
+    )
+
+
 # Each entry upgrades the schema by one version; never edit a released step, add one.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from optsync.home import hostname
 from optsync.state import tables as t
@@ -55,7 +55,7 @@ def _run(row) -> Run:
 
 
 def start(state: State, company_id: int | None, company: str, trigger: str,
-          *, status: str = "running", reason: str | None = None) -> Run:
+          *, status: str = "running", reason: str | None = None, complete: bool = True) -> Run:
     """Record a pass as started (or, with ``status='skipped'``, as skipped at once)."""
     now = utcnow()
     run = Run(
@@ -68,7 +68,7 @@ def start(state: State, company_id: int | None, company: str, trigger: str,
             t.runs.insert().values(
                 company_id=company_id, company=company, trigger=trigger, host=run.host,
                 pid=run.pid, started_at=now, finished_at=run.finished_at, status=status,
-                reason=reason, steps="[]",
+                reason=reason, steps="[]", complete=complete,
             )
         )
         run.id = int(result.inserted_primary_key[0])
@@ -86,13 +86,16 @@ def finish(state: State, run: Run) -> None:
         )
 
 
-def last_runs(state: State, *, include_skipped: bool = False) -> dict[int, Run]:
-    """The latest run of every company, by company id."""
+def last_runs(state: State, *, include_skipped: bool = False,
+              complete_only: bool = False) -> dict[int, Run]:
+    """The latest run of every company, by company id (``complete_only``: full passes)."""
     q = select(t.runs.c.company_id, func.max(t.runs.c.id).label("id")).group_by(
         t.runs.c.company_id
     )
     if not include_skipped:
         q = q.where(t.runs.c.status != "skipped")
+    if complete_only:
+        q = q.where(or_(t.runs.c.complete.is_(None), t.runs.c.complete.is_(True)))
     latest = q.subquery()
     with state.engine.connect() as conn:
         rows = conn.execute(select(t.runs).join(latest, latest.c.id == t.runs.c.id)).all()

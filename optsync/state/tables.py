@@ -101,6 +101,9 @@ runs = Table(
     Column("status", String(20), nullable=False),  # running, ok, partial, failed, skipped
     Column("reason", String(50)),
     Column("steps", Text, nullable=False, default="[]"),
+    # Added in schema version 3: False for a dry run or one narrowed by --only/--entity,
+    # which does not serve a scheduled start (NULL in older rows: complete).
+    Column("complete", Boolean),
     Index("ix_optsync_runs_company", "company_id", "started_at"),
 )
 

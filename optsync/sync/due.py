@@ -35,7 +35,7 @@ def due_companies(state: State, now: datetime | None = None) -> list[cfg.Company
     if not schedules:
         return []
     ids = _with_integrations(state)
-    latest = last_runs(state)
+    latest = last_runs(state, complete_only=True)
     due = []
     for company in cfg.list_companies(state):
         schedule = schedules.get(company.id)

@@ -31,6 +31,11 @@ class PassOptions:
     on_start: Callable[[str], None] | None = None  # progress for people: a step begins
     on_step: Callable[[Step], None] | None = None  # progress for people: a step ended
 
+    @property
+    def complete(self) -> bool:
+        """Whether this pass does everything a scheduled one would (and so serves --due)."""
+        return not (self.dry_run or self.only or self.entities)
+
 
 def _log(state: State, level: str, message: str, company: str, run_id: int | None = None,
          data: dict | None = None) -> None:
@@ -76,7 +81,7 @@ def run_company(state: State, name: str, opts: PassOptions, *, now: datetime | N
             if not still_due(state, company):  # served by another host since it was chosen
                 return _skip(state, company, opts, "locked",
                              "another pass served it since it was found due")
-        run = runs.start(state, company.id, company.name, opts.trigger)
+        run = runs.start(state, company.id, company.name, opts.trigger, complete=opts.complete)
         lease.set_run(run.id)
         lease.keep_alive()
         _log(state, "info", f"pass of {company.name} started ({opts.trigger})", company.name,

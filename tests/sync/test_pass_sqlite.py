@@ -336,3 +336,12 @@ def test_any_change_behind_prices_or_stock_is_sent(cli, world, change):
         c.execute(change)
     result = steps(run(cli), "export")
     assert result[("sklep", "prices")]["written"] + result[("sklep", "stock")]["written"] >= 1
+
+
+def test_a_dry_or_narrowed_manual_pass_does_not_serve_a_due_start(cli, world):
+    manage.set_schedule(world.state, COMPANY, every="1h")
+    run(cli, "--dry-run")
+    run(cli, "--entity", "products")
+    due = json.loads(cli("run", "--due", "--json").stdout)
+    assert [(r["company"], r["status"]) for r in due] == [(COMPANY, "ok")]
+    assert json.loads(cli("run", "--due", "--json").stdout) == []
