@@ -9,6 +9,7 @@ import typer
 
 from optsync import output
 from optsync.cli.common import ctx_of, new_app, report
+from optsync.errors import BadInput
 
 app = new_app("Per-company schedules (the seed's Harmonogramy) and their OS entries.")
 BackendOpt = Annotated[
@@ -23,10 +24,8 @@ CrontabOpt = Annotated[
 def set_(
     ctx: typer.Context,
     company: Annotated[str, typer.Option("--company", help="The company's name.")],
-    enable: Annotated[
-        Optional[bool], typer.Option("--enable/--disable", help="Switch passes on or off.",
-                                     show_default=False)
-    ] = None,
+    enable: Annotated[bool, typer.Option("--enable", help="Switch passes on.")] = False,
+    disable: Annotated[bool, typer.Option("--disable", help="Switch passes off.")] = False,
     from_: Annotated[Optional[str], typer.Option("--from", help="HH:MM, e.g. 08:00.")] = None,
     to: Annotated[Optional[str], typer.Option("--to", help="HH:MM, inclusive.")] = None,
     every: Annotated[
@@ -39,7 +38,10 @@ def set_(
     """Set a company's schedule; unchanged options keep their values."""
     from optsync import manage
 
-    report(manage.set_schedule(ctx_of(ctx).state(), company, enable=enable, start=from_,
+    if enable and disable:
+        raise BadInput("--enable and --disable exclude each other", "Give only one of them")
+    switch = True if enable else (False if disable else None)
+    report(manage.set_schedule(ctx_of(ctx).state(), company, enable=switch, start=from_,
                                end=to, every=every, days=days))
 
 

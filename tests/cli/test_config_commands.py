@@ -330,3 +330,9 @@ def test_usage_errors_are_one_line_with_exit_2(cli):
                  ["company", "list", "--bogus"]):
         result = cli(*args, code=ExitCode.BAD_INPUT)
         assert result.stderr.startswith("optsync: error: ") and result.stderr.count("\n") == 1
+
+
+def test_enable_and_disable_together_exit_2(cli):
+    cli("company", "add", "A", "--db", "sqlite:///a.db")
+    cli("schedule", "set", "--company", "A", "--enable", "--disable", code=ExitCode.BAD_INPUT)
+    assert cli.json("schedule", "list")[0]["enabled"] is False  # nothing was set
