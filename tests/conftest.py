@@ -19,6 +19,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith("OPTSYNC_") and name != "OPTSYNC_TEST_PG_URL":
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPTSYNC_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)  # relative paths in a test land here, never in the checkout
     monkeypatch.setenv("OPTSYNC_HOSTNAME", "test-host")
     monkeypatch.setenv("TERMINAL_WIDTH", "200")
     monkeypatch.setenv("COLUMNS", "200")
