@@ -8,10 +8,6 @@ from pathlib import Path
 
 import pytest
 
-PG_URL = os.environ.get(
-    "OPTSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -58,16 +54,3 @@ class Cli:
 @pytest.fixture
 def cli() -> Cli:
     return Cli()
-
-
-def pg_engine_or_skip(url: str = PG_URL):
-    """An engine for the test PostgreSQL server, or a skip saying why there is none."""
-    from sqlalchemy import create_engine, text
-
-    try:
-        engine = create_engine(url)
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"PostgreSQL at {url} not reachable: {type(exc).__name__}")
-    return engine

@@ -10,8 +10,6 @@ database in PostgreSQL too (``state_url`` in ``<home>/optsync.toml``).
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
+from pg_databases import pg_databases
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -29,9 +28,6 @@ from optsync.state.db import State
 
 pytestmark = pytest.mark.slow
 
-PG_URL = os.environ.get(
-    "OPTSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 COMPANY = "Firma Testowa Sp. z o.o."
 CENT = Decimal("0.01")
 
@@ -39,30 +35,8 @@ CENT = Decimal("0.01")
 @pytest.fixture
 def pg_database() -> Iterator[Callable[[str], str]]:
     """A factory of empty PostgreSQL databases (``optsync_e2e_<uuid>_<label>``), dropped after."""
-    server = make_url(PG_URL)
-    try:
-        admin = create_engine(server, isolation_level="AUTOCOMMIT",
-                              connect_args={"connect_timeout": 3})
-        with admin.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
-        pytest.skip(f"no PostgreSQL answers at {server.render_as_string()} "
-                    f"(set OPTSYNC_TEST_PG_URL): {type(exc).__name__}")
-    created: list[str] = []
-    run = uuid.uuid4().hex[:10]
-
-    def make(label: str) -> str:
-        name = f"optsync_e2e_{run}_{label}"
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        created.append(name)
-        return server.set(database=name).render_as_string(hide_password=False)
-
-    yield make
-    with admin.connect() as conn:
-        for name in created:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    with pg_databases("optsync_e2e") as make:
+        yield make
 
 
 @dataclass

@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,8 +22,8 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from pg_databases import pg_databases
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
 
 from optsync import manage
 from optsync.optima.sample import create_company_db
@@ -33,9 +32,6 @@ from optsync.state.db import State
 
 pytestmark = pytest.mark.slow
 
-PG_URL = os.environ.get(
-    "OPTSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 COMPANIES = [f"Firma {n} Sp. z o.o." for n in range(1, 7)]
 HOSTS = ("host-a", "host-b")
 TIMEOUT = 60
@@ -44,22 +40,8 @@ TIMEOUT = 60
 @pytest.fixture
 def state_url() -> Iterator[str]:
     """A PostgreSQL state database of this test's own, dropped after it."""
-    server = make_url(PG_URL)
-    try:
-        admin = create_engine(server, isolation_level="AUTOCOMMIT",
-                              connect_args={"connect_timeout": 3})
-        with admin.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
-        pytest.skip(f"no PostgreSQL answers at {server.render_as_string()} "
-                    f"(set OPTSYNC_TEST_PG_URL): {type(exc).__name__}")
-    name = f"optsync_e2e_{uuid.uuid4().hex[:10]}_state"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    with pg_databases("optsync_e2e") as make:
+        yield make("state")
 
 
 @dataclass

@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, make_url, text
+from pg_databases import pg_databases
+from sqlalchemy import Engine, create_engine, text
 
 from optsync.optima import sample
 from optsync.optima.tables import OptimaTables, tables_for
 
-PG_URL = os.environ.get("OPTSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
 
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
-    """A database of its own on the test server (per process), dropped at the end."""
-    admin_url = make_url(PG_URL)
-    name = f"optsync_test_optima_{os.getpid()}"
-    try:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
-        pytest.skip(f"PostgreSQL at {admin_url!r} not reachable: {type(exc).__name__}: {exc}")
-    yield admin_url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    """A database of its own on the test server (per session), dropped at the end."""
+    with pg_databases("optsync_test_optima") as make:
+        yield make("adapter")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
