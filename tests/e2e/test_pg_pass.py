@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pytest
 from pg_databases import pg_databases
+from shop_scenarios import two_good_orders_and_one_bad
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from optsync import manage
-from optsync.demo import shop_orders, write_shop_orders
+from optsync.demo import write_shop_orders
 from optsync.optima.sample import create_company_db, create_config_db
 from optsync.state.db import State
 
@@ -178,15 +179,7 @@ def test_pg_optima_one_pass_fills_the_shop_and_only_changes_are_sent_again(cli, 
 
 def test_pg_optima_orders_become_draft_ro_documents_once(cli, world):
     codes = world.product_codes(4)
-    good = shop_orders(codes, count=2)
-    good[0]["lines"] = [
-        {"line_no": 1, "product_code": codes[0], "quantity": Decimal(3),
-         "unit_price": Decimal("3.33"), "price_kind": "gross", "vat_rate": Decimal(23)},
-        {"line_no": 2, "product_code": codes[1], "quantity": Decimal("1.5"),
-         "unit_price": Decimal("10.01"), "price_kind": "gross", "vat_rate": Decimal(8)},
-    ]
-    bad = shop_orders(codes, start=10, count=1)
-    bad[0]["lines"][0]["product_code"] = "NIE-MA-TAKIEGO"
+    good, bad = two_good_orders_and_one_bad(codes)
     write_shop_orders(world.shop_url, good + bad)
 
     result = run(cli, "--only", "import", code=1)

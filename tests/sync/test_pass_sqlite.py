@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from shop_scenarios import two_good_orders_and_one_bad
 from sync_world import COMPANY, make_world
 
 from optsync import manage
-from optsync.demo import shop_orders, write_shop_orders
+from optsync.demo import write_shop_orders
 from optsync.errors import ExitCode
 
 
@@ -124,15 +125,7 @@ def test_dry_run_writes_nothing_and_full_sends_everything(cli, world):
 
 def test_orders_become_draft_ro_documents_and_a_bad_one_is_rejected(cli, world):
     codes = world.product_codes(4)
-    good = shop_orders(codes, count=2)
-    good[0]["lines"] = [
-        {"line_no": 1, "product_code": codes[0], "quantity": Decimal(3),
-         "unit_price": Decimal("3.33"), "price_kind": "gross", "vat_rate": Decimal(23)},
-        {"line_no": 2, "product_code": codes[1], "quantity": Decimal("1.5"),
-         "unit_price": Decimal("10.01"), "price_kind": "gross", "vat_rate": Decimal(8)},
-    ]
-    bad = shop_orders(codes, start=10, count=1)
-    bad[0]["lines"][0]["product_code"] = "NIE-MA-TAKIEGO"
+    good, bad = two_good_orders_and_one_bad(codes)
     write_shop_orders(f"sqlite:///{world.shop_db}", good + bad)
 
     result = run(cli, "--only", "import", code=1)
