@@ -45,6 +45,18 @@ _PRODUCT = (
     Field("active", "bool"),
 )
 
+# A customer's name, tax id, address and contact: the same columns out and in.
+_PARTY = (
+    _s("name", 400),
+    _s("tax_id", 32),
+    _s("street", 255),
+    _s("postal_code", 16),
+    _s("city", 100),
+    _s("country", 100),
+    _s("email", 255),
+    _s("phone", 64),
+)
+
 OUTBOUND_SPEC: dict[str, tuple[Field, ...]] = {
     "products": _PRODUCT,
     "prices": (
@@ -62,14 +74,7 @@ OUTBOUND_SPEC: dict[str, tuple[Field, ...]] = {
     ),
     "customers": (
         _s("code", 50, True),
-        _s("name", 400),
-        _s("tax_id", 32),
-        _s("street", 255),
-        _s("postal_code", 16),
-        _s("city", 100),
-        _s("country", 100),
-        _s("email", 255),
-        _s("phone", 64),
+        *_PARTY,
         Field("active", "bool"),
         _s("guid", 36),
     ),
@@ -128,14 +133,7 @@ INBOUND_SPEC: dict[str, tuple[Field, ...]] = {
     "customers": (
         _s("external_id", 100, True),
         _s("guid", 36),
-        _s("name", 400),
-        _s("tax_id", 32),
-        _s("street", 255),
-        _s("postal_code", 16),
-        _s("city", 100),
-        _s("country", 100),
-        _s("email", 255),
-        _s("phone", 64),
+        *_PARTY,
     ),
     "products": _PRODUCT,
     "prices": (
