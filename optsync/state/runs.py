@@ -86,12 +86,14 @@ def finish(state: State, run: Run) -> None:
         )
 
 
-def last_runs(state: State, *, include_skipped: bool = False,
-              complete_only: bool = False) -> dict[int, Run]:
-    """The latest run of every company, by company id (``complete_only``: full passes)."""
+def last_runs(state: State, *, include_skipped: bool = False, complete_only: bool = False,
+              company_id: int | None = None) -> dict[int, Run]:
+    """The latest run of every company (or one), by company id (``complete_only``: full passes)."""
     q = select(t.runs.c.company_id, func.max(t.runs.c.id).label("id")).group_by(
         t.runs.c.company_id
     )
+    if company_id is not None:
+        q = q.where(t.runs.c.company_id == company_id)
     if not include_skipped:
         q = q.where(t.runs.c.status != "skipped")
     if complete_only:

@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from optsync.schedule.model import Schedule
 from optsync.state import config as cfg
 from optsync.state import tables as t
 from optsync.state.db import State
-from optsync.state.runs import last_runs
+from optsync.state.runs import Run, last_runs
 
 
 def _with_integrations(state: State) -> set[int]:
@@ -28,6 +29,19 @@ def all_companies(state: State) -> list[cfg.Company]:
     return [c for c in cfg.list_companies(state) if c.id in ids]
 
 
+def _is_due(schedule: Schedule | None, last: Run | None, now: datetime) -> bool:
+    """An enabled schedule whose latest start (within one ``every``) no pass has served."""
+    if schedule is None or not schedule.enabled:
+        return False
+    start = schedule.last_start(now)
+    if start is None or now - start >= timedelta(minutes=schedule.every):
+        return False
+    if last is None:
+        return True
+    started = last.started_at if last.started_at.tzinfo else last.started_at.replace(tzinfo=UTC)
+    return started < start
+
+
 def due_companies(state: State, now: datetime | None = None) -> list[cfg.Company]:
     """Companies whose latest scheduled start has not been served by a pass yet."""
     now = now or datetime.now().astimezone()
@@ -36,24 +50,14 @@ def due_companies(state: State, now: datetime | None = None) -> list[cfg.Company
         return []
     ids = _with_integrations(state)
     latest = last_runs(state, complete_only=True)
-    due = []
-    for company in cfg.list_companies(state):
-        schedule = schedules.get(company.id)
-        if schedule is None or company.id not in ids:
-            continue
-        start = schedule.last_start(now)
-        if start is None or now - start >= timedelta(minutes=schedule.every):
-            continue
-        run = latest.get(company.id)
-        if run is not None:
-            started = run.started_at if run.started_at.tzinfo else run.started_at.replace(
-                tzinfo=UTC)
-            if started >= start:
-                continue
-        due.append(company)
-    return due
+    return [
+        c for c in cfg.list_companies(state)
+        if c.id in ids and _is_due(schedules.get(c.id), latest.get(c.id), now)
+    ]
 
 
 def still_due(state: State, company: cfg.Company, now: datetime | None = None) -> bool:
     """Whether the company is due yet; another host may have served it since it was chosen."""
-    return any(c.id == company.id for c in due_companies(state, now))
+    now = now or datetime.now().astimezone()
+    last = last_runs(state, complete_only=True, company_id=company.id).get(company.id)
+    return _is_due(cfg.get_schedule(state, company.id), last, now)

@@ -188,6 +188,7 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
     dburl.connect_check(db_url, f"the database of company {company.name!r}")
     optima = dburl.engine_for(db_url)
     steps: list[Step] = []
+    password = cfg.operator_password(state)
     try:
         tables = tables_for(optima)
         for integ in sorted(integrations, key=lambda i: i.name):
@@ -197,7 +198,7 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
             try:
                 endpoint = load_endpoint(integ.real_endpoint(state))
                 endpoint.check()
-                endpoint.use_operator(op_info.code, cfg.operator_password(state))
+                endpoint.use_operator(op_info.code, password)
             except OptsyncError as exc:
                 for direction, entity in planned:
                     steps.append(_failed(integ.name, entity, direction, redact(exc.message)))
