@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from optsync.endpoints.base import Endpoint
-from optsync.endpoints.records import ENTITY_KEYS
+from optsync.endpoints.records import ENTITY_KEYS, OUTBOUND_SPEC
 from optsync.optima import reader
 from optsync.optima.fingerprint import fingerprint
 from optsync.state import syncstate
@@ -79,9 +79,12 @@ def key_function(entity: str) -> Callable[[dict], str]:
 
 def key_values(entity: str, key: str) -> tuple:
     """The record key back from :func:`key_function`'s text, with its types."""
+    kinds = {f.name: f.kind for f in OUTBOUND_SPEC[entity]}
     parts = key.split(SEP)
-    types = [int if f == "price_list" or f == "erp_id" else str for f in ENTITY_KEYS[entity]]
-    return tuple(kind(part) for kind, part in zip(types, parts))
+    return tuple(
+        int(part) if kinds[name] == "int" else part
+        for name, part in zip(ENTITY_KEYS[entity], parts)
+    )
 
 
 def record_hash(record: dict) -> str:
