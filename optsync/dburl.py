@@ -1,17 +1,26 @@
-"""Database URLs: SQLAlchemy URLs and ``odbc:`` connection strings (SPEC 2.2)."""
+"""Database URLs: SQLAlchemy URLs and ``odbc:`` connection strings.
+
+Both forms are read by :mod:`optsync.connstr` (the one parser, which also finds passwords);
+this module checks them at input, opens engines, and names the missing driver package.
+"""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from urllib.parse import quote_plus
 
 from sqlalchemy import Engine, create_engine
 
-from optsync.errors import BadInput, Unreachable
-from optsync.secrets import mask_url
+from optsync import connstr
+from optsync.errors import BadInput, OptsyncError, Unreachable
+from optsync.secrets import mask_url, redact, secrets_of
 
-_ODBC_DATABASE = re.compile(r"(?i)\b(DATABASE|Initial Catalog)\s*=\s*(\{[^}]*\}|[^;]*)")
+# The Python package each SQLAlchemy driver needs, and the optsync extra that installs it.
+DRIVER_EXTRAS = {
+    "pyodbc": ("pyodbc", "sqlserver"),
+    "psycopg": ("psycopg", "postgres"),
+    "psycopg2": ("psycopg", "postgres"),
+}
 
 
 def to_sqlalchemy(url: str) -> str:
@@ -21,42 +30,117 @@ def to_sqlalchemy(url: str) -> str:
     return url
 
 
-def validate(url: str, option: str) -> str:
-    """Check that ``url`` parses, without connecting; return it unchanged."""
-    if url.lower().startswith("odbc:"):
-        if "=" not in url:
+def validate(url: str, option: str, *, paths_ok: bool = False) -> str:
+    """Check that ``url`` can be read, without connecting; return it unchanged.
+
+    A string the connection-string rules cannot read is refused naming ``option`` and the
+    rule it breaks, never quoting it (it may hold a password).
+    """
+    try:
+        parsed = connstr.parse(url)
+    except connstr.Unparsable as exc:
+        raise BadInput(
+            f"{option} cannot be read: {exc.reason}; it is not repeated here as it may hold "
+            "a password",
+            f"Check the value given to {option}",
+        ) from None
+    if parsed.kind == "odbc":
+        if not connstr.odbc_pairs(url[5:]):
             raise BadInput(
-                f"{option} {mask_url(url)!r} is not an ODBC connection string",
+                f"{option} 'odbc:' has no name=value pairs",
                 f"Use for example {option} 'odbc:DRIVER={{ODBC Driver 18 for SQL Server}};"
                 "SERVER=host;DATABASE=db;Trusted_Connection=yes'",
             )
         return url
+    if parsed.kind == "path":
+        if paths_ok:
+            return url
+        raise BadInput(
+            f"{option} {parsed.masked!r} is not a database URL",
+            f"Use a SQLAlchemy URL, for example {option} sqlite:///optima.db or "
+            f"{option} 'mssql+pyodbc://user@server/db?driver=ODBC+Driver+18+for+SQL+Server'",
+        )
     from sqlalchemy.engine import make_url
 
     try:
         make_url(url).get_dialect()  # the dialect only: its driver loads on first connect
     except Exception:
         raise BadInput(
-            f"{option} {mask_url(url)!r} is not a database URL",
+            f"{option} {parsed.masked!r} names a database kind optsync does not know",
             f"Use a SQLAlchemy URL, for example {option} sqlite:///optima.db or "
             f"{option} 'mssql+pyodbc://user@server/db?driver=ODBC+Driver+18+for+SQL+Server'",
         ) from None
     return url
 
 
-def engine_for(url: str, **kwargs) -> Engine:
+def engine_for(url: str, *, what: str = "the database", **kwargs) -> Engine:
     """An engine for an Optima database or endpoint URL (pyodbc loads only for mssql)."""
     sa_url = to_sqlalchemy(url)
     if sa_url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
+        sa_url = _existing_sqlite(sa_url, url, what)
     try:
         return create_engine(sa_url, **kwargs)
+    except ImportError as exc:
+        raise missing_driver(url, exc, what) from None
     except Exception as exc:
         raise Unreachable(
-            f"the database {mask_url(url)} cannot be used ({type(exc).__name__}: "
-            f"{_first_line(exc, url)})",
+            f"{what} {mask_url(url)} cannot be used ({type(exc).__name__}: "
+            f"{first_line(exc, url)})",
             "Check the URL and that its driver is installed ('optsync doctor')",
         ) from None
+
+
+def _existing_sqlite(sa_url: str, url: str, what: str) -> str:
+    """An SQLite URL that opens its file only if it exists (never creates an empty one)."""
+    from urllib.parse import quote, urlencode
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(sa_url)
+    database = parsed.database or ""
+    if not database or database == ":memory:" or parsed.query.get("uri"):
+        return sa_url
+    path = Path(database).absolute()
+    if not path.is_file():
+        raise Unreachable(
+            f"{what} {mask_url(url)} does not exist (no such file {path})"
+            if not path.exists() else f"{what} {mask_url(url)} is not a file ({path})",
+            "Check the path, or create the database first",
+        )
+    query = {**parsed.query, "mode": "rw", "uri": "true"}
+    return f"sqlite:///file:{quote(str(path))}?{urlencode(query, doseq=True)}"
+
+
+def missing_driver(url: str, exc: ImportError, what: str = "the database") -> OptsyncError:
+    """The error for a database whose driver cannot be imported, naming what installs it.
+
+    Exit 69, as for a database that does not answer: the configuration is right, this
+    machine lacks the means to reach the database, and installing it needs no change to
+    the configuration.
+    """
+    first = (str(exc).splitlines() or [""])[0]
+    module = (getattr(exc, "name", None) or "").split(".")[0]
+    if module != "pyodbc" and "odbc" in first.lower():  # pyodbc is there, libodbc is not
+        return Unreachable(
+            f"{what} {mask_url(url)} needs the unixODBC driver manager, which is not "
+            f"installed ({redact(first, secrets_of(url))[:200]})",
+            "Install unixODBC and an ODBC driver for SQL Server, for example "
+            "'apt-get install unixodbc tdsodbc' (Debian, Ubuntu), then run 'optsync doctor'",
+        )
+    package, extra = DRIVER_EXTRAS.get(module, (module or "its driver", None))
+    if extra is None:
+        return Unreachable(
+            f"{what} {mask_url(url)} needs the Python module {package}, which is not installed",
+            f"Install it with 'pip install {package}'",
+        )
+    hint = ""
+    if module == "psycopg2":
+        hint = ", and write the URL as postgresql+psycopg://..."
+    return Unreachable(
+        f"{what} {mask_url(url)} needs the Python package {package}, which is not installed",
+        f"Install it with: pip install 'optsync[{extra}]'{hint}",
+    )
 
 
 CONNECT_TIMEOUT = 10  # seconds: a checked server that does not answer must not hang a pass
@@ -79,26 +163,26 @@ def connect_check(url: str, what: str) -> None:
             f"{what} {mask_url(url)} cannot be opened (no such file)",
             "Check the path, or create the database first",
         )
-    engine = engine_for(url, **timeout_args(url))
+    engine = engine_for(url, what=what, **timeout_args(url))
     try:
         with engine.connect():
             pass
     except Exception as exc:
         raise Unreachable(
             f"{what} {mask_url(url)} cannot be reached ({type(exc).__name__}: "
-            f"{_first_line(exc, url)})",
+            f"{first_line(exc, url)})",
             "Check that the server runs and the URL is right",
         ) from None
     finally:
         engine.dispose()
 
 
-def _first_line(exc: BaseException, url: str) -> str:
-    from optsync.secrets import redact, split_secret
-
+def first_line(exc: BaseException, url: str) -> str:
+    """The first line of a driver's error, with every spelling of the URL's password masked."""
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     line = text[0] if text else ""
-    return redact(line, [split_secret(url)[1]])[:200]
+    return redact(line, secrets_of(url))[:200]
+
 
 
 def absolute(target: str) -> str:
@@ -120,8 +204,10 @@ def absolute(target: str) -> str:
 def database_name(url: str) -> str | None:
     """The database a URL or ``odbc:`` string names; for SQLite the file name's stem."""
     if url.lower().startswith("odbc:"):
-        found = _ODBC_DATABASE.search(url)
-        return found.group(2).strip("{}") if found else None
+        try:
+            return connstr.odbc_get(url[5:], "DATABASE", "Initial Catalog")
+        except connstr.Unparsable:
+            return None
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
@@ -133,9 +219,8 @@ def database_name(url: str) -> str | None:
 def with_database(config_url: str, database: str) -> str:
     """The configuration database's URL with the database replaced (``company discover``)."""
     if config_url.lower().startswith("odbc:"):
-        if _ODBC_DATABASE.search(config_url):
-            return _ODBC_DATABASE.sub(lambda m: f"{m.group(1)}={database}", config_url, count=1)
-        return config_url.rstrip(";") + f";DATABASE={database}"
+        return config_url[:5] + connstr.odbc_set(config_url[5:], "DATABASE", database,
+                                                 "Initial Catalog")
     from sqlalchemy.engine import make_url
 
     parsed = make_url(config_url)

@@ -221,8 +221,7 @@ def add_integration(
         raise BadInput("--name is empty", "Use for example --name eshop")
     if not endpoint.strip():
         raise BadInput("--endpoint is empty", "Use a database URL or a folder path")
-    if "://" in endpoint and not endpoint.startswith("file://"):
-        dburl.validate(endpoint, "--endpoint")
+    dburl.validate(endpoint, "--endpoint", paths_ok=True)  # a folder path is fine too
     endpoint = dburl.absolute(endpoint)
     masked, secret = split_secret(endpoint)
     values = dict(

@@ -10,6 +10,7 @@ import os
 import re
 from pathlib import Path
 
+from optsync import connstr
 from optsync.errors import ConfigError
 
 MASK = "***"
@@ -23,7 +24,6 @@ def remember(secret: str | None) -> str | None:
     if secret:
         KNOWN_SECRETS.add(secret)
     return secret
-_ODBC_SECRET = re.compile(r"(?i)\b(PWD|Password)\s*=\s*(\{(?:[^}]|\}\})*\}|[^;]*)")
 
 
 class Vault:
@@ -86,59 +86,59 @@ class Vault:
 
 
 def split_secret(url: str) -> tuple[str, str | None]:
-    """Split a database URL or ``odbc:`` string into (masked form, password or None)."""
-    if url.lower().startswith("odbc:"):
-        found = _ODBC_SECRET.search(url)
-        if not found:
-            return url, None
-        value = found.group(2)
-        if value.startswith("{") and value.endswith("}"):
-            value = value[1:-1].replace("}}", "}")
-        masked = url[: found.start(2)] + MASK + url[found.end(2) :]
-        return masked, remember(value)
-    if "://" not in url or url.lower().startswith("file://"):
-        return url, None
-    from sqlalchemy.engine import make_url
+    """Split a database URL or ``odbc:`` string into (masked form, password or None).
 
+    The one parser of :mod:`optsync.connstr` finds the password. When it sits in a URL's
+    query, or the string cannot be read at all, the whole string is the secret (stored
+    encrypted) and only its masked form is kept in the clear.
+    """
     try:
-        parsed = make_url(url)
-    except Exception:  # not a URL SQLAlchemy parses: still never show what looks like one
-        return _mask_loosely(url), None
-    if parsed.password is None:
-        masked = _mask_loosely(url)
-        if masked == url:
-            return url, None
-        # A password inside the query (odbc_connect=...PWD=..., ?password=...): the whole
-        # URL becomes the secret, the masked one is what is stored and shown.
-        for found in _LOOSE_PARAM_PASSWORD.finditer(url):
-            remember(found.group(2))
-        return masked, WHOLE_URL + remember(url)
-    return parsed.render_as_string(hide_password=True), remember(str(parsed.password))
+        parsed = connstr.parse(url)
+    except connstr.Unparsable:
+        return connstr.wholly_masked(url), WHOLE_URL + remember(url)
+    for password in parsed.passwords:
+        _remember_spellings(password)
+    if not parsed.passwords:
+        return parsed.masked, None
+    if parsed.in_query:
+        return parsed.masked, WHOLE_URL + remember(url)
+    return parsed.masked, parsed.passwords[0]
+
+
+def _remember_spellings(password: str) -> None:
+    for spelling in connstr.spellings(password):
+        remember(spelling)
 
 
 def join_secret(masked: str, password: str | None) -> str:
-    """Put a password back into a URL masked by :func:`split_secret`."""
+    """Put a password back into a string masked by :func:`split_secret`."""
     if password is None:
         return masked
     if password.startswith(WHOLE_URL):
         return password[len(WHOLE_URL) :]
+    _remember_spellings(password)
     if masked.lower().startswith("odbc:"):
-        value = password
-        if any(ch in password for ch in ";{}= "):
-            value = "{" + password.replace("}", "}}") + "}"
-        found = _ODBC_SECRET.search(masked)
-        assert found is not None
-        return masked[: found.start(2)] + value + masked[found.end(2) :]
+        body = masked[5:]
+        try:
+            return masked[:5] + connstr.odbc_set(body, "PWD", password, "Password")
+        except connstr.Unparsable:  # stored by an older version: put it where *** stands
+            found = _STORED_ODBC_MASK.search(masked)
+            if found is None:
+                return masked
+            return masked[: found.start(2)] + connstr.odbc_quote(password) + masked[found.end(2):]
     from sqlalchemy.engine import make_url
 
     return make_url(masked).set(password=password).render_as_string(hide_password=False)
 
 
-# For text that is not a parseable URL: "scheme://user:PASSWORD@", and "PWD=...;" also
-# URL-encoded inside odbc_connect=...
-_LOOSE_URL_PASSWORD = re.compile(r"([A-Za-z][\w+.-]*://[^:/@\s]*):([^@\s]*)@")
+_STORED_ODBC_MASK = re.compile(r"(?i)\b(PWD|Password)\s*=\s*(\*\*\*)")
+# Free text (a driver's message) is not a connection string: these catch what looks like a
+# password in it, "scheme://user:PASSWORD@" (up to the last '@' of the word) and
+# "PWD=..." / "Password=..." (braced values with '}}', also URL-encoded inside odbc_connect).
+_LOOSE_URL_PASSWORD = re.compile(r"([A-Za-z][\w+.-]*://[^:/@\s]*):(\S*)@")
 _LOOSE_PARAM_PASSWORD = re.compile(
-    r"(?i)((?:^|[;&?{\s:]|%3B)(?:pwd|password)(?:=|%3D))(.*?)(?=;|&|%3B|\s|$)"
+    r"(?i)((?:^|[;&?{\s:'\"(\[]|%3B)(?:pwd|password)\s*(?:=|%3D)\s*)"
+    r"(\{(?:[^}]|\}\})*(?:\}|$)|%7B.*?(?:%7D(?!%7D)|$)|.*?(?=;|&|%3B|\s|$))"
 )
 
 
@@ -148,8 +148,23 @@ def _mask_loosely(text: str) -> str:
 
 
 def mask_url(url: str) -> str:
-    """The URL or ODBC string with any password replaced by ``***``."""
+    """The URL or ODBC string with any password replaced by ``***`` (wholly masked when it
+    cannot be read)."""
     return split_secret(url)[0]
+
+
+def secrets_of(url: str | None) -> list[str]:
+    """Every password a URL or ``odbc:`` string holds, in each way it may be written."""
+    if not url:
+        return []
+    try:
+        passwords = connstr.parse(url).passwords
+    except connstr.Unparsable:
+        return [url]
+    found: set[str] = set()
+    for password in passwords:
+        found |= connstr.spellings(password)
+    return sorted(found)
 
 
 MIN_REDACTED = 4  # shorter strings are everywhere in text; URLs are masked structurally
@@ -159,8 +174,7 @@ def redact(text: str, secrets: list[str | None] | None = None) -> str:
     """Mask passwords in URL-like text, then every given (default: known) secret in it."""
     text = _mask_loosely(text)
     candidates = list(secrets or []) + list(KNOWN_SECRETS)
-    for secret in sorted((s for s in candidates if s and len(s) >= MIN_REDACTED), key=len,
+    for secret in sorted({s for s in candidates if s and len(s) >= MIN_REDACTED}, key=len,
                          reverse=True):
-        if secret:
-            text = text.replace(secret, MASK)
+        text = text.replace(secret, MASK)
     return text

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import configparser
 import os
-import re
 from pathlib import Path
 
 from optsync.doctor import Check
@@ -17,7 +16,7 @@ INSTALL_MS_DRIVER = (
     "odbc/linux-mac/installing-the-microsoft-odbc-driver-for-sql-server), or FreeTDS: "
     "'apt-get install tdsodbc'"
 )
-_ODBC_DRIVER = re.compile(r"(?i)\bDRIVER\s*=\s*(\{[^}]*\}|[^;]*)")
+INSTALL_PYODBC = "pip install 'optsync[sqlserver]' (pyodbc, for SQL Server databases)"
 
 
 def checks(urls: list[str]) -> list[Check]:
@@ -37,14 +36,18 @@ def is_sqlserver(url: str) -> bool:
 
 def wanted_driver(url: str) -> str | None:
     """The ODBC driver an ``odbc:`` string or ``mssql+pyodbc`` URL names, if any."""
-    if url.lower().startswith("odbc:"):
-        found = _ODBC_DRIVER.search(url)
-        return found.group(1).strip("{}").strip() if found else None
-    from sqlalchemy.engine import make_url
+    from optsync import connstr
 
     try:
+        if url.lower().startswith("odbc:"):
+            driver = connstr.odbc_get(url[5:], "DRIVER")
+            return driver.strip() if driver else None
+        if connstr.kind_of(url) != "url":
+            return None
+        from sqlalchemy.engine import make_url
+
         driver = make_url(url).query.get("driver")
-    except Exception:  # noqa: BLE001 - not a URL: nothing named
+    except Exception:  # noqa: BLE001 - not readable: nothing named (input refuses these)
         return None
     return str(driver) if isinstance(driver, str) else None
 
@@ -68,7 +71,7 @@ def _pyodbc(needed: bool) -> tuple[Check, list[str] | None]:
         import pyodbc
     except ImportError as exc:
         first = (str(exc).splitlines() or [""])[0]
-        fix = INSTALL_UNIXODBC if "libodbc" in first else "pip install pyodbc"
+        fix = INSTALL_UNIXODBC if "libodbc" in first else INSTALL_PYODBC
         return Check("pyodbc", "fail" if needed else "warn",
                      _unused(f"pyodbc cannot be imported ({first})", needed), fix), None
     try:

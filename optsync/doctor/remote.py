@@ -37,12 +37,18 @@ def configuration(state: State) -> list[Check]:
 def urls(state: State) -> list[str]:
     """Every database URL and endpoint target in use (with passwords), state database first."""
     found = [state.url]
+    readers = []
     for company in cfg.list_companies(state):
-        found.append(company.real_db_url(state))
-        config_url = company.real_config_db_url(state)
-        if config_url:
-            found.append(config_url)
-    found += [i.real_endpoint(state) for i in cfg.list_integrations(state)]
+        readers += [lambda c=company: c.real_db_url(state),
+                    lambda c=company: c.real_config_db_url(state)]
+    readers += [lambda i=integ: i.real_endpoint(state) for integ in cfg.list_integrations(state)]
+    for read in readers:
+        try:
+            url = read()
+        except OptsyncError:  # a secret this key cannot read: the secret key check says so
+            continue
+        if url:
+            found.append(url)
     return found
 
 
@@ -80,26 +86,25 @@ def missing_tables(url: str, what: str, tables: tuple[str, ...]) -> list[str]:
     """The tables of ``tables`` the database lacks; Unreachable when it cannot be opened."""
     from sqlalchemy import inspect
 
-    from optsync.dburl import engine_for, timeout_args
+    from optsync.dburl import engine_for, first_line, timeout_args
     from optsync.optima.tables import schema_for
-    from optsync.secrets import mask_url, redact, split_secret
+    from optsync.secrets import mask_url
 
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):].split("?", 1)[0]
         if path and path != ":memory:" and not Path(path).exists():
             raise Unreachable(f"{what} {mask_url(url)} does not exist (no such file)",
                               "Check the path, or create the database first")
-    engine = engine_for(url, **timeout_args(url))
+    engine = engine_for(url, what=what, **timeout_args(url))
     try:
         with engine.connect() as conn:
             inspector = inspect(conn)
             schema = schema_for(conn.dialect.name)
             return [t for t in tables if not inspector.has_table(t, schema=schema)]
     except Exception as exc:  # noqa: BLE001 - any driver error means: not reachable
-        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
         raise Unreachable(
             f"{what} {mask_url(url)} cannot be reached ({type(exc).__name__}: "
-            f"{redact(first, [split_secret(url)[1]])[:200]})",
+            f"{first_line(exc, url)})",
             "Check that the server runs, the URL and the credentials",
         ) from None
     finally:
@@ -119,7 +124,9 @@ def _endpoint(state: State, integ: cfg.Integration) -> Check:
     except OptsyncError as exc:
         return Check(name, "fail", exc.what, exc.fix)
     except Exception as exc:  # noqa: BLE001 - a finding, not a crash
-        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        from optsync.dburl import first_line
+
+        first = first_line(exc, integ.real_endpoint(state))
         return Check(name, "fail", f"{integ.endpoint} cannot be used ({type(exc).__name__}: "
                      f"{first})", "check the endpoint with 'optsync integration list'")
     return Check(name, "ok", f"{integ.endpoint} ({integ.kind}) reachable")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Table, and_, bindparam, create_engine, select, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from optsync.dburl import to_sqlalchemy
+from optsync.dburl import first_line, missing_driver, to_sqlalchemy
 from optsync.endpoints.base import Endpoint, Export, Inbound, Status
 from optsync.endpoints.records import (
     DOCUMENT_LINE_FIELDS,
@@ -88,7 +88,9 @@ class SqlEndpoint(Endpoint):
                     f"invalid endpoint URL {self.display}: {self._masked(exc)}",
                     "Use a SQLAlchemy URL such as postgresql+psycopg://user@host/db",
                 ) from None
-            except (NoSuchModuleError, ImportError) as exc:
+            except ImportError as exc:
+                raise missing_driver(self.target, exc, "the sql endpoint") from None
+            except NoSuchModuleError as exc:
                 raise Unreachable(
                     f"cannot open the sql endpoint {self.display}: {self._masked(exc)}",
                     "Install the database driver the URL names (see 'optsync doctor')",
@@ -96,18 +98,7 @@ class SqlEndpoint(Endpoint):
         return self._engine
 
     def _masked(self, exc: BaseException) -> str:
-        text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        message = text[0] if text else type(exc).__name__
-        password = self._password()
-        return message.replace(password, "***") if password else message
-
-    def _password(self) -> str | None:
-        try:
-            from sqlalchemy.engine import make_url
-
-            return make_url(sqlalchemy_url(self.target.strip())).password or None
-        except Exception:  # noqa: BLE001 - an unparsable URL has no password to hide
-            return None
+        return first_line(exc, self.target.strip()) or type(exc).__name__
 
     def check(self) -> None:
         """Raise Unreachable unless a connection opens and answers."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, delete, select
 
+from optsync.connstr import shown
 from optsync.errors import BadInput, UnknownCompany
 from optsync.schedule.model import Schedule
 from optsync.secrets import join_secret
@@ -24,20 +25,23 @@ class Operator:
 class Company:
     id: int
     name: str
-    db_url: str  # masked
-    config_db_url: str | None  # masked
+    db_url: str  # masked, as shown (wholly masked when it cannot be read)
+    config_db_url: str | None  # masked, as shown
     description: str
     source: str
     _db_secret: str | None = field(default=None, repr=False)
     _config_secret: str | None = field(default=None, repr=False)
+    _db_stored: str = field(default="", repr=False)  # masked, as stored
+    _config_stored: str | None = field(default=None, repr=False)
 
     def real_db_url(self, state: State) -> str:
-        return join_secret(self.db_url, state.vault.decrypt(self._db_secret))
+        return join_secret(self._db_stored or self.db_url, state.vault.decrypt(self._db_secret))
 
     def real_config_db_url(self, state: State) -> str | None:
-        if self.config_db_url is None:
+        stored = self._config_stored or self.config_db_url
+        if stored is None:
             return None
-        return join_secret(self.config_db_url, state.vault.decrypt(self._config_secret))
+        return join_secret(stored, state.vault.decrypt(self._config_secret))
 
     def secrets(self, state: State) -> list[str | None]:
         return [state.vault.decrypt(self._db_secret), state.vault.decrypt(self._config_secret)]
@@ -50,16 +54,17 @@ class Integration:
     company: str
     name: str
     app: str
-    endpoint: str  # masked
+    endpoint: str  # masked, as shown (wholly masked when it cannot be read)
     kind: str
     export: list[str]
     import_: list[str]
     price_list: int | None
     warehouse: str | None
     _secret: str | None = field(default=None, repr=False)
+    _stored: str = field(default="", repr=False)  # masked, as stored
 
     def real_endpoint(self, state: State) -> str:
-        return join_secret(self.endpoint, state.vault.decrypt(self._secret))
+        return join_secret(self._stored or self.endpoint, state.vault.decrypt(self._secret))
 
     def as_json(self) -> dict:
         return {
@@ -107,9 +112,11 @@ def remove_operator(conn: Connection) -> bool:
 # companies ------------------------------------------------------------------------------
 def _company(row) -> Company:
     return Company(
-        id=row.id, name=row.name, db_url=row.db_url, config_db_url=row.config_db_url,
+        id=row.id, name=row.name, db_url=shown(row.db_url),
+        config_db_url=shown(row.config_db_url),
         description=row.description or "", source=row.source,
         _db_secret=row.db_secret, _config_secret=row.config_db_secret,
+        _db_stored=row.db_url, _config_stored=row.config_db_url,
     )
 
 
@@ -186,9 +193,9 @@ def list_integrations(state: State, company: Company | None = None) -> list[Inte
     return [
         Integration(
             id=r.id, company_id=r.company_id, company=r.company, name=r.name, app=r.app,
-            endpoint=r.endpoint, kind=r.kind, export=_split(r.export_entities),
+            endpoint=shown(r.endpoint), kind=r.kind, export=_split(r.export_entities),
             import_=_split(r.import_entities), price_list=r.price_list,
-            warehouse=r.warehouse, _secret=r.endpoint_secret,
+            warehouse=r.warehouse, _secret=r.endpoint_secret, _stored=r.endpoint,
         )
         for r in rows
     ]
