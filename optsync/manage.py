@@ -38,15 +38,11 @@ def _after_change(state: State, outcome: Outcome) -> Outcome:
     return outcome
 
 
-def check_company_name(name: str) -> str:
-    if not name.strip() or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise BadInput(
-            f"company name {name!r} is empty or holds control characters",
-            "Use printable text, for example 'Demo Sp. z o.o.'",
-        )
-    if len(name) > 200:
-        raise BadInput("company name is longer than 200 characters", "Use a shorter name")
-    return name
+def check_company_name(name: str, what: str = "company name") -> str:
+    """The name rule of :mod:`optsync.names` for a company (exit 2 naming ``what``)."""
+    from optsync.names import check_name
+
+    return check_name(name, what, "'Demo Sp. z o.o.'")
 
 
 # operator -------------------------------------------------------------------------------
@@ -141,13 +137,21 @@ def discover(state: State, config_db: str, *, dry_run: bool = False) -> Outcome:
     finally:
         engine.dispose()
 
+    from optsync.names import name_problem, printable
+
     results = []
+    skipped: list[str] = []
     config_split = split_secret(config_db)
     with state.engine.begin() as conn:
         for row in rows:
             if not row.active:
                 continue
-            name = check_company_name(row.name)
+            problem = name_problem(row.name)
+            if problem is not None:
+                skipped.append(f"company '{printable(row.name)}' in CDN.Bazy {problem}; "
+                               "skipped (rename it in Optima, then run discover again)")
+                continue
+            name = row.name
             url = dburl.with_database(config_db, row.database)
             db_split = split_secret(url)
             existing = cfg.find_company(state, name)
@@ -175,7 +179,7 @@ def discover(state: State, config_db: str, *, dry_run: bool = False) -> Outcome:
                 company=name, data={"db": db_split[0], "config_db": config_split[0]},
                 conn=conn,
             )
-    outcome = Outcome(data=results)
+    outcome = Outcome(data=results, warnings=skipped)
     counts = {a: sum(1 for r in results if r["action"] == a) for a in ("added", "updated")}
     prefix = "would be " if dry_run else ""
     outcome.notes.append(
@@ -216,9 +220,9 @@ def add_integration(
         )
     if warehouse is not None and not warehouse.strip():
         raise BadInput("--warehouse is empty", "Give a Mag_Symbol, for example --warehouse MAG")
-    name = (name or app).strip()
-    if not name or any(ord(ch) < 32 for ch in name):
-        raise BadInput("--name is empty", "Use for example --name eshop")
+    from optsync.names import check_name
+
+    name = check_name(app if name is None else name, "--name", "--name eshop")
     if not endpoint.strip():
         raise BadInput("--endpoint is empty", "Use a database URL or a folder path")
     dburl.validate(endpoint, "--endpoint", paths_ok=True)  # a folder path is fine too

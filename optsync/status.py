@@ -126,7 +126,7 @@ def _check_targets(
         try:
             chosen = service.backend_for(name, target, runner)
             installed = chosen.installed(install_id)
-            planned = chosen.render(wanted, install_id)
+            planned = chosen.render(service.entries(state, chosen.name), install_id)
         except Exception as exc:  # noqa: BLE001 - reported, never a crash of status
             from optsync.secrets import redact
 

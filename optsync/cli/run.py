@@ -18,6 +18,11 @@ ENTITIES = tuple(dict.fromkeys(EXPORT_ENTITIES + IMPORT_ENTITIES))
 def run(
     ctx: typer.Context,
     company: Annotated[Optional[str], typer.Option("--company", help="One company.")] = None,
+    company_key: Annotated[
+        Optional[str], typer.Option(
+            "--company-key", metavar="KEY",
+            help="One company by its key (what OS entries use; see 'schedule install').")
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every company with integrations.")]
     = False,
     due: Annotated[bool, typer.Option("--due", help="Every company that is due now.")]
@@ -39,8 +44,9 @@ def run(
     json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """Run one synchronization pass: export, then import, per integration."""
-    if sum([company is not None, all_, due]) != 1:
-        raise BadInput("choose what to run", "Give exactly one of --company NAME, --all, --due")
+    if sum([company is not None, company_key is not None, all_, due]) != 1:
+        raise BadInput("choose what to run",
+                       "Give exactly one of --company NAME, --company-key KEY, --all, --due")
     if only not in (None, "export", "import"):
         raise BadInput(f"--only {only!r} is not known", "Use --only export or --only import")
     bad = [e for e in entity or [] if e not in ENTITIES]
@@ -52,12 +58,27 @@ def run(
     from optsync.sync.engine import PassOptions
 
     state = ctx_of(ctx).state(create=False)
+    if company_key is not None:
+        company = _company_by_key(state, company_key)
     trigger = "due" if due else ("scheduled" if scheduled else "manual")
     opts = PassOptions(trigger=trigger, scheduled=scheduled, dry_run=dry_run, full=full,
                        only=only, entities=set(entity or []), wait=wait)
     people = not json
     with _progress(opts, enabled=people and sys.stderr.isatty()):
         _run(state, opts, company, due, trigger, json=json, people=people)
+
+
+def _company_by_key(state, key: str) -> str:
+    """The name of the company whose key (its number) OS entries gave; unknown: exit 2."""
+    from optsync.state import config as cfg
+
+    found = [c for c in cfg.list_companies(state) if str(c.id) == key.strip()]
+    if not found:
+        raise BadInput(
+            f"--company-key {key!r} names no registered company",
+            "Run 'optsync schedule install' to rewrite the OS entries",
+        )
+    return found[0].name
 
 
 def _progress(opts, *, enabled: bool):

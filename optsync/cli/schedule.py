@@ -16,7 +16,8 @@ BackendOpt = Annotated[
     str, typer.Option("--backend", help="auto, cron, windows or external.")
 ]
 CrontabOpt = Annotated[
-    Optional[Path], typer.Option("--crontab", help="A crontab file instead of the user's.")
+    Optional[Path], typer.Option("--crontab", dir_okay=False,
+                                 help="A crontab file instead of the user's.")
 ]
 
 
@@ -78,12 +79,35 @@ def install(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would be written; exit 1 on drift.")
     ] = False,
+    take_over: Annotated[
+        bool, typer.Option(
+            "--take-over",
+            help="Make entries written by another home (this one copied or moved) this "
+                 "home's own.",
+        )
+    ] = False,
+    run_as: Annotated[
+        Optional[str], typer.Option(
+            "--run-as", metavar="ACCOUNT",
+            help="Windows: run the tasks as ACCOUNT (e.g. for a folder endpoint on a network "
+                 "share); its password is asked on the terminal and never stored.",
+        )
+    ] = None,
 ) -> None:
     """Write OS entries for every enabled schedule (idempotent)."""
     from optsync.schedule.service import install as do_install
 
-    result = do_install(ctx_of(ctx).state(), backend, crontab=crontab, dry_run=dry_run)
+    account = None
+    if run_as is not None and not dry_run:
+        account = (run_as, _ask_password(run_as, backend, crontab))
+    elif run_as is not None:  # a dry run writes nothing: no password needed to compare
+        _check_account(run_as)
+        account = (run_as, "")
+    result = do_install(ctx_of(ctx).state(), backend, crontab=crontab, dry_run=dry_run,
+                        take_over=take_over, run_as=account)
     if dry_run:
+        for warning in result.warnings:
+            output.warn(warning)
         typer.echo(result.rendered, nl=False)
         if result.changed:
             output.info(f"drift: {result.target} differs from the schedules "
@@ -97,6 +121,39 @@ def install(
     )
     for warning in result.warnings:
         output.warn(warning)
+
+
+def _check_account(account: str) -> None:
+    from optsync.names import name_problem
+
+    problem = name_problem(account)
+    if problem is not None:
+        raise BadInput(f"--run-as {problem}", r"Give a Windows account, e.g. --run-as DOMAIN\sync")
+
+
+def _ask_password(account: str, backend: str, crontab: Optional[Path]) -> str:
+    """The account's password, asked on the terminal without echo (never an argument)."""
+    import getpass
+    import os
+    import sys
+
+    _check_account(account)
+    if backend == "cron" or crontab is not None or (backend == "auto" and os.name != "nt"):
+        raise BadInput("--run-as is for Windows tasks", "Use it with --backend windows")
+    if not sys.stdin.isatty():
+        raise BadInput(
+            f"--run-as {account} needs the account's password, asked on a terminal",
+            "Run 'optsync schedule install --run-as ...' in a terminal; optsync never takes "
+            "the password as an argument and never stores it",
+        )
+    password = getpass.getpass(f"Password of {account} (not stored): ")
+    if not password:
+        raise BadInput(
+            f"no password given for {account}",
+            "Give the account's password, or leave out --run-as for tasks that run as you "
+            "without a stored password",
+        )
+    return password
 
 
 @app.command()

@@ -81,6 +81,10 @@ class SchedulerBackend(ABC):
     def installed_keys(self, install_id: str) -> set[str]:
         """Company keys that have entries of this install id in the target now."""
 
+    def installed_homes(self, install_id: str) -> set[str]:
+        """The homes this install id's entries in the target start passes of, as written."""
+        return set()
+
     @abstractmethod
     def install(self, entries: Sequence[Entry], install_id: str) -> bool:
         """Make the target hold exactly ``entries`` for this install id; True when it changed."""
@@ -128,6 +132,7 @@ def resolve_backend(
     *,
     crontab_file: Path | None = None,
     runner: Runner | None = None,
+    run_as: tuple[str, str] | None = None,
 ) -> SchedulerBackend:
     """The backend called ``name`` (auto, cron, windows, external); auto picks by OS."""
     import os
@@ -142,7 +147,8 @@ def resolve_backend(
     if name == "windows":
         from optsync.schedule.windows import WindowsBackend
 
-        return WindowsBackend(runner) if runner else WindowsBackend()
+        account = {"run_as": run_as[0], "password": run_as[1]} if run_as else {}
+        return WindowsBackend(runner, **account) if runner else WindowsBackend(**account)
     if name == "external":
         from optsync.schedule.external import ExternalBackend
 

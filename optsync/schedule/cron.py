@@ -71,7 +71,7 @@ class Crontab:
 
     @classmethod
     def parse(cls, text: str, install_id: str) -> Crontab:
-        lines = text.splitlines(keepends=True)
+        lines = cron_lines(text)
         ours: list[int] = []
         keys: set[str] = set()
         index = 0
@@ -102,6 +102,41 @@ class Crontab:
         if block and at == len(kept) and kept and not kept[-1].endswith(("\n", "\r")):
             kept[-1] += "\n"  # cron ignores a last line without a newline
         return "".join(kept[:at]) + block + "".join(kept[at:])
+
+
+def cron_lines(text: str) -> list[str]:
+    """``text`` cut into lines the way cron reads it: at "\n" only, each keeping its end.
+
+    ``str.splitlines`` would also cut at U+0085, U+2028, U+2029 and other characters that a
+    company name stored by an older optsync may hold; cron sees them as part of the line.
+    """
+    parts = text.split("\n")
+    lines = [part + "\n" for part in parts[:-1]]
+    return lines + [parts[-1]] if parts[-1] else lines
+
+
+def home_of_line(line: str) -> str | None:
+    """The home an optsync job line serves: its ``--home`` word, else the default home.
+
+    None for a tag line or a line whose command cannot be read back.
+    """
+    if not _is_job(line):
+        return None
+    fields = line.strip().split(None, 5)
+    if len(fields) < 6:
+        return None
+    try:
+        words = shlex.split(fields[5])  # "\%" outside quotes reads back as "%", as cron does
+    except ValueError:
+        return None
+    for index, word in enumerate(words):
+        if word == "--home" and index + 1 < len(words):
+            return words[index + 1]
+        if word == "run":
+            break
+    from optsync.home import default_home
+
+    return str(default_home())
 
 
 def _is_job(line: str) -> bool:
@@ -138,6 +173,15 @@ class CronBackend(SchedulerBackend):
 
     def installed_keys(self, install_id: str) -> set[str]:
         return Crontab.parse(self.read(), check_token(install_id, "install id")).keys
+
+    def installed_homes(self, install_id: str) -> set[str]:
+        crontab = Crontab.parse(self.read(), check_token(install_id, "install id"))
+        homes = set()
+        for index in crontab.ours:
+            home = home_of_line(crontab.lines[index])
+            if home is not None:
+                homes.add(home)
+        return homes
 
     def install(self, entries: Sequence[Entry], install_id: str) -> bool:
         return self._replace(render_block(entries, install_id), install_id)

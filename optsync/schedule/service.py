@@ -2,6 +2,13 @@
 
 The state database records every install (host, backend, target, install id, hash), so a
 change made on one host can rewrite that host's entries at once and warn about the others.
+
+Entries belong to one home. The install id lives in the state database, so a copy of a home
+(``cp -a``) or a home moved elsewhere carries the same id as the entries it did not write.
+What tells them apart survives neither a copy nor a move: the entries themselves name the
+home they start passes of (``--home`` on a cron line, the working directory of a task).
+Entries of this install id naming another home are never touched, unless
+``schedule install --take-over`` makes them this home's own.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from optsync.errors import BadInput, ConfigError
 from optsync.home import hostname, is_default_home
 from optsync.schedule.backend import Entry, SchedulerBackend, optsync_command, resolve_backend
 from optsync.state import config as cfg
@@ -44,16 +52,26 @@ class InstallRecord:
     entries: int
 
 
-def command_for(state: State, company_name: str) -> list[str]:
-    """The absolute command an OS entry runs for one company."""
+def command_for(state: State, company: cfg.Company, *, by_key: bool = False) -> list[str]:
+    """The absolute command an OS entry runs for one company.
+
+    Cron lines name the company (quoted for sh, ``%`` escaped for cron), so a reader sees
+    which company a line serves; a name stored by an older optsync that breaks today's name
+    rule, and every Windows task (Task Scheduler expands ``%NAME%`` and has no escape), name
+    it by its key instead.
+    """
+    from optsync.names import name_problem
+
     argv = optsync_command()
     if not is_default_home(state.home):
         argv += ["--home", str(state.home)]
-    return argv + ["run", "--company", company_name, "--scheduled"]
+    if by_key or name_problem(company.name) is not None:
+        return argv + ["run", "--company-key", str(company.id), "--scheduled"]
+    return argv + ["run", "--company", company.name, "--scheduled"]
 
 
-def entries(state: State) -> list[Entry]:
-    """One entry per company with an enabled schedule."""
+def entries(state: State, backend: str = "cron") -> list[Entry]:
+    """One entry per company with an enabled schedule, as ``backend`` will run it."""
     schedules = cfg.get_schedules(state)
     log_path = state.home / "logs" / "cron.log"
     result = []
@@ -64,10 +82,51 @@ def entries(state: State) -> list[Entry]:
         result.append(
             Entry(
                 company_key=str(company.id), company_name=company.name, schedule=schedule,
-                argv=command_for(state, company.name), log_path=log_path, workdir=state.home,
+                argv=command_for(state, company, by_key=backend == "windows"),
+                log_path=log_path, workdir=state.home,
             )
         )
     return result
+
+
+def same_home(written: str, home: Path) -> bool:
+    """Whether a home named in an entry is ``home`` (the same folder, by any spelling)."""
+    import os
+
+    if os.path.realpath(written) == os.path.realpath(home):
+        return True
+    try:
+        return os.path.samefile(written, home)
+    except OSError:
+        return False
+
+
+def other_home(state: State, backend: SchedulerBackend, install_id: str) -> str | None:
+    """The home that this install id's entries in the target serve, when it is not this one."""
+    others = sorted(h for h in backend.installed_homes(install_id)
+                    if not same_home(h, state.home))
+    return others[0] if others else None
+
+
+def ownership_problem(state: State, target: str, owner: str) -> str:
+    """One line saying whose entries these are and that they were left alone."""
+    held = Path(owner)
+    if (held / "state.db").exists() or (held / "optsync.toml").exists():
+        how = f"this home {state.home} is a copy of it"
+    else:
+        how = f"which no longer exists: this home {state.home} was moved or copied from there"
+    return f"the OS entries in {target} start passes of the home {owner} ({how})"
+
+
+def take_over_hint(state: State, backend: str, crontab: Path | None) -> str:
+    from optsync.status import hint
+
+    args = ["schedule", "install", "--take-over"]
+    if backend not in ("auto", resolve_backend("auto").name):
+        args += ["--backend", backend]
+    if crontab is not None:
+        args += ["--crontab", str(crontab)]
+    return hint(state, *args)
 
 
 def backend_for(name: str, target: str | Path | None = None, runner=None) -> SchedulerBackend:
@@ -75,11 +134,19 @@ def backend_for(name: str, target: str | Path | None = None, runner=None) -> Sch
     return _backend(name, target, runner)
 
 
-def _backend(name: str, target: str | Path | None, runner=None) -> SchedulerBackend:
+def _backend(name: str, target: str | Path | None, runner=None,
+             run_as: tuple[str, str] | None = None) -> SchedulerBackend:
     crontab = None if target in (None, USER_CRONTAB) else Path(target)
     if name == "cron" or (name == "auto" and crontab is not None):
-        return resolve_backend("cron", crontab_file=crontab)
-    return resolve_backend(name, crontab_file=crontab, runner=runner)
+        chosen = resolve_backend("cron", crontab_file=crontab)
+    else:
+        chosen = resolve_backend(name, crontab_file=crontab, runner=runner, run_as=run_as)
+    if run_as is not None and chosen.name != "windows":
+        raise BadInput(
+            f"--run-as is for Windows tasks, not the {chosen.name} backend",
+            "Leave out --run-as (cron runs passes as the crontab's user)",
+        )
+    return chosen
 
 
 def _target_key(backend: SchedulerBackend, crontab: Path | None) -> str:
@@ -90,28 +157,57 @@ def _target_key(backend: SchedulerBackend, crontab: Path | None) -> str:
 
 def install(
     state: State, backend_name: str = "auto", *, crontab: Path | None = None,
-    dry_run: bool = False, runner=None,
+    dry_run: bool = False, runner=None, take_over: bool = False,
+    run_as: tuple[str, str] | None = None,
 ) -> InstallResult:
-    """Write entries for every enabled schedule; with ``dry_run`` only compare (drift)."""
-    backend = _backend(backend_name, crontab, runner)
+    """Write entries for every enabled schedule; with ``dry_run`` only compare (drift).
+
+    Entries of this install id that serve another home (this one is a copy, or was moved)
+    are refused unless ``take_over``. ``run_as`` (account, password) makes Windows tasks run
+    as that account; the password goes to schtasks only.
+    """
+    backend = _backend(backend_name, crontab, runner, run_as)
     install_id = state.install_id()
-    wanted = entries(state)
+    wanted = entries(state, backend.name)
     rendered = backend.render(wanted, install_id)
     target = _target_key(backend, crontab)
+    owner = other_home(state, backend, install_id)
     if dry_run:
         changed = backend.installed(install_id) != rendered
-        return InstallResult(backend.name, target, len(wanted), changed, rendered)
+        warnings = [ownership_problem(state, target, owner)] if owner else []
+        return InstallResult(backend.name, target, len(wanted), changed, rendered, warnings)
+    if owner is not None and not take_over:
+        raise ConfigError(
+            ownership_problem(state, target, owner) + "; nothing written",
+            f"Run {take_over_hint(state, backend_name, crontab)} to make them this home's "
+            f"own, or run optsync with --home {owner} to keep them there",
+        )
     if wanted and backend.name == "cron":
         (state.home / "logs").mkdir(parents=True, exist_ok=True)
+    before = _password_account(backend, install_id) if run_as is None else None
     changed = backend.install(wanted, install_id)
     _record(state, backend.name, target, install_id, rendered, len(wanted), active=True)
     warnings = environment_warnings(state) if wanted and backend.name != "external" else []
+    account = getattr(backend, "principal", None)
+    if before is not None and changed and account is not None:
+        warnings.append(
+            f"the tasks ran as {before} with a password and now run as {account.user} "
+            f"without one (S4U: no network shares); run {_run_as_hint(state, before)} to "
+            "go back"
+        )
+    data = {"backend": backend.name, "target": target, "host": hostname(),
+            "changed": changed, "companies": [e.company_name for e in wanted]}
+    if account is not None:
+        data["run_as"] = {"user": account.user, "logon": account.logon}
+    if owner is not None:
+        data["taken_over_from"] = owner
+        logs.write(state, "warning", "schedule",
+                   f"OS entries in {target} taken over from the home {owner}", data=data)
     logs.write(
         state, "info", "schedule",
         f"{len(wanted)} entries {'installed' if changed else 'already installed'} in "
         f"{target} ({backend.name}) on {hostname()}",
-        data={"backend": backend.name, "target": target, "host": hostname(),
-              "changed": changed, "companies": [e.company_name for e in wanted]},
+        data=data,
     )
     return InstallResult(backend.name, target, len(wanted), changed, rendered, warnings)
 
@@ -143,8 +239,15 @@ def uninstall(
     """Remove every entry of this home's install id from the target, and record that."""
     backend = _backend(backend_name, crontab, runner)
     install_id = state.install_id()
-    changed = backend.uninstall(install_id)
     target = _target_key(backend, crontab)
+    owner = other_home(state, backend, install_id)
+    if owner is not None:
+        raise ConfigError(
+            ownership_problem(state, target, owner) + "; nothing removed",
+            f"Run 'optsync --home {owner} schedule uninstall' there, or make them this "
+            f"home's own first with {take_over_hint(state, backend_name, crontab)}",
+        )
+    changed = backend.uninstall(install_id)
     _record(state, backend.name, target, install_id, "", 0, active=False)
     logs.write(
         state, "info", "schedule",
@@ -196,24 +299,58 @@ def reconcile(state: State) -> tuple[str | None, str | None]:
     if not records:
         return None, None
     here = hostname()
-    notes = []
+    notes: list[str] = []
+    warnings: list[str] = []
     for rec in records:
         if rec.host != here or rec.backend == "external":
             continue
         crontab = None if rec.target == USER_CRONTAB else Path(rec.target)
-        if not install(state, rec.backend, crontab=crontab, dry_run=True).changed:
+        backend = _backend(rec.backend, crontab)
+        owner = other_home(state, backend, rec.install_id)
+        if owner is not None:
+            warnings.append(
+                f"{ownership_problem(state, rec.target, owner)}; left unchanged, "
+                f"{take_over_hint(state, rec.backend, crontab)} makes them this home's own"
+            )
+            continue
+        account = _password_account(backend, rec.install_id)
+        compare_as = (account, "") if account is not None else None
+        if not install(state, rec.backend, crontab=crontab, dry_run=True,
+                       run_as=compare_as).changed:
+            continue
+        if account is not None:
+            warnings.append(
+                f"the tasks in {rec.target} run as {account}, whose password optsync does "
+                f"not keep; left unchanged, run {_run_as_hint(state, account)} to rewrite them"
+            )
             continue
         result = install(state, rec.backend, crontab=crontab)
         if result.changed:
             notes.append(f"OS entries rewritten in {result.target} ({result.backend})")
     elsewhere = sorted({r.host for r in records if r.host != here and r.backend != "external"})
-    warning = None
     if elsewhere:
-        warning = (
+        warnings.append(
             f"entries are installed on host {', '.join(elsewhere)}; "
             "run 'optsync schedule install' there"
         )
-    return ("; ".join(notes) or None), warning
+    return ("; ".join(notes) or None), ("; ".join(warnings) or None)
+
+
+def _password_account(backend: SchedulerBackend, install_id: str) -> str | None:
+    """The account of installed Windows tasks that run with a password (``--run-as``)."""
+    facts = getattr(backend, "installed_facts", None)
+    if facts is None:
+        return None
+    for fact in facts(install_id):
+        if fact.get("logon") == "Password":
+            return fact.get("user", "another account")
+    return None
+
+
+def _run_as_hint(state: State, account: str) -> str:
+    from optsync.status import hint
+
+    return hint(state, "schedule", "install", "--backend", "windows", "--run-as", account)
 
 
 def schedule_rows(state: State, now: datetime | None = None) -> list[dict]:

@@ -29,11 +29,12 @@ import tempfile
 import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from optsync.errors import OptsyncError
+from optsync.errors import BadInput, OptsyncError
 from optsync.schedule.backend import Entry, Runner, SchedulerBackend, check_token
 from optsync.schedule.model import format_days, format_hhmm
 
@@ -82,12 +83,48 @@ def iso_duration(minutes: int) -> str:
     return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
 
 
-def task_xml(entry: Entry, install_id: str) -> str:
+@dataclass(frozen=True)
+class Principal:
+    """Who a task runs as: logon type ``S4U`` (the installing user, no password stored, no
+    network credentials) or ``Password`` (an account whose password schtasks /RP hands to
+    Windows)."""
+
+    user: str
+    logon: str = "S4U"
+
+
+def current_user() -> str:
+    r"""``DOMAIN\user`` of whoever runs optsync (the user name alone off Windows)."""
+    import getpass
+
+    user = os.environ.get("USERNAME") or getpass.getuser()
+    domain = os.environ.get("USERDOMAIN")
+    return f"{domain}\\{user}" if domain and os.name == "nt" else user
+
+
+def task_xml(entry: Entry, install_id: str, principal: Principal | None = None) -> str:
     """The Task XML (as text) that starts ``entry``'s passes; Description carries a fingerprint."""
+    principal = principal or Principal(current_user())
+    check_expandable(entry)
     label = f"optsync:{install_id}:{entry.company_key}"
-    draft = _xml(entry, label)
+    draft = _xml(entry, label, principal)
     digest = hashlib.sha256(draft.encode("utf-8")).hexdigest()[:16]
-    return _xml(entry, f"{label} fingerprint={digest}")
+    return _xml(entry, f"{label} fingerprint={digest}", principal)
+
+
+def check_expandable(entry: Entry) -> None:
+    """Refuse a command Task Scheduler would change: it expands %NAME% and has no escape.
+
+    Company names never reach a task (it names the company by its key); a ``%`` left in the
+    program's path, the home or an argument is refused rather than run altered.
+    """
+    for text in [*entry.argv, str(entry.workdir)]:
+        if "%" in text:
+            raise BadInput(
+                f"{text!r} holds '%', which Task Scheduler would expand as an environment "
+                "variable",
+                "Move optsync or its home to a folder whose path has no '%' (--home DIR)",
+            )
 
 
 def xml_bytes(xml_text: str) -> bytes:
@@ -95,7 +132,7 @@ def xml_bytes(xml_text: str) -> bytes:
     return b"\xff\xfe" + xml_text.encode("utf-16-le")
 
 
-def _xml(entry: Entry, description: str) -> str:
+def _xml(entry: Entry, description: str, principal: Principal) -> str:
     schedule = entry.schedule
     repetition: list[str] = []
     if schedule.length >= schedule.every:  # more than one start per window
@@ -138,6 +175,13 @@ def _xml(entry: Entry, description: str) -> str:
         *when,
         "    </CalendarTrigger>",
         "  </Triggers>",
+        "  <Principals>",
+        '    <Principal id="Author">',
+        f"      <UserId>{escape(principal.user)}</UserId>",
+        f"      <LogonType>{principal.logon}</LogonType>",
+        "      <RunLevel>LeastPrivilege</RunLevel>",
+        "    </Principal>",
+        "  </Principals>",
         "  <Settings>",
         "    <MultipleInstancesPolicy>IgnoreNew</MultipleInstancesPolicy>",
         "    <DisallowStartIfOnBatteries>false</DisallowStartIfOnBatteries>",
@@ -186,8 +230,25 @@ def describe(name: str, xml_text: str) -> str:
         f"{name}\n"
         f"  days {days} at {start}{repeat}\n"
         f"  {text('t:RegistrationInfo/t:Description')}, "
-        f"{text('t:Settings/t:MultipleInstancesPolicy')}, enabled {text('t:Settings/t:Enabled')}\n"
+        f"{text('t:Settings/t:MultipleInstancesPolicy')}, enabled {text('t:Settings/t:Enabled')}, "
+        f"logon {text('t:Principals/t:Principal/t:LogonType')}\n"
     )
+
+
+def task_facts(xml_text: str) -> dict[str, str]:
+    """The run-as account, its logon type and the working directory (the home) of a task."""
+    try:
+        root = ET.fromstring(re.sub(r"^\s*<\?xml[^>]*\?>", "", xml_text))
+    except ET.ParseError:
+        return {}
+    found = {}
+    for key, path in (("user", "Principals/Principal/UserId"),
+                      ("logon", "Principals/Principal/LogonType"),
+                      ("workdir", "Actions/Exec/WorkingDirectory")):
+        node = root.find("/".join(f"{{{NS}}}{part}" for part in path.split("/")))
+        if node is not None and (node.text or "").strip():
+            found[key] = (node.text or "").strip()
+    return found
 
 
 class WindowsBackend(SchedulerBackend):
@@ -195,9 +256,23 @@ class WindowsBackend(SchedulerBackend):
 
     name = "windows"
 
-    def __init__(self, runner: Runner = run_schtasks, tmpdir: Path | None = None) -> None:
-        self.runner = runner
+    def __init__(
+        self, runner: Runner | None = None, tmpdir: Path | None = None, *,
+        user: str | None = None, run_as: str | None = None, password: str | None = None,
+    ) -> None:
+        """``run_as`` with its ``password``: tasks run as that account (logon type Password);
+        else as ``user`` (default: the installing user) with logon type S4U. The password
+        only ever goes to schtasks' /RP; it is neither kept anywhere else nor shown."""
+        self.runner = runner or run_schtasks
         self.tmpdir = tmpdir
+        if run_as is not None:
+            self.principal = Principal(run_as, "Password")
+        else:
+            self.principal = Principal(user or current_user())
+        self._password = password
+
+    def __repr__(self) -> str:  # never the password
+        return f"WindowsBackend(principal={self.principal!r})"
 
     @property
     def target(self) -> str:
@@ -207,7 +282,7 @@ class WindowsBackend(SchedulerBackend):
         """Task name -> Task XML text for every enabled schedule among ``entries``."""
         check_token(install_id, "install id")
         return {
-            task_name(install_id, e): task_xml(e, install_id)
+            task_name(install_id, e): task_xml(e, install_id, self.principal)
             for e in entries
             if e.schedule.enabled and e.schedule.days
         }
@@ -222,6 +297,13 @@ class WindowsBackend(SchedulerBackend):
     def installed_keys(self, install_id: str) -> set[str]:
         prefix = f"{FOLDER}{install_id}."
         return {name[len(prefix) :].split(" ", 1)[0] for name in self._ours(install_id)}
+
+    def installed_facts(self, install_id: str) -> list[dict[str, str]]:
+        """:func:`task_facts` of each task this install id has now."""
+        return [task_facts(self._query_xml(name)) for name in self._ours(install_id)]
+
+    def installed_homes(self, install_id: str) -> set[str]:
+        return {f["workdir"] for f in self.installed_facts(install_id) if "workdir" in f}
 
     def install(self, entries: Sequence[Entry], install_id: str) -> bool:
         wanted = self.tasks(entries, install_id)
@@ -239,9 +321,13 @@ class WindowsBackend(SchedulerBackend):
                     continue
                 path = folder / f"{name[len(FOLDER) :].split(' ', 1)[0]}.xml"
                 path.write_bytes(xml_bytes(xml))
+                account = []
+                if self.principal.logon == "Password":
+                    account = ["/RU", self.principal.user, "/RP", self._password or ""]
                 try:
                     self._schtasks(
-                        ["/Create", "/XML", str(path), "/TN", name, "/F"], f"creating task {name}"
+                        ["/Create", "/XML", str(path), "/TN", name, *account, "/F"],
+                        f"creating task {name}",
                     )
                 finally:
                     path.unlink(missing_ok=True)
@@ -267,8 +353,13 @@ class WindowsBackend(SchedulerBackend):
     def _schtasks(self, args: list[str], doing: str) -> str:
         result: Any = self.runner(["schtasks", *args])
         if result.returncode != 0:
+            said = str(result.stderr or result.stdout).strip()
+            if self._password:
+                said = said.replace(self._password, "***")
             raise OptsyncError(
-                f"schtasks failed {doing}: {str(result.stderr or result.stdout).strip()}",
-                "Run optsync as a user allowed to manage scheduled tasks",
+                f"schtasks failed {doing}: {said}",
+                "Run optsync as a user allowed to manage scheduled tasks"
+                + (f"; check the password of {self.principal.user}"
+                   if self.principal.logon == "Password" else ""),
             )
         return str(result.stdout)

@@ -12,7 +12,7 @@ from optsync.schedule.backend import Entry, optsync_command, resolve_backend
 from optsync.schedule.cron import CronBackend, render_block
 from optsync.schedule.external import ExternalBackend
 from optsync.schedule.model import Schedule, parse_days
-from optsync.schedule.windows import WindowsBackend, task_xml, xml_bytes
+from optsync.schedule.windows import Principal, WindowsBackend, task_xml, xml_bytes
 
 
 def test_auto_picks_cron_off_windows_and_windows_on_it(monkeypatch: pytest.MonkeyPatch):
@@ -120,13 +120,13 @@ def test_task_scheduler_example_is_what_install_writes():
             "--home",
             "C:\\ProgramData\\optsync",
             "run",
-            "--company",
-            demo.company_name,
+            "--company-key",
+            demo.company_key,
             "--scheduled",
         ],
         workdir=Path("C:\\ProgramData\\optsync"),
     )
-    data = xml_bytes(task_xml(windows, EXAMPLE_ID))
+    data = xml_bytes(task_xml(windows, EXAMPLE_ID, Principal("EXAMPLE\\optsync")))
     if UPDATE_GOLDEN:
         path.write_bytes(data)
     assert path.read_bytes() == data
