@@ -36,12 +36,83 @@ IN_CHUNK = 2000  # SQL Server accepts at most 2100 parameters per statement
 _PLACES4 = Decimal("0.0001")
 
 
+class RawRows:
+    """The rows of a Core select straight off the driver's cursor, in batches of plain tuples.
+
+    No SQLAlchemy row objects: the statement is compiled for the connection's dialect, its
+    parameters go through the types' bind processors, and the rows stay as the driver
+    returns them, so that a pass can hash and compare them as they come. :meth:`convert`
+    turns one into Python values (``Decimal``, ``datetime``), applying only the result
+    processors the dialect needs (on SQLite: numerics and times; on PostgreSQL: none).
+    PostgreSQL reads through a server-side cursor, so memory follows the batch size.
+    """
+
+    _names = 0
+
+    def __init__(self, conn: Connection, stmt: Select[Any], batch_size: int = 5000) -> None:
+        self.conn = conn
+        self.stmt = stmt
+        self.batch_size = batch_size
+        self.names = [c.key for c in stmt.selected_columns]
+        self._processors: list[tuple[int, Any]] = []
+
+    def _cursor(self) -> Any:
+        conn, dialect = self.conn, self.conn.dialect
+        compiled = self.stmt.compile(dialect=dialect)
+        params = compiled.construct_params()
+        for name, value in list(params.items()):
+            process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                params[name] = process(value)
+        args: Any = (tuple(params[n] for n in compiled.positiontup or ())
+                     if compiled.positional else params)
+        if not conn.in_transaction():
+            conn.begin()  # the driver's transaction is then SQLAlchemy's as well
+        dbapi = conn.connection.dbapi_connection
+        if dialect.name == "postgresql":
+            RawRows._names += 1
+            cursor = dbapi.cursor(name=f"optsync_read_{RawRows._names}")
+            cursor.itersize = self.batch_size
+        else:
+            cursor = dbapi.cursor()
+        cursor.execute(str(compiled), args)
+        self._processors = []
+        for i, (column, described) in enumerate(
+            zip(self.stmt.selected_columns, cursor.description, strict=True)
+        ):
+            process = column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+            if process is not None:
+                self._processors.append((i, process))
+        return cursor
+
+    def __iter__(self) -> Iterator[list[tuple[Any, ...]]]:
+        cursor = self._cursor()
+        try:
+            while rows := cursor.fetchmany(self.batch_size):
+                yield rows
+        finally:
+            try:
+                cursor.close()
+            except Exception:  # noqa: BLE001 - the connection went first: nothing to release
+                pass
+
+    def convert(self, row: Sequence[Any]) -> list[Any]:
+        """One raw row as Python values, in select order."""
+        values = list(row)
+        for i, process in self._processors:
+            values[i] = process(values[i])
+        return values
+
+    def dicts(self, rows: list[tuple[Any, ...]]) -> Batch:
+        names = self.names
+        return [dict(zip(names, self.convert(row))) for row in rows]
+
+
 def _stream(conn: Connection, stmt: Select[Any], batch_size: int) -> Iterator[Batch]:
-    """Run ``stmt`` with a server-side cursor where the driver has one; yield row dicts."""
-    result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(stmt)
-    keys = list(result.keys())
-    for part in result.partitions():
-        yield [dict(zip(keys, row)) for row in part]
+    """Run ``stmt`` on the driver's cursor; yield batches of row dicts."""
+    raw = RawRows(conn, stmt, batch_size)
+    for rows in raw:
+        yield raw.dicts(rows)
 
 
 def _active(flag: Any) -> Any:
@@ -210,14 +281,43 @@ def _customer(row: Sequence[Any]) -> dict[str, Any]:
     }
 
 
+def customer_record(values: Sequence[Any]) -> dict[str, Any]:
+    """A row of :func:`customers_query` (Python values) as an outbound customer with ``_ts``."""
+    return _customer(values)
+
+
 def read_customers(
     conn: Connection, t: OptimaTables, *, since: datetime | None = None, batch_size: int = 5000
 ) -> Iterator[Batch]:
     """Yield batches of customers modified at or after ``since`` (all when ``None``)."""
-    stmt = customers_query(t, since)
-    result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(stmt)
-    for part in result.partitions():
-        yield [_customer(row) for row in part]
+    raw = RawRows(conn, customers_query(t, since), batch_size)
+    for rows in raw:
+        yield [_customer(raw.convert(row)) for row in rows]
+
+
+# Products and customers: the key column, whose values are unique in Optima.
+KEY_COLUMNS = {"products": ("Towary", "Twr_Kod"), "customers": ("Kontrahenci", "Knt_Kod")}
+
+
+def count_query(t: OptimaTables, entity: str) -> Select[Any]:
+    """How many products or customers Optima holds (an index scan, no row read)."""
+    table, _ = KEY_COLUMNS[entity]
+    return select(func.count()).select_from(getattr(t, table))
+
+
+def existing_keys(conn: Connection, t: OptimaTables, entity: str, keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` (product or customer codes) Optima still holds, compared exactly.
+
+    One indexed lookup per code, in chunks SQL Server accepts; a code that only differs in
+    letter case (a case-insensitive collation finds it) does not count as the same.
+    """
+    table, name = KEY_COLUMNS[entity]
+    column = getattr(t, table).c[name]
+    found: set[str] = set()
+    for start in range(0, len(keys), IN_CHUNK):
+        chunk = list(keys[start : start + IN_CHUNK])
+        found.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
+    return found
 
 
 def documents_query(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -9,9 +10,9 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
 
-from optsync.errors import ConfigError, Unreachable
-from optsync.home import state_url
-from optsync.secrets import Vault, mask_url
+from optsync.errors import ConfigError, OptsyncError, Unreachable, os_fault, user_name
+from optsync.home import check_home, state_url
+from optsync.secrets import StoredSecret, Vault, mask_url
 from optsync.state import tables as t
 
 
@@ -52,8 +53,42 @@ def add_column(conn: Connection, table, column) -> None:
     )
 
 
+def legacy_hash(hex_digest: str) -> int:
+    """A 16-byte hex hash of schema versions 1 to 3 as an ``export_hashes`` value: its first
+    63 bits, negative, so that a pass can tell it from a current hash (never negative)."""
+    return -(int(hex_digest[:16], 16) >> 1) - 1
+
+
+def _v4(conn: Connection) -> None:
+    """Settled watermarks (the read's start on the server clock, also in UTC) and 8-byte
+    hashes. What was sent is kept: old hashes move over as recognizable legacy values, so
+    the first pass after the upgrade sends only real changes."""
+    add_column(conn, t.sync_marks, t.sync_marks.c.started_utc)
+    t.metadata.create_all(conn, tables=[t.export_hashes])
+    if not inspect(conn).has_table(t.sync_hashes.name):
+        return
+    old, new = t.sync_hashes, t.export_hashes
+    pairs = conn.execute(select(old.c.integration_id, old.c.entity).distinct()).all()
+    for integration_id, entity in pairs:  # by key pages: no cursor stays open while writing
+        last = None
+        while True:
+            page = select(old.c.key, old.c.hash).where(
+                old.c.integration_id == integration_id, old.c.entity == entity)
+            if last is not None:
+                page = page.where(old.c.key > last)
+            chunk = conn.execute(page.order_by(old.c.key).limit(5000)).all()
+            if not chunk:
+                break
+            conn.execute(new.insert(), [
+                {"integration_id": integration_id, "entity": entity, "key": k,
+                 "hash": legacy_hash(h)} for k, h in chunk
+            ])
+            last = chunk[-1][0]
+    old.drop(conn)
+
+
 # Each entry upgrades the schema by one version; never edit a released step, add one.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -110,38 +145,228 @@ def make_engine(url: str) -> Engine:
     return engine_for(url)
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite URL (None for other databases)."""
+    if not url.lower().startswith("sqlite"):
+        return None
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    return Path(database) if database else None
+
+
+def _read_only_engine(path: Path) -> Engine:
+    """An engine that only reads ``path`` (a state database this user may not write).
+
+    SQLite needs to create ``-shm`` beside a WAL database even to read it; when the folder
+    forbids that and no other process has the database open (no ``-wal`` file), the file is
+    opened as immutable.
+    """
+    from urllib.parse import quote
+
+    base = "sqlite:///file:" + quote(str(path.absolute()))
+    last: Exception | None = None
+    modes = ["mode=ro"]
+    if not Path(str(path) + "-wal").exists():
+        modes.append("immutable=1")
+    for mode in modes:
+        engine = create_engine(f"{base}?{mode}&uri=true")
+        event.listen(engine, "connect", _sqlite_pragmas)
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
+            return engine
+        except Exception as exc:  # noqa: BLE001 - try the next mode, then report the first
+            last = last or exc
+            engine.dispose()
+    assert last is not None
+    raise last
+
+
+def _disk_full(path: Path) -> bool:
+    """Whether the disk holding ``path`` has (next to) no room left: SQLite reports a full
+    disk while growing its shared-memory file as an I/O error."""
+    import shutil
+
+    try:
+        return shutil.disk_usage(path.parent).free < 64 * 1024
+    except OSError:
+        return False
+
+
+def _driver_error(exc: BaseException) -> BaseException:
+    return getattr(exc, "orig", None) or exc
+
+
 class State:
     """The home folder, its state database and its secret vault."""
 
     def __init__(self, home: Path, *, create: bool = True) -> None:
+        check_home(home)
         self.home = home
         self.url = state_url(home)
-        self.vault = Vault(home)
+        self.vault = Vault(home, stored=self.stored_secrets)
+        self.read_only = False  # opened read-only: this user may read but not write it
         self._engine: Engine | None = None
         self._create = create
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            if self.url.startswith("sqlite"):
-                if not self._create and not (self.home / "state.db").exists():
-                    raise ConfigError(
-                        f"no optsync home at {self.home}", "Run 'optsync init' first"
-                    )
-                self.home.mkdir(parents=True, exist_ok=True)
-            try:
-                engine = make_engine(self.url)
-                upgrade(engine)
-            except ConfigError:
-                raise
-            except Exception as exc:
-                raise Unreachable(
-                    f"the state database {mask_url(self.url)} cannot be opened "
-                    f"({type(exc).__name__})",
-                    "Check state_url in optsync.toml or $OPTSYNC_STATE_URL",
-                ) from None
-            self._engine = engine
+            self._engine = self._open()
+            event.listen(self._engine, "handle_error", self._on_error)
         return self._engine
+
+    def _open(self) -> Engine:
+        path = sqlite_file(self.url)
+        if path is not None:
+            if not self._create and not path.exists():
+                raise ConfigError(f"no optsync home at {self.home}", "Run 'optsync init' first")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise (os_fault(exc) or exc) from None
+        try:
+            engine = make_engine(self.url)
+            upgrade(engine)
+            return engine
+        except OptsyncError:
+            raise
+        except Exception as exc:
+            fault = self.fault(exc)
+            if path is not None and self._may_read_only(exc, path):
+                try:
+                    engine = _read_only_engine(path)
+                except Exception:  # noqa: BLE001 - the first fault says more
+                    raise (fault or exc) from None
+                self.read_only = True
+                try:
+                    upgrade(engine)  # writes nothing when the schema is current
+                except Exception as exc2:
+                    raise (self.fault(exc2) or exc2) from None
+                return engine
+            if fault is not None:
+                raise fault from None
+            raise Unreachable(
+                f"the state database {mask_url(self.url)} cannot be opened "
+                f"({type(exc).__name__}: {_first_line(exc)})",
+                "Check state_url in optsync.toml or $OPTSYNC_STATE_URL, and that the "
+                "database server runs",
+            ) from None
+
+    @staticmethod
+    def _may_read_only(exc: BaseException, path: Path) -> bool:
+        name = getattr(_driver_error(exc), "sqlite_errorname", "") or ""
+        return (name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN"))
+                and path.is_file() and os.access(path, os.R_OK))
+
+    def _on_error(self, context) -> None:
+        """Every later database error of a known cause becomes its one-line error."""
+        fault = self.fault(context.original_exception)
+        if fault is not None:
+            raise fault from None
+
+    def fault(self, exc: BaseException) -> OptsyncError | None:
+        """The one-line error for a fault of the state database, or None when unknown."""
+        orig = _driver_error(exc)
+        if isinstance(orig, OSError) and orig.errno is not None:
+            return os_fault(orig)
+        path = sqlite_file(self.url)
+        where = str(path) if path is not None else mask_url(self.url)
+        text = _first_line(orig)
+        name = getattr(orig, "sqlite_errorname", "") or ""
+        sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or ""
+        if name.startswith("SQLITE_FULL") or sqlstate == "53100" or (
+                name.startswith("SQLITE_IOERR") and path is not None and _disk_full(path)):
+            return Unreachable(
+                f"the disk holding the state database {where} is full ({text})",
+                "Free space on that disk, then run the command again",
+            )
+        if name.startswith("SQLITE_READONLY") or sqlstate == "25006":
+            return Unreachable(
+                f"the state database {where} is read-only for user {user_name()} "
+                f"({self._why_read_only(path, text)})",
+                "Give that user write access to it"
+                + (f" and to its folder {path.parent}" if path is not None else "")
+                + ", or run optsync as the user who owns the home; reading commands "
+                "(list, show, status, logs) still work",
+            )
+        if name == "SQLITE_NOTADB" or name.startswith("SQLITE_CORRUPT"):
+            return Unreachable(
+                f"the state database {where} is damaged ({text})",
+                "Put back a copy from a backup; or move it aside and run 'optsync init' "
+                "to start an empty one, then add the operator, companies and schedules again",
+            )
+        if name.startswith("SQLITE_IOERR"):
+            return Unreachable(
+                f"reading or writing the state database {where} failed ({text})",
+                "Check the disk it is on (free space, dmesg, fsck), then run the command "
+                "again",
+            )
+        if name.startswith("SQLITE_CANTOPEN") and path is not None:
+            return Unreachable(
+                f"the state database {where} cannot be opened by user {user_name()} ({text})",
+                f"Give that user read and write access to {path} and its folder "
+                f"{path.parent}, or choose another home with --home DIR",
+            )
+        if sqlstate == "42501":
+            return Unreachable(
+                f"the state database {where} refused a change ({text})",
+                "Grant the database user of state_url the rights to create and change "
+                "optsync's tables",
+            )
+        return None
+
+    @staticmethod
+    def _why_read_only(path: Path | None, text: str) -> str:
+        if path is None:
+            return text
+        if path.exists() and not os.access(path, os.W_OK):
+            return "the file is not writable"
+        if not os.access(path.parent, os.W_OK):
+            return (f"its folder {path.parent} is not writable, and SQLite writes its "
+                    "journal files beside the database")
+        try:
+            if os.statvfs(path).f_flag & os.ST_RDONLY:
+                return "it is on a read-only file system"
+        except (AttributeError, OSError):
+            pass
+        return text
+
+    def stored_secrets(self) -> list[StoredSecret]:
+        """Every encrypted value in the state database, named, with how to store it again."""
+        found: list[StoredSecret] = []
+        with self.engine.connect() as conn:
+            for row in conn.execute(select(t.operator.c.acronym, t.operator.c.password_secret)):
+                if row.password_secret:
+                    found.append(StoredSecret(
+                        "the operator's password", row.password_secret,
+                        f"'optsync operator set {row.acronym} --password-stdin'"))
+            for row in conn.execute(select(t.companies.c.name, t.companies.c.db_secret,
+                                           t.companies.c.config_db_secret)):
+                again = (f"'optsync company remove {row.name}' and add it again with the "
+                         "password in the URL")
+                if row.db_secret:
+                    found.append(StoredSecret(
+                        f"the password in the database URL of company {row.name!r}",
+                        row.db_secret, again))
+                if row.config_db_secret:
+                    found.append(StoredSecret(
+                        "the password in the configuration database URL of company "
+                        f"{row.name!r}",
+                        row.config_db_secret, again))
+            for row in conn.execute(
+                select(t.companies.c.name.label("company"), t.integrations.c.name,
+                       t.integrations.c.endpoint_secret)
+                .join(t.companies, t.companies.c.id == t.integrations.c.company_id)
+            ):
+                if row.endpoint_secret:
+                    found.append(StoredSecret(
+                        f"the password in the endpoint of integration {row.company}/{row.name}",
+                        row.endpoint_secret,
+                        f"'optsync integration remove --company {row.company} {row.name}' "
+                        "and add it again"))
+        return found
 
     def install_id(self) -> str:
         with self.engine.connect() as conn:
@@ -153,3 +378,10 @@ class State:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+
+
+def _first_line(exc: BaseException) -> str:
+    from optsync.secrets import redact
+
+    lines = str(_driver_error(exc)).strip().splitlines()
+    return redact(lines[0] if lines else type(exc).__name__)[:200]

@@ -127,11 +127,17 @@ sync_marks = Table(
     metadata,
     Column("integration_id", Integer, primary_key=True),
     Column("entity", String(20), primary_key=True),
-    Column("watermark", DateTime),  # Optima's local datetime, naive
+    # Optima server's local time (naive) at the start of the last complete read; before
+    # schema version 4, the newest modification stamp sent.
+    Column("watermark", DateTime),
     Column("digest", String(64)),  # of a whole full-read entity, to skip unchanged ones
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Added in schema version 4: the same instant as ``watermark`` in UTC (naive); NULL in
+    # a mark written by an older version, whose watermark is then a newest stamp.
+    Column("started_utc", DateTime),
 )
 
+# Schema versions 1 to 3 (16-byte hex hashes); replaced by export_hashes in version 4.
 sync_hashes = Table(
     "optsync_sync_hashes",
     metadata,
@@ -140,6 +146,18 @@ sync_hashes = Table(
     Column("key", String(400), primary_key=True),
     Column("hash", String(32), nullable=False),
     sqlite_with_rowid=False,  # the key is the row: one b-tree, not two
+)
+
+# Added in schema version 4: per record key, a 63-bit hash of what was last sent (>= 0), or
+# (< 0) the first 63 bits of a hash written by an older version, recognized until replaced.
+export_hashes = Table(
+    "optsync_export_hashes",
+    metadata,
+    Column("integration_id", Integer, primary_key=True, autoincrement=False),
+    Column("entity", String(20), primary_key=True),
+    Column("key", String(400), primary_key=True),
+    Column("hash", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 # Added in schema version 2.

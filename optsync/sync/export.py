@@ -1,20 +1,24 @@
-"""The export side of a pass: Optima to an endpoint, sending only what changed (SPEC 5).
+"""The export side of a pass: Optima to an endpoint, sending only what changed.
 
-Watermarked entities (products, customers, documents) are read from ``watermark - 1 s``;
-full-read ones (prices, stock) are not read at all when the fingerprint of their tables
-equals the last one (:mod:`optsync.optima.fingerprint`), else read whole and compared record
-by record, vanished keys sent as deleted. Hashes, watermark and fingerprint are saved only
-after the endpoint committed.
+Watermarked entities (products, customers, documents) are read from the settled watermark
+(:mod:`optsync.sync.watermark`): rows stamped within a short window before the previous read
+began, on the Optima server's clock. Full-read entities (prices, stock) are not read at all
+when the fingerprint of their tables equals the last one (:mod:`optsync.optima.fingerprint`),
+else read whole, vanished keys sent as deleted. Products and customers deleted in Optima are
+found by counting: the keys Optima holds against the keys sent and not deleted; only when
+the counts differ are the stored keys looked up in Optima.
+
+Rows are hashed as the driver returns them (before any conversion) into 63 bits; only the
+rows whose hash changed are converted into records and sent. Hashes, deletions and the mark
+are saved only after the endpoint committed (:class:`optsync.state.syncstate.Pending`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
@@ -24,12 +28,15 @@ from optsync.endpoints.records import ENTITY_KEYS, OUTBOUND_SPEC
 from optsync.optima import reader
 from optsync.optima.fingerprint import fingerprint
 from optsync.state import syncstate
-from optsync.state.db import State
+from optsync.state.db import State, legacy_hash
+from optsync.sync import watermark
 from optsync.sync.steps import Step
 
 BATCH = 5000
 WATERMARKED = {"products", "customers", "documents"}
-READ_AGAIN = timedelta(seconds=1)  # datetime rounding: re-read the last second, dedupe by hash
+DELETES_COUNTED = {"products", "customers"}  # deleted in Optima: found by a key count
+
+Progress = Callable[[str, int, int | None], None]  # (entity, rows read so far, total or None)
 
 
 @dataclass
@@ -47,21 +54,9 @@ class ExportJob:
     price_list: int | None = None
     warehouse: str | None = None
     batch_size: int = BATCH
-
-
-def _reader(job: ExportJob, since: datetime | None) -> Iterator[list[dict]]:
-    t, conn, size = job.tables, job.optima, job.batch_size
-    if job.entity == "products":
-        return reader.read_products(conn, t, since=since, batch_size=size)
-    if job.entity == "customers":
-        return reader.read_customers(conn, t, since=since, batch_size=size)
-    if job.entity == "documents":
-        return reader.read_documents(conn, t, since=since, batch_size=min(size, 1000))
-    if job.entity == "prices":
-        return reader.read_prices(conn, t, price_list=job.price_list, batch_size=size)
-    if job.entity == "stock":
-        return reader.read_stock(conn, t, warehouse=job.warehouse, batch_size=size)
-    raise ValueError(f"cannot export {job.entity}")
+    clock: watermark.ServerClock = watermark.server_time
+    window: Any = watermark.WINDOW
+    progress: Progress | None = None
 
 
 SEP = "\x1f"  # ASCII unit separator: never part of an Optima code or symbol
@@ -87,71 +82,170 @@ def key_values(entity: str, key: str) -> tuple:
     )
 
 
-def record_hash(record: dict) -> str:
-    """A stable hash of what would be sent (the source timestamp already popped)."""
-    return hashlib.blake2b(repr(tuple(record.values())).encode(), digest_size=16).hexdigest()
+def row_hash(values: Any) -> int:
+    """63 bits of a stable hash of a row's values (never negative: see :func:`legacy_hash`)."""
+    digest = hashlib.blake2b(repr(values).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+def record_hash(record: dict) -> int:
+    """:func:`row_hash` of a record (its source timestamp already popped)."""
+    return row_hash(tuple(record.values()))
+
+
+def old_record_hash(record: dict) -> int:
+    """The hash versions before schema 4 stored for ``record``, as :func:`legacy_hash` keeps it."""
+    hexed = hashlib.blake2b(repr(tuple(record.values())).encode(), digest_size=16).hexdigest()
+    return legacy_hash(hexed)
+
+
+@dataclass
+class _Source:
+    """One entity's rows: raw batches, and how to key, hash and convert a row."""
+
+    batches: Iterator[list[Any]]
+    key: Callable[[Any], str]
+    hash: Callable[[Any], int]
+    record: Callable[[Any], dict]  # the outbound record, without ``_ts``
+    stamp: Callable[[Any], Any] | None = None  # the row's modification time, raw
+
+
+def _raw_source(job: ExportJob, since: Any) -> _Source:
+    t, conn, size, entity = job.tables, job.optima, job.batch_size, job.entity
+    if entity == "documents":
+        docs = reader.read_documents(conn, t, since=since, batch_size=min(size, 1000))
+
+        def strip(batch: list[dict]) -> list[dict]:
+            for record in batch:
+                record.pop("_ts")
+            return batch
+
+        key = key_function(entity)
+        return _Source((strip(b) for b in docs), key, record_hash, lambda r: r)
+    if entity == "products":
+        raw = reader.RawRows(conn, reader.products_query(t, since), size)
+        names = raw.names[:-1]  # _ts last
+        return _Source(iter(raw), lambda r: str(r[0]), lambda r: row_hash(r[:-1]),
+                       lambda r: dict(zip(names, raw.convert(r))))
+    if entity == "customers":
+        raw = reader.RawRows(conn, reader.customers_query(t, since), size)
+
+        def customer(row: Any) -> dict:
+            record = reader.customer_record(raw.convert(row))
+            record.pop("_ts")
+            return record
+
+        return _Source(iter(raw), lambda r: str(r[0]), lambda r: row_hash(r[:-1]), customer)
+    if entity == "prices":
+        stmt = reader.prices_query(t, price_list=job.price_list)
+    elif entity == "stock":
+        stmt = reader.stock_query(t, job.warehouse, dialect_name=conn.dialect.name)
+    else:
+        raise ValueError(f"cannot export {entity}")
+    raw = reader.RawRows(conn, stmt, size)
+    names = raw.names
+    return _Source(iter(raw), lambda r: f"{r[0]}{SEP}{r[1]}", row_hash,
+                   lambda r: dict(zip(names, raw.convert(r))))
+
+
+def _total(job: ExportJob, since: Any) -> int | None:
+    """The rows a first read will bring, where one count tells it (progress display only)."""
+    if job.progress is None or since is not None or job.entity not in DELETES_COUNTED:
+        return None
+    return job.optima.execute(reader.count_query(job.tables, job.entity)).scalar_one()
 
 
 def run_export(job: ExportJob) -> Step:
     step = Step(job.integration, job.entity, "export")
-    mark = syncstate.Mark(None, None) if job.full else syncstate.load_mark(
-        job.state, job.integration_id, job.entity
-    )
+    mark = syncstate.load_mark(job.state, job.integration_id, job.entity)
     watermarked = job.entity in WATERMARKED
-    since = mark.watermark - READ_AGAIN if watermarked and mark.watermark else None
+    started = job.clock(job.optima) if watermarked else None  # before the read begins
+    since = None
+    if watermarked and not job.full:
+        since = watermark.since_for(mark.watermark, mark.started_utc, started, job.window)
 
     # Full-read entities: skip the read when the tables it depends on did not change.
     current_fp = None if watermarked else fingerprint(job.optima, job.tables, job.entity)
     if current_fp is not None and not job.full and mark.digest == current_fp:
         return step
 
-    key_of = key_function(job.entity)
+    source = _raw_source(job, since)
+    total = _total(job, since)
     seen: set[str] = set()
     deleted: list[str] = []
-    watermark = mark.watermark
     sink = nullcontext(None) if job.dry_run else job.endpoint.export(job.entity, run_id=job.run_id)
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as changed:
-        with job.state.engine.connect() as sconn, sink as out:
+    with syncstate.Pending(job.state, job.integration_id, job.entity) as pending:
+        with sink as out:
             # Nothing sent before (or --full): no hash to look up, everything goes.
-            compare = not job.full and syncstate.has_hashes(sconn, job.integration_id, job.entity)
-            for batch in _reader(job, since):
+            compare = not job.full and syncstate.has_hashes(
+                pending.conn, job.integration_id, job.entity)
+            pending.conn.commit()
+            for batch in source.batches:
                 step.read += len(batch)
-                if watermarked:
-                    stamps = [r.pop("_ts") for r in batch]
-                    newest = max(stamps)
-                    watermark = newest if watermark is None else max(watermark, newest)
-                keys = [key_of(r) for r in batch]
-                hashes = [record_hash(r) for r in batch]
+                keys = [source.key(r) for r in batch]
+                hashes = [source.hash(r) for r in batch]
                 if not watermarked:
                     seen.update(keys)
                 if compare:
-                    known = syncstate.lookup(sconn, job.integration_id, job.entity, keys)
-                    fresh = [i for i, (k, h) in enumerate(zip(keys, hashes)) if known.get(k) != h]
-                    upserts = [batch[i] for i in fresh]
-                    lines = [f"{keys[i]}\t{hashes[i]}\n" for i in fresh]
+                    known = pending.lookup(keys)
+                    fresh, upgraded = _changed(source, batch, keys, hashes, known)
                 else:
-                    upserts = batch
-                    lines = [f"{k}\t{h}\n" for k, h in zip(keys, hashes)]
+                    fresh, upgraded = range(len(batch)), []
+                upserts = [source.record(batch[i]) for i in fresh]
+                pending.add([(keys[i], hashes[i]) for i in (*fresh, *upgraded)])
                 step.unchanged += len(batch) - len(upserts)
                 step.written += len(upserts)
-                changed.writelines(lines)
                 if upserts and out is not None:
                     out.send(upserts, [])
+                if job.progress is not None:
+                    job.progress(job.entity, step.read, total)
             if not watermarked:
                 stored = syncstate.stored_keys(job.state, job.integration_id, job.entity)
                 deleted = [k for k in stored if k not in seen]
-                step.deleted = len(deleted)
-                for i in range(0, len(deleted) if out is not None else 0, job.batch_size):
-                    chunk = deleted[i : i + job.batch_size]
-                    out.send([], [key_values(job.entity, k) for k in chunk])
+            elif job.entity in DELETES_COUNTED:
+                deleted = _vanished(job, pending)
+            step.deleted = len(deleted)
+            for i in range(0, len(deleted) if out is not None else 0, job.batch_size):
+                chunk = deleted[i : i + job.batch_size]
+                out.send([], [key_values(job.entity, k) for k in chunk])
         # the endpoint has committed: now, and only now, remember what it holds
-        if job.dry_run:
-            return step
-        changed.seek(0)
-        syncstate.save(
-            job.state, job.integration_id, job.entity,
-            changed=(tuple(line.rstrip("\n").rsplit("\t", 1)) for line in changed),
-            deleted=deleted,
-            mark=syncstate.Mark(watermark, current_fp),
-        )
+        if not job.dry_run:
+            new_mark = (syncstate.Mark(started.local, None, started.utc) if watermarked
+                        else syncstate.Mark(None, current_fp))
+            pending.save(deleted, new_mark)
     return step
+
+
+def _changed(source: _Source, batch: list[Any], keys: list[str], hashes: list[int],
+             known: dict[str, int]) -> tuple[list[int], list[int]]:
+    """Rows to send, and unchanged rows whose stored hash is of an older version (restaged)."""
+    fresh: list[int] = []
+    upgraded: list[int] = []
+    for i, (key, value) in enumerate(zip(keys, hashes)):
+        stored = known.get(key)
+        if stored == value:
+            continue
+        if stored is not None and stored < 0 and old_record_hash(source.record(batch[i])) == stored:
+            upgraded.append(i)  # sent by an older version and unchanged since
+            continue
+        fresh.append(i)
+    return fresh, upgraded
+
+
+def _vanished(job: ExportJob, pending: syncstate.Pending) -> list[str]:
+    """Keys sent and not deleted that Optima no longer holds (products, customers).
+
+    The cheap part runs on every pass: one count in Optima, one in the state database. Only
+    when they differ are the stored keys looked up in Optima, a chunk at a time. A key read
+    by this pass but not stored yet is looked up on the next pass that finds a difference.
+    """
+    in_optima = job.optima.execute(reader.count_query(job.tables, job.entity)).scalar_one()
+    if in_optima == pending.keys_after_save():
+        return []
+    gone: list[str] = []
+    for page in syncstate.key_pages(pending.conn, job.integration_id, job.entity,
+                                    size=reader.IN_CHUNK):
+        present = reader.existing_keys(job.optima, job.tables, job.entity, page)
+        gone.extend(k for k in page if k not in present)
+    pending.conn.commit()
+    return gone
