@@ -1,11 +1,15 @@
-"""Domain errors, each carrying the exit code of SPEC 2.7.
+"""Domain errors, each carrying a documented exit code (README, "Exit codes").
 
 The CLI catches :class:`OptsyncError` once and prints
-``optsync: error: <what happened>. <what to do>``.
+``optsync: error: <what happened>. <what to do>``. Faults of the machine (a full disk, a
+file nobody may write, a folder where a file belongs) are turned into such errors by
+:func:`os_fault`, so they never end as "unexpected error".
 """
 
 from __future__ import annotations
 
+import errno
+import os
 from enum import IntEnum
 
 
@@ -74,3 +78,48 @@ class Drift(OptsyncError):
     """Installed entries differ from what the schedules define."""
 
     exit_code = ExitCode.FAILED
+
+
+def user_name() -> str:
+    """The name of the user this process runs as, for messages about file access."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError, AttributeError):
+        import getpass
+
+        try:
+            return getpass.getuser()
+        except Exception:  # noqa: BLE001 - only a name for a message
+            return "this user"
+
+
+def os_fault(exc: OSError, path: object = None) -> OptsyncError | None:
+    """The one-line error for a file-system fault (full disk, no access, a folder where a
+    file belongs...), naming the file; None when the fault is not one of those."""
+    where = str(path if path is not None else (exc.filename or "a file of optsync's"))
+    reason = exc.strerror or type(exc).__name__
+    code = exc.errno
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        return Unreachable(f"no space left on the disk holding {where} ({reason})",
+                           "Free space on that disk (or raise the quota), then run the "
+                           "command again")
+    if code == errno.EROFS:
+        return Unreachable(f"{where} is on a read-only file system",
+                           "Remount it writable, or use a home on a writable disk "
+                           "(--home DIR)")
+    if code in (errno.EACCES, errno.EPERM):
+        return Unreachable(f"{where} cannot be used by user {user_name()} (permission denied)",
+                           "Give that user access to it, or run optsync as the user who "
+                           "owns it")
+    if code == errno.EISDIR:
+        return ConfigError(f"{where} is a folder where optsync expects a file",
+                           "Move the folder away, or point optsync at a file")
+    if code == errno.ENOTDIR:
+        return ConfigError(f"a part of the path {where} is a file where a folder belongs",
+                           "Move that file away, or choose another path")
+    if code == errno.EIO:
+        return Unreachable(f"reading or writing {where} failed (input/output error)",
+                           "Check the disk (dmesg, fsck), then run the command again")
+    return None

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from optsync import connstr
-from optsync.errors import ConfigError
+from optsync.errors import ConfigError, os_fault
 
 MASK = "***"
+KEY_FILE = "secret.key"
 WHOLE_URL = "\x00url:"  # prefix of a "password" that is the whole URL (see split_secret)
 
 # Every secret this process has seen, so that any text shown to a person can be scrubbed.
@@ -26,40 +29,164 @@ def remember(secret: str | None) -> str | None:
     return secret
 
 
-class Vault:
-    """Encrypts and decrypts short secrets with one Fernet key."""
+@dataclass(frozen=True)
+class StoredSecret:
+    """One encrypted value in the state database, named for people."""
 
-    def __init__(self, home: Path) -> None:
+    label: str  # e.g. "the operator's password", "company 'Demo' database URL"
+    token: str
+    fix: str  # how to store it again, e.g. "run 'optsync operator set ...'"
+
+
+class Vault:
+    """Encrypts and decrypts short secrets with one Fernet key.
+
+    The key is ``$OPTSYNC_SECRET_KEY``, else ``<home>/secret.key``. A key file is created
+    only while the state database holds no secret: a missing key with stored secrets is an
+    error, since a new key would make every one of them unreadable.
+    """
+
+    def __init__(
+        self, home: Path, stored: Callable[[], list[StoredSecret]] | None = None
+    ) -> None:
         self._home = home
+        self._stored = stored or (lambda: [])
         self._fernet = None
 
-    def _key(self) -> bytes:
+    @property
+    def key_path(self) -> Path:
+        return self._home / KEY_FILE
+
+    @property
+    def key_source(self) -> str:
+        """Where the key comes from, for messages."""
+        return "$OPTSYNC_SECRET_KEY" if os.environ.get("OPTSYNC_SECRET_KEY") else str(
+            self.key_path)
+
+    def _key(self, *, create: bool) -> bytes:
         env = os.environ.get("OPTSYNC_SECRET_KEY")
         if env:
-            return env.encode()
-        path = self._home / "secret.key"
-        if path.exists():
+            return env.strip().encode()
+        path = self.key_path
+        try:
             return path.read_bytes().strip()
+        except FileNotFoundError:
+            pass
+        except IsADirectoryError:
+            raise ConfigError(
+                f"the secret key {path} is a folder, not a key file",
+                f"Move the folder away and put back the key file that stored the secrets "
+                f"(or set OPTSYNC_SECRET_KEY); with no stored secrets yet, moving it away is "
+                f"enough",
+            ) from None
+        except OSError as exc:
+            from optsync.home import check_home
+
+            check_home(self._home)
+            raise (os_fault(exc, path) or exc) from None
+        stored = self._stored()
+        if stored or not create:
+            raise self._missing(stored)
+        return self._write_new_key(path)
+
+    def _missing(self, stored: list[StoredSecret]) -> ConfigError:
+        path = self.key_path
+        names = ", ".join(s.label for s in stored[:3])
+        if len(stored) > 3:
+            names += f" and {len(stored) - 3} more"
+        held = (f"{len(stored)} secret(s) encrypted with it ({names})" if stored
+                else "secrets encrypted with it")
+        return ConfigError(
+            f"the secret key {path} is missing, but the state database holds {held}; "
+            "a new key would make them unreadable",
+            f"Put back {path} from a backup of the home (or set OPTSYNC_SECRET_KEY to that "
+            "key); if the key is lost, run 'optsync init --new-secret-key' and store those "
+            "secrets again",
+        )
+
+    def _write_new_key(self, path: Path) -> bytes:
         from cryptography.fernet import Fernet
 
         key = Fernet.generate_key()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(key + b"\n")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Written whole under a temporary name, then linked into place: a full disk or
+            # a kill never leaves a truncated key, and a key another process made first wins.
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(key + b"\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    return path.read_bytes().strip()
+            finally:
+                tmp.unlink(missing_ok=True)
+        except OSError as exc:
+            from optsync.home import check_home
+
+            check_home(self._home)
+            raise (os_fault(exc, exc.filename or path) or exc) from None
         return key
 
-    def _cipher(self):
+    def renew(self) -> tuple[Path | None, list[StoredSecret]]:
+        """Start a new key file after the old key was lost (``init --new-secret-key``).
+
+        Refused while the current key still reads a stored secret (store the others again
+        instead). Whatever stood at ``secret.key`` is kept beside it; returns where, and the
+        secrets to store again.
+        """
+        from optsync.errors import BadInput
+
+        if os.environ.get("OPTSYNC_SECRET_KEY"):
+            raise BadInput("the secret key comes from $OPTSYNC_SECRET_KEY",
+                           "Set a new key there instead, e.g. from 'python -c \"from "
+                           "cryptography.fernet import Fernet; "
+                           "print(Fernet.generate_key().decode())\"'")
+        stored = self._stored()
+        lost = stored
+        if self.key_path.is_file():
+            try:
+                lost = self.unreadable()
+            except ConfigError:  # not a valid key: every secret is lost with it
+                lost = stored
+            readable = len(stored) - len(lost)
+            if readable or not stored:
+                fixes = "; ".join(dict.fromkeys(s.fix for s in lost))
+                raise BadInput(
+                    f"the secret key {self.key_path} reads {readable} of the {len(stored)} "
+                    "stored secret(s), which a new key would make unreadable",
+                    "Keep it" + (f", and store the others again: {fixes}" if lost else ""),
+                )
+        return self.replace_key(), lost
+
+    def replace_key(self) -> Path | None:
+        """Write a new key file, keeping an existing one beside it; return where it went."""
+        path = self.key_path
+        kept = None
+        if path.is_dir() or path.exists():
+            from datetime import UTC, datetime
+
+            kept = path.with_name(f"{path.name}.old-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
+            path.rename(kept)
+        self._fernet = None
+        self._write_new_key(path)
+        return kept
+
+    def _cipher(self, *, create: bool = True):
         if self._fernet is None:
             from cryptography.fernet import Fernet
 
             try:
-                self._fernet = Fernet(self._key())
+                self._fernet = Fernet(self._key(create=create))
             except ValueError:
                 raise ConfigError(
-                    "the secret key is not a valid Fernet key",
-                    "Set OPTSYNC_SECRET_KEY to a key made by "
-                    "'python -c \"from cryptography.fernet import Fernet; "
+                    f"the secret key in {self.key_source} is not a valid Fernet key",
+                    "Put back the key that stored the secrets, or set OPTSYNC_SECRET_KEY to "
+                    "a key made by 'python -c \"from cryptography.fernet import Fernet; "
                     "print(Fernet.generate_key().decode())\"'",
                 ) from None
         return self._fernet
@@ -76,13 +203,36 @@ class Vault:
         from cryptography.fernet import InvalidToken
 
         try:
-            return remember(self._cipher().decrypt(token.encode()).decode())
+            return remember(self._cipher(create=False).decrypt(token.encode()).decode())
         except InvalidToken:
-            raise ConfigError(
-                "a stored secret cannot be decrypted with this secret key",
-                "Use the OPTSYNC_SECRET_KEY or <home>/secret.key that stored it, "
-                "or set the password again",
-            ) from None
+            raise self._unreadable(token) from None
+
+    def _unreadable(self, token: str) -> ConfigError:
+        found = next((s for s in self._stored() if s.token == token), None)
+        label = found.label if found else "a stored secret"
+        fix = f"; or store it again: {found.fix}" if found else ", or store it again"
+        return ConfigError(
+            f"{label} cannot be decrypted with the secret key {self.key_source}; it was "
+            "stored with another key",
+            f"Put back the key that stored it ({self.key_path} from a backup, or "
+            f"OPTSYNC_SECRET_KEY){fix}",
+        )
+
+    def unreadable(self) -> list[StoredSecret]:
+        """The stored secrets this key cannot decrypt (all of them when it is missing)."""
+        from cryptography.fernet import InvalidToken
+
+        stored = self._stored()
+        if not stored:
+            return []
+        cipher = self._cipher(create=False)
+        bad = []
+        for secret in stored:
+            try:
+                remember(cipher.decrypt(secret.token.encode()).decode())
+            except InvalidToken:
+                bad.append(secret)
+        return bad
 
 
 def split_secret(url: str) -> tuple[str, str | None]:

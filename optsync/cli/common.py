@@ -47,7 +47,7 @@ def _debug_env() -> bool:
 
 
 class OptsyncGroup(TyperGroup):
-    """Turns domain errors into one line and the documented exit code (SPEC 2.7)."""
+    """Turns domain errors into one line and the documented exit code."""
 
     def invoke(self, ctx: typer.Context):
         try:
@@ -73,6 +73,10 @@ class OptsyncGroup(TyperGroup):
         except Exception as exc:
             if _wants_debug(ctx):
                 raise
+            known = known_fault(exc)
+            if known is not None:
+                sys.stderr.write(output.error_line(known.message) + "\n")
+                raise typer.Exit(int(known.exit_code)) from None
             first = (str(exc).strip().splitlines() or [""])[0][:300]
             sys.stderr.write(
                 output.error_line(
@@ -82,6 +86,19 @@ class OptsyncGroup(TyperGroup):
                 + "\n"
             )
             raise typer.Exit(int(ExitCode.FAILED)) from None
+
+
+def known_fault(exc: BaseException) -> OptsyncError | None:
+    """The one-line error for a fault of the machine that reached the top (a full disk, a
+    file this user may not write, a folder where a file belongs), or None."""
+    from optsync.errors import os_fault
+
+    for cause in (exc, getattr(exc, "orig", None), exc.__cause__, exc.__context__):
+        if isinstance(cause, OSError) and cause.errno is not None:
+            fault = os_fault(cause)
+            if fault is not None:
+                return fault
+    return None
 
 
 def _wants_debug(ctx: typer.Context) -> bool:

@@ -1,8 +1,7 @@
-"""The ``optsync`` command: global options and the command groups (SPEC 2)."""
+"""The ``optsync`` command: global options and the command groups."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -27,7 +26,7 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     home: Annotated[
-        Optional[Path],
+        Optional[str],
         typer.Option("--home", help="Folder of optsync's files [default: $OPTSYNC_HOME, "
                      "else the user data folder].", show_default=False),
     ] = None,

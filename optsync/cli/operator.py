@@ -35,7 +35,7 @@ def set_(
     if no_password:
         password = None
     elif password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
+        password = _password_from_stdin()
         if not password:
             raise BadInput("no password on stdin", "Pipe it in, e.g. printf %s \"$PW\" | "
                            "optsync operator set ADMIN --password-stdin")
@@ -47,6 +47,21 @@ def set_(
             "Use --password-stdin to read it from stdin, or --no-password",
         )
     report(manage.set_operator(ctx_of(ctx).state(), acronym, password))
+
+
+def _password_from_stdin() -> str:
+    """The first line of stdin as UTF-8 text (exit 2 when it is not UTF-8)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text stream without bytes (tests, embedding)
+        return sys.stdin.readline().rstrip("\r\n")
+    raw = stream.readline().rstrip(b"\r\n")
+    try:
+        return raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        raise BadInput(
+            "the password on stdin is not UTF-8 text",
+            "Pipe it in as UTF-8, e.g. through 'iconv -f CP1250 -t UTF-8'",
+        ) from None
 
 
 @app.command()

@@ -108,6 +108,8 @@ def _run(state, opts, company, due, trigger, *, json: bool, people: bool) -> Non
             raise
         if json:
             output.emit_json(result.as_json())
+            if result.status == "skipped" and result.reason == "locked":
+                _summary(result)  # stdout stays JSON; stderr (cron.log) still says why
         elif people:
             _summary(result)
         if result.status == "skipped":

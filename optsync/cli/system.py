@@ -12,12 +12,24 @@ from optsync.cli.common import ctx_of
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
-def init(ctx: typer.Context) -> None:
+def init(
+    ctx: typer.Context,
+    new_secret_key: Annotated[
+        bool, typer.Option("--new-secret-key", help="Start a new secret.key after the old "
+                           "one was lost; the passwords it stored must then be set again.")
+    ] = False,
+) -> None:
     """Create the home and the state database (idempotent)."""
     state = ctx_of(ctx).state()
     state.install_id()  # opens, creates and upgrades the database
     from optsync.secrets import mask_url
 
+    if new_secret_key:
+        kept, lost = state.vault.renew()
+        output.info(f"new secret key written to {state.vault.key_path}"
+                    + (f"; the old one was moved to {kept}" if kept else ""))
+        for secret in lost:
+            output.warn(f"{secret.label} must be stored again: {secret.fix}")
     output.info(f"optsync home ready at {state.home} (state database: {mask_url(state.url)})")
 
 
