@@ -338,3 +338,21 @@ def test_a_dry_or_narrowed_manual_pass_does_not_serve_a_due_start(cli, world):
     due = json.loads(cli("run", "--due", "--json").stdout)
     assert [(r["company"], r["status"]) for r in due] == [(COMPANY, "ok")]
     assert json.loads(cli("run", "--due", "--json").stdout) == []
+
+
+def test_a_product_deleted_in_optima_is_marked_deleted_in_the_shop_after_the_next_pass(cli, world):
+    run(cli)
+    code = world.product_codes(1)[0]
+    with world.optima() as c:
+        c.execute("delete from TwrCeny where TwC_TwrID = "
+                  "(select Twr_TwrId from Towary where Twr_Kod = ?)", (code,))
+        c.execute("delete from TwrIlosci where TwI_TwrId = "
+                  "(select Twr_TwrId from Towary where Twr_Kod = ?)", (code,))
+        c.execute("delete from Towary where Twr_Kod = ?", (code,))
+    exported = steps(run(cli), "export")
+    assert exported[("sklep", "products")]["deleted"] == 1
+    with world.shop() as shop:
+        assert shop.execute("select code from optsync_products where deleted = 1"
+                            ).fetchall() == [(code,)]
+        assert shop.execute("select count(*) from optsync_prices where deleted = 1 and "
+                            "product_code = ?", (code,)).fetchone()[0] >= 1
