@@ -129,25 +129,21 @@ def missing_driver(url: str, exc: ImportError, what: str = "the database") -> Op
             "'apt-get install unixodbc tdsodbc' (Debian, Ubuntu), then run 'optsync doctor'",
         )
     package, extra = DRIVER_EXTRAS.get(module, (module or "its driver", None))
-    if extra is None:
-        return Unreachable(
-            f"{what} {mask_url(url)} needs the Python module {package}, which is not installed",
-            f"Install it with 'pip install {package}'",
-        )
-    hint = ""
-    if module == "psycopg2":
-        hint = ", and write the URL as postgresql+psycopg://..."
+    install = f"pip install 'optsync[{extra}]'" if extra else f"pip install {package}"
+    hint = " and write the URL as postgresql+psycopg://..." if module == "psycopg2" else ""
     return Unreachable(
-        f"{what} {mask_url(url)} needs the Python package {package}, which is not installed",
-        f"Install it with: pip install 'optsync[{extra}]'{hint}",
+        f"{what} {mask_url(url)} needs the Python package {package}, which is not installed "
+        f"(install it with: {install})",
+        f"After installing it{hint}, 'optsync doctor' checks the database again",
     )
 
 
 CONNECT_TIMEOUT = 10  # seconds: a checked server that does not answer must not hang a pass
 
 
-def timeout_args(url: str, seconds: int = CONNECT_TIMEOUT) -> dict:
+def timeout_args(url: str, seconds: int | None = None) -> dict:
     """``create_engine`` arguments that bound the time to open a connection."""
+    seconds = CONNECT_TIMEOUT if seconds is None else seconds
     lowered = url.lower()
     if lowered.startswith("postgresql"):
         return {"connect_args": {"connect_timeout": seconds}}

@@ -8,6 +8,7 @@ no four characters in a row of it may appear in any output, log record or file o
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -150,3 +151,28 @@ def test_a_string_an_older_version_stored_with_a_password_tail_is_shown_wholly_m
     text = "\n".join(cli(*args, code=None).stdout for args in (
         ("company", "list"), ("company", "list", "--json"), ("doctor",)))
     assert "il!P" not in text and "odbc:***" in text
+
+
+def test_sql_server_urls_without_pyodbc_name_the_sqlserver_extra(cli, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyodbc", None)  # import pyodbc -> ImportError
+    added = cli("company", "add", "Firma", "--db",
+                "mssql+pyodbc://sa:Qw#1Er!2@127.0.0.1:9/CDN_Firma?driver=FreeTDS")
+    assert "pip install 'optsync[sqlserver]'" in added.stderr
+    cli("operator", "set", "ADMIN", "--no-password")
+    cli("integration", "add", "--company", "Firma", "--app", "eshop", "--endpoint",
+        str(tmp_path / "out"))
+    ran = cli("run", "--company", "Firma", code=ExitCode.UNAVAILABLE)
+    assert ran.stderr.count("\n") == 1
+    assert "needs the Python package pyodbc, which is not installed" in ran.stderr
+    assert "pip install 'optsync[sqlserver]'" in ran.stderr
+
+
+def test_postgresql_urls_without_psycopg_name_the_postgres_extra(cli, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    cli("company", "add", "Firma", "--db", "postgresql+psycopg://u:Po#1St!2@127.0.0.1:9/firma")
+    cli("operator", "set", "ADMIN", "--no-password")
+    cli("integration", "add", "--company", "Firma", "--app", "eshop", "--endpoint",
+        str(tmp_path / "out"))
+    ran = cli("run", "--company", "Firma", code=ExitCode.UNAVAILABLE)
+    assert ran.stderr.count("\n") == 1 and "ModuleNotFoundError" not in ran.stderr
+    assert "pip install 'optsync[postgres]'" in ran.stderr and "Po#1" not in ran.stderr
