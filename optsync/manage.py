@@ -199,6 +199,29 @@ def remove_company(state: State, name: str) -> Outcome:
     return _after_change(state, Outcome(notes=[f"company {name!r} removed"]))
 
 
+def rename_company(state: State, old: str, new: str) -> Outcome:
+    """Give a company a new name; its key, schedule, integrations, runs and logs stay."""
+    company = cfg.get_company(state, old)
+    check_company_name(new, "the new name")
+    if new == company.name:
+        return Outcome(notes=[f"company {new!r} already has that name"])
+    if cfg.find_company(state, new):
+        raise BadInput(
+            f"company {new!r} already exists",
+            "Choose another name, or 'optsync company remove' that company first",
+        )
+    from optsync.names import printable
+
+    with state.engine.begin() as conn:
+        cfg.update_company(conn, company.id, {"name": new})
+        logs.write(
+            state, "info", "config", f"company '{printable(company.name)}' renamed to {new}",
+            company=new, data={"old": company.name, "new": new, "key": company.id}, conn=conn,
+        )
+    return _after_change(state, Outcome(notes=[f"company '{printable(company.name)}' renamed "
+                                               f"to {new!r}"]))
+
+
 # integrations ---------------------------------------------------------------------------
 def add_integration(
     state: State, company_name: str, app: str, endpoint: str, *, name: str | None = None,
@@ -280,6 +303,34 @@ def remove_integration(state: State, company_name: str, name: str) -> Outcome:
             company=company.name, conn=conn,
         )
     return _after_change(state, Outcome(notes=[f"integration {name!r} removed"]))
+
+
+def rename_integration(state: State, company_name: str, old: str, new: str) -> Outcome:
+    """Give an integration a new name; its settings and sync state stay."""
+    from optsync.names import check_name, printable
+
+    company = cfg.get_company(state, company_name)
+    found = [i for i in cfg.list_integrations(state, company) if i.name == old]
+    if not found:
+        raise BadInput(
+            f"company {company.name!r} has no integration '{printable(old)}'",
+            f"Run 'optsync integration list --company {company.name!r}' to see them",
+        )
+    check_name(new, "the new name", "eshop")
+    if any(i.name == new for i in cfg.list_integrations(state, company)):
+        raise BadInput(f"the company already has an integration named {new!r}",
+                       "Choose another name")
+    from optsync.state import tables as t
+
+    with state.engine.begin() as conn:
+        conn.execute(t.integrations.update().where(t.integrations.c.id == found[0].id)
+                     .values(name=new))
+        logs.write(
+            state, "info", "config",
+            f"integration '{printable(old)}' of {company.name} renamed to {new}",
+            company=company.name, data={"old": old, "new": new}, conn=conn,
+        )
+    return Outcome(notes=[f"integration '{printable(old)}' renamed to {new!r}"])
 
 
 # schedules ------------------------------------------------------------------------------

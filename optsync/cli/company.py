@@ -96,3 +96,15 @@ def remove(
         typer.confirm(f"Remove company {name!r} with its integrations and schedule?",
                       abort=True)
     report(manage.remove_company(state, name))
+
+
+@app.command()
+def rename(
+    ctx: typer.Context,
+    old: Annotated[str, typer.Argument(help="The company's present name.")],
+    new: Annotated[str, typer.Argument(help="Its new name.")],
+) -> None:
+    """Rename a company; its schedule, integrations, runs and OS entries follow."""
+    from optsync import manage
+
+    report(manage.rename_company(ctx_of(ctx).state(), old, new))

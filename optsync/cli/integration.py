@@ -69,3 +69,16 @@ def remove(
     from optsync import manage
 
     report(manage.remove_integration(ctx_of(ctx).state(), company, integration))
+
+
+@app.command()
+def rename(
+    ctx: typer.Context,
+    company: Annotated[str, typer.Option("--company", help="The company's name.")],
+    old: Annotated[str, typer.Argument(help="The integration's present name.")],
+    new: Annotated[str, typer.Argument(help="Its new name.")],
+) -> None:
+    """Rename an integration; its settings and sync state stay."""
+    from optsync import manage
+
+    report(manage.rename_integration(ctx_of(ctx).state(), company, old, new))

@@ -131,16 +131,21 @@ def _check_account(account: str) -> None:
         raise BadInput(f"--run-as {problem}", r"Give a Windows account, e.g. --run-as DOMAIN\sync")
 
 
+def _has_terminal() -> bool:
+    import sys
+
+    return sys.stdin.isatty()
+
+
 def _ask_password(account: str, backend: str, crontab: Optional[Path]) -> str:
     """The account's password, asked on the terminal without echo (never an argument)."""
     import getpass
     import os
-    import sys
 
     _check_account(account)
     if backend == "cron" or crontab is not None or (backend == "auto" and os.name != "nt"):
         raise BadInput("--run-as is for Windows tasks", "Use it with --backend windows")
-    if not sys.stdin.isatty():
+    if not _has_terminal():
         raise BadInput(
             f"--run-as {account} needs the account's password, asked on a terminal",
             "Run 'optsync schedule install --run-as ...' in a terminal; optsync never takes "

@@ -110,24 +110,47 @@ def _cron_daemon() -> Check:
                  f"start cron: '{START_HINT}' (and {INSTALL_CRON} when missing)")
 
 
-def secret_key(state: State) -> Check:
-    """The secret key reads every secret stored in the state database; names those it cannot."""
-    vault = state.vault
-    try:
-        stored = state.stored_secrets()
-        if not stored:
-            return Check("secret key", "ok", "no secret stored yet")
-        bad = vault.unreadable()
-    except OptsyncError as exc:
-        return Check("secret key", "fail", exc.what, exc.fix)
-    if not bad:
-        return Check("secret key", "ok",
-                     f"{vault.key_source} reads all {len(stored)} stored secret(s)")
-    return Check(
-        "secret key", "fail",
-        f"{len(bad)} of {len(stored)} stored secret(s) cannot be decrypted with "
-        f"{vault.key_source}: " + "; ".join(s.label for s in bad),
-        f"put back the key that stored them ({vault.key_path} from a backup, or "
-        "OPTSYNC_SECRET_KEY), or store them again: " + "; ".join(
-            dict.fromkeys(s.fix for s in bad)),
-    )
+def names(state: State) -> list[Check]:
+    """Company and integration names stored by an older optsync that break today's name rule.
+
+    They keep working (OS entries name such a company by its key); each is listed with the
+    command that renames it (``$'...'`` spells the characters a shell cannot show).
+    """
+    from optsync.names import name_problem, printable, shell_word, suggest
+    from optsync.state import config as cfg
+
+    found = []
+    for company in cfg.list_companies(state):
+        problem = name_problem(company.name)
+        if problem is not None:
+            found.append(Check(
+                "names", "warn", f"company '{printable(company.name)}' {problem}",
+                "rename it: " + _command(state, "company", "rename", shell_word(company.name),
+                                         shell_word(suggest(company.name))),
+            ))
+    for integ in cfg.list_integrations(state):
+        problem = name_problem(integ.name)
+        if problem is not None:
+            found.append(Check(
+                "names", "warn",
+                f"integration '{printable(integ.name)}' of {integ.company} {problem}",
+                "rename it: " + _command(state, "integration", "rename", "--company",
+                                         shell_word(integ.company), shell_word(integ.name),
+                                         shell_word(suggest(integ.name))),
+            ))
+    return found or [Check("names", "ok", "every company and integration name is printable")]
+
+
+def _command(state: State, *words: str) -> str:
+    """An optsync command line of already quoted ``words``, with --home where needed."""
+    import shlex
+
+    from optsync.home import is_default_home
+
+    argv = ["optsync"]
+    env_home = os.environ.get("OPTSYNC_HOME")
+    if not is_default_home(state.home) and not (
+        env_home and Path(env_home).expanduser().absolute() == state.home
+    ):
+        argv += ["--home", shlex.quote(str(state.home))]
+    return " ".join([*argv, *words])
