@@ -42,6 +42,7 @@ def run_checks(state: State) -> list[Check]:
 
     checks = [local.home(state), local.state_database(state)]
     if checks[-1].status != "fail":
+        checks.append(local.secret_key(state))
         checks += remote.configuration(state)
         checks += local.names(state)
         urls = remote.urls(state)

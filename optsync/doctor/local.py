@@ -110,6 +110,29 @@ def _cron_daemon() -> Check:
                  f"start cron: '{START_HINT}' (and {INSTALL_CRON} when missing)")
 
 
+def secret_key(state: State) -> Check:
+    """The secret key reads every secret stored in the state database; names those it cannot."""
+    vault = state.vault
+    try:
+        stored = state.stored_secrets()
+        if not stored:
+            return Check("secret key", "ok", "no secret stored yet")
+        bad = vault.unreadable()
+    except OptsyncError as exc:
+        return Check("secret key", "fail", exc.what, exc.fix)
+    if not bad:
+        return Check("secret key", "ok",
+                     f"{vault.key_source} reads all {len(stored)} stored secret(s)")
+    return Check(
+        "secret key", "fail",
+        f"{len(bad)} of {len(stored)} stored secret(s) cannot be decrypted with "
+        f"{vault.key_source}: " + "; ".join(s.label for s in bad),
+        f"put back the key that stored them ({vault.key_path} from a backup, or "
+        "OPTSYNC_SECRET_KEY), or store them again: " + "; ".join(
+            dict.fromkeys(s.fix for s in bad)),
+    )
+
+
 def names(state: State) -> list[Check]:
     """Company and integration names stored by an older optsync that break today's name rule.
 
