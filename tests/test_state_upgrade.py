@@ -48,3 +48,29 @@ def test_a_newer_state_database_is_refused(home, monkeypatch):
     monkeypatch.setattr(statedb, "SCHEMA_VERSION", 1)  # this optsync knows version 1 only
     with pytest.raises(ConfigError, match="newer than this optsync"):
         _ = State(home).engine
+
+
+def test_hashes_of_version_3_move_to_the_new_table_as_recognizable_old_values(home):
+    home.mkdir(parents=True)
+    engine = make_engine(f"sqlite:///{home / 'state.db'}")
+    assert upgrade(engine, target=3) == 3
+    old = "0123456789abcdef" * 2
+    with engine.begin() as conn:
+        conn.execute(t.sync_hashes.insert(), [
+            {"integration_id": 1, "entity": "products", "key": f"P{i:03d}", "hash": old}
+            for i in range(7000)])  # more than one page of the copy
+        conn.execute(t.sync_marks.insert().values(
+            integration_id=1, entity="products", watermark=utcnow().replace(tzinfo=None),
+            digest=None, updated_at=utcnow()))
+    engine.dispose()
+
+    state = State(home)
+    with state.engine.connect() as conn:
+        assert schema_version(conn) == SCHEMA_VERSION
+        rows = conn.execute(select(t.export_hashes.c.key, t.export_hashes.c.hash)).all()
+        mark = conn.execute(select(t.sync_marks.c.watermark, t.sync_marks.c.started_utc)).one()
+    assert len(rows) == 7000
+    assert {h for _, h in rows} == {statedb.legacy_hash(old)}
+    assert statedb.legacy_hash(old) < 0  # never equal to a current hash
+    assert mark.watermark is not None and mark.started_utc is None  # read as an old mark
+    assert not inspect(state.engine).has_table("optsync_sync_hashes")

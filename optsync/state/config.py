@@ -167,7 +167,7 @@ def update_company(conn: Connection, company_id: int, values: dict) -> None:
 def delete_company(conn: Connection, company_id: int) -> None:
     """Remove a company with its integrations, schedule and sync state; runs and logs stay."""
     integration_ids = select(t.integrations.c.id).where(t.integrations.c.company_id == company_id)
-    conn.execute(delete(t.sync_hashes).where(t.sync_hashes.c.integration_id.in_(integration_ids)))
+    conn.execute(delete(t.export_hashes).where(t.export_hashes.c.integration_id.in_(integration_ids)))
     conn.execute(delete(t.sync_marks).where(t.sync_marks.c.integration_id.in_(integration_ids)))
     conn.execute(delete(t.integrations).where(t.integrations.c.company_id == company_id))
     conn.execute(delete(t.schedules).where(t.schedules.c.company_id == company_id))
@@ -221,7 +221,7 @@ def insert_integration(conn: Connection, values: dict) -> int:
 
 
 def delete_integration(conn: Connection, integration_id: int) -> None:
-    conn.execute(delete(t.sync_hashes).where(t.sync_hashes.c.integration_id == integration_id))
+    conn.execute(delete(t.export_hashes).where(t.export_hashes.c.integration_id == integration_id))
     conn.execute(delete(t.sync_marks).where(t.sync_marks.c.integration_id == integration_id))
     conn.execute(delete(t.integrations).where(t.integrations.c.id == integration_id))
 

@@ -1,0 +1,113 @@
+"""An installation upgraded to schema 4 (settled watermark, 8-byte hashes) keeps what it sent.
+
+The state database of the previous version is made the way that version left it: 16-byte hex
+hashes of each sent record in ``optsync_sync_hashes``, marks holding the newest stamp sent,
+schema version 3. The first pass after the upgrade must send only real changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+
+from sqlalchemy import create_engine, select
+
+from optsync.optima import reader
+from optsync.optima.tables import tables_for
+from optsync.state import tables as t
+from optsync.state.db import State, make_engine
+from sync_world import COMPANY
+
+
+def old_hash(record: dict) -> str:
+    """How versions up to schema 3 hashed a record (its timestamp popped)."""
+    return hashlib.blake2b(repr(tuple(record.values())).encode(), digest_size=16).hexdigest()
+
+
+def records(world, entity: str) -> list[dict]:
+    engine = create_engine(f"sqlite:///{world.company_db}")
+    tables = tables_for(engine)
+    read = {"products": reader.read_products, "prices": reader.read_prices,
+            "stock": reader.read_stock}[entity]
+    with engine.connect() as conn:
+        rows = [r for batch in read(conn, tables) for r in batch]
+    engine.dispose()
+    return rows
+
+
+def make_previous_version(world) -> None:
+    """Turn the state of a pass into what schema 3 would have stored for the same pass."""
+    from optsync.sync.export import key_function
+
+    world.state.dispose()
+    engine = make_engine(f"sqlite:///{world.state.home / 'state.db'}")
+    with engine.begin() as conn:
+        marks = conn.execute(select(t.sync_marks)).mappings().all()
+        conn.exec_driver_sql("DROP TABLE optsync_export_hashes")
+        conn.exec_driver_sql("ALTER TABLE optsync_sync_marks DROP COLUMN started_utc")
+        t.sync_hashes.create(conn)
+        for mark in marks:
+            entity = mark["entity"]
+            if entity not in ("products", "prices", "stock"):
+                continue  # not an entity this integration exports
+            rows = records(world, entity)
+            stamps = [r.pop("_ts") for r in rows if "_ts" in r]
+            key = key_function(entity)
+            conn.execute(t.sync_hashes.insert(), [
+                {"integration_id": mark["integration_id"], "entity": entity,
+                 "key": key(r), "hash": old_hash(r)} for r in rows])
+            if stamps:  # schema 3 kept the newest stamp sent
+                conn.exec_driver_sql(
+                    "UPDATE optsync_sync_marks SET watermark = ? WHERE entity = ?",
+                    (max(stamps).isoformat(" "), entity))
+        conn.exec_driver_sql("UPDATE optsync_meta SET value = '3' WHERE key = 'schema_version'")
+    engine.dispose()
+
+
+def run(cli, *args):
+    return json.loads(cli("run", "--company", COMPANY, "--only", "export", *args, "--json").stdout)
+
+
+def steps(result):
+    return {s["entity"]: s for s in result["steps"]}
+
+
+def test_the_first_pass_after_the_upgrade_sends_only_real_changes(cli, world):
+    first = steps(run(cli))
+    assert first["products"]["written"] == 30
+    make_previous_version(world)
+
+    with world.optima() as c:  # one real change of each kind while the old version ran
+        code = c.execute("select Twr_Kod from Towary order by Twr_TwrId limit 1").fetchone()[0]
+        c.execute("update Towary set Twr_Nazwa = 'Po aktualizacji', Twr_TS_Mod = ? "
+                  "where Twr_Kod = ?", (datetime.now() + timedelta(days=1), code))
+        c.execute("update TwrCeny set TwC_Wartosc = TwC_Wartosc + 1 where TwC_TwCID = "
+                  "(select min(TwC_TwCID) from TwrCeny where TwC_TwCNumer = 1)")
+    after = steps(run(cli))
+    assert after["products"]["written"] == 1
+    assert after["prices"]["written"] == 1
+    assert after["stock"]["written"] == 0
+
+    state = State(world.state.home)
+    with state.engine.connect() as conn:
+        hashes = dict(conn.execute(
+            select(t.export_hashes.c.entity, t.export_hashes.c.hash)
+            .where(t.export_hashes.c.entity == "prices", t.export_hashes.c.hash < 0)).all())
+    state.dispose()
+    assert hashes == {}  # every price was read and compared: all now hold current hashes
+    again = steps(run(cli))
+    assert all(s["written"] == 0 for s in again.values())
+
+
+def test_an_upgraded_mark_reads_only_the_newest_second_again(cli, world):
+    run(cli)
+    make_previous_version(world)
+    with world.optima() as c:
+        newest = c.execute("select count(*) from Towary where Twr_TS_Mod >= "
+                           "(select datetime(max(Twr_TS_Mod), '-1 second') from Towary)"
+                           ).fetchone()[0]
+    after = steps(run(cli))
+    assert after["products"]["read"] == newest < 30
+    assert after["products"]["written"] == 0
+    assert steps(run(cli))["products"]["read"] == 0  # now on the settled watermark
