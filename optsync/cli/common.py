@@ -32,6 +32,12 @@ class Ctx:
             self._state = State(self.home, create=create)
         return self._state
 
+    def close(self) -> None:
+        """Close the state database: SQLite then folds its journal back into the file."""
+        if self._state is not None:
+            self._state.dispose()  # type: ignore[attr-defined]
+            self._state = None
+
 
 def ctx_of(ctx: typer.Context) -> Ctx:
     root = ctx.find_root()

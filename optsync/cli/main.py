@@ -39,6 +39,7 @@ def root(
     from optsync.home import resolve_home
 
     ctx.obj = Ctx(home=resolve_home(home), debug=debug or _debug_env())
+    ctx.call_on_close(ctx.obj.close)
 
 
 system.register(app)
