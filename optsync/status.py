@@ -3,11 +3,14 @@
 What ``status --check`` counts as a problem (exit 1), each printed with the command that fixes
 it: enabled schedules with no OS entries installed anywhere; entries on this host that are
 missing or differ from the schedules (drift); a company whose last pass ended ``failed``;
-entries that cannot be read; and no cron daemon running while entries sit in this host's user
-crontab (they would never fire). Only worth a note, never exit 1: a last pass ``partial``
-(some records were rejected; ``run`` already exited 1 for it, and passing again does not
-fix data), a pass that never finished, entries installed on another host (checked there), and
-no cron daemon when entries sit in a ``--crontab FILE`` (whatever loads that file runs it).
+entries that cannot be read; a last pass ``interrupted`` (its process ended without finishing
+it: killed, crashed, power lost; found and set here, or by the next pass); and no cron daemon
+running while entries sit in this host's user crontab (they would never fire). Only worth a
+note, never exit 1: a last pass ``partial`` (some records were rejected; ``run`` already
+exited 1 for it, and passing again does not fix data), a last pass that sent everything again
+to an endpoint that was deleted, replaced or restored, entries installed on another host
+(checked there), and no cron daemon when entries sit in a ``--crontab FILE`` (whatever loads
+that file runs it).
 """
 
 from __future__ import annotations
@@ -195,11 +198,15 @@ def _daemon_problem(report: Report, cron_targets: list[str]) -> None:
 def _companies(state: State, report: Report) -> list[dict[str, Any]]:
     from optsync.state import config as cfg
     from optsync.state.locks import holder
-    from optsync.state.runs import iso, last_runs
+    from optsync.state.runs import iso, last_runs, settle_interrupted
 
     now = datetime.now().astimezone()
     schedules = cfg.get_schedules(state)
+    gone = {r.id: r for r in settle_interrupted(state)}
     last = last_runs(state)
+    for run in last.values():  # a read-only state database could not record it
+        if run.id in gone:
+            run.status = gone[run.id].status
     rows = []
     for company in cfg.list_companies(state):
         schedule = schedules.get(company.id)
@@ -228,12 +235,34 @@ def _companies(state: State, report: Report) -> list[dict[str, Any]]:
                 f"the last pass of {company.name} at {when} was partial (records "
                 f"rejected); see {logs_hint}"
             )
-        elif run.status == "running" and lock is None:
+        elif run.status == "interrupted":
+            report.problems.append(
+                f"the last pass of {company.name}, started at {when} (pid {run.pid} on "
+                f"{run.host}), was interrupted: its process ended without finishing it "
+                f"(killed, crashed or power lost); the next pass sends what it did not; "
+                f"see {logs_hint}"
+            )
+        for reason in _resends(state, run.id):
             report.notes.append(
-                f"the pass of {company.name} started at {when} never finished (killed?); "
-                f"the next pass resumes it; see {logs_hint}"
+                f"the last pass of {company.name} at {when} sent everything again: {reason}; "
+                f"see {logs_hint}"
             )
     return rows
+
+
+def _resends(state: State, run_id: int | None) -> list[str]:
+    """Why a run sent everything again to an endpoint (from its warnings in the log)."""
+    if run_id is None:
+        return []
+    from optsync.state import logs
+
+    found = []
+    for record in logs.query(state, category="sync", run_id=run_id, min_level="warning",
+                             limit=200):
+        data = record.data if isinstance(record.data, dict) else {}
+        if data.get("event") == "resend":
+            found.append(f"integration {data.get('integration')}: {data.get('reason')}")
+    return found
 
 
 def _yes_no(value: bool | None, yes: str, no: str, unknown: str) -> str:

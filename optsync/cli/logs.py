@@ -70,6 +70,9 @@ def logs(
                        "Use debug, info, warning or error, for example --level warning")
     if limit < 1:
         raise BadInput(f"--limit {limit} is not positive", "Use for example --limit 50")
+    from optsync.state.runs import settle_interrupted
+
+    settle_interrupted(ctx_of(ctx).state())  # a killed pass shows as interrupted, logged
     records = store.query(
         ctx_of(ctx).state(), category=None if filter_ == "all" else filter_,
         company=company, min_level=level, since=parse_since(since) if since else None,

@@ -31,6 +31,8 @@ def configuration(state: State) -> list[Check]:
                               "--app", "eshop", "--endpoint", "TARGET"),
             ))
         checks += [_endpoint(state, integ) for integ in own]
+        checks += [_settings(state, company, integ) for integ in own
+                   if integ.price_list is not None or integ.warehouse is not None]
     return checks
 
 
@@ -119,6 +121,7 @@ def _endpoint(state: State, integ: cfg.Integration) -> Check:
         endpoint = load_endpoint(integ.real_endpoint(state))
         try:
             endpoint.check()
+            marks = endpoint.read_marks()
         finally:
             endpoint.close()
     except OptsyncError as exc:
@@ -129,4 +132,36 @@ def _endpoint(state: State, integ: cfg.Integration) -> Check:
         first = first_line(exc, integ.real_endpoint(state))
         return Check(name, "fail", f"{integ.endpoint} cannot be used ({type(exc).__name__}: "
                      f"{first})", "check the endpoint with 'optsync integration list'")
+    from optsync.sync.identity import disagreement
+
+    why = disagreement(state, integ.id, marks)
+    if why is not None:
+        return Check(
+            name, "warn", f"{integ.endpoint}: {why}; optsync's mark there disagrees with the "
+            "state database",
+            "nothing to do if the endpoint was replaced or restored on purpose: the next pass "
+            "sends everything again; otherwise check that the integration points at the "
+            "right endpoint",
+        )
     return Check(name, "ok", f"{integ.endpoint} ({integ.kind}) reachable")
+
+
+def _settings(state: State, company: cfg.Company, integ: cfg.Integration) -> Check:
+    """The integration's price list and warehouse exist in the company database."""
+    from optsync.optima.choices import check_settings
+
+    name = f"settings {integ.company}/{integ.name}"
+    try:
+        problems = check_settings(company.real_db_url(state), integ.price_list, integ.warehouse)
+    except OptsyncError as exc:
+        return Check(name, "warn", f"not checked: {exc.what}", exc.fix)
+    if problems:
+        return Check(
+            name, "fail", "; ".join(problems.values()) + "; the step fails on every pass",
+            "remove the integration with " + hint(state, "integration", "remove", integ.name,
+                                                  "--company", company.name)
+            + " and add it again with a valid --price-list / --warehouse",
+        )
+    shown = [f"price list {integ.price_list}" if integ.price_list is not None else "",
+             f"warehouse {integ.warehouse}" if integ.warehouse is not None else ""]
+    return Check(name, "ok", " and ".join(x for x in shown if x) + " exist in Optima")

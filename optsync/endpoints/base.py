@@ -1,9 +1,16 @@
 """The interface every endpoint implements: export batches atomically, offer and mark inbound records.
 
-An endpoint is where an integrated application's side of the data lives (SPEC 4). A pass
-exports each entity inside one :meth:`Endpoint.export` block (committed when the block ends
-without an exception), then reads :meth:`Endpoint.inbox`, marks each record and calls
+An endpoint is where an integrated application's side of the data lives. A pass exports each
+entity inside one :meth:`Endpoint.export` block (committed when the block ends without an
+exception), then reads :meth:`Endpoint.inbox`, marks each record and calls
 :meth:`Endpoint.finish_inbox`.
+
+An endpoint also carries optsync's mark (:class:`EndpointMark`): per integration writing to
+it, an identity the state database keeps too and the last run that completed there. A pass
+compares it with the state database before exporting: a missing, foreign or older mark means
+the endpoint was deleted, replaced or restored from a backup, and everything is sent again.
+Endpoints that cannot carry a mark (plugins that do not override :meth:`Endpoint.read_marks`)
+are never re-sent on that account.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Self
 
@@ -19,6 +27,42 @@ from optsync.errors import BadInput
 from optsync.secrets import mask_url  # noqa: F401 - one masking for every URL, also for plugins
 
 Status = Literal["imported", "rejected"]
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointMark:
+    """optsync's mark of one integration in an endpoint: who wrote it and the last run completed."""
+
+    identity: str
+    last_run: int
+    company: str | None = None
+    integration: str | None = None
+    updated_at: datetime | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "identity": self.identity, "last_run": self.last_run, "company": self.company,
+            "integration": self.integration,
+            "updated_at": self.updated_at.isoformat(timespec="seconds")
+            if self.updated_at else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> EndpointMark:
+        """The mark from :meth:`as_json`'s shape; ValueError when it is not one."""
+        identity, last_run = data.get("identity"), data.get("last_run")
+        if not isinstance(identity, str) or not identity or isinstance(last_run, bool) or (
+            not isinstance(last_run, int)
+        ):
+            raise ValueError("not an optsync mark")
+        when = data.get("updated_at")
+        return cls(
+            identity, last_run,
+            company=data.get("company") if isinstance(data.get("company"), str) else None,
+            integration=data.get("integration")
+            if isinstance(data.get("integration"), str) else None,
+            updated_at=datetime.fromisoformat(when) if isinstance(when, str) else None,
+        )
 
 
 @dataclass(slots=True)
@@ -179,8 +223,46 @@ class Endpoint(ABC):
     def finish_inbox(self, entity: str) -> None:
         """Make the marks durable; inbounds read with an error and never marked count as rejected."""
 
+    # --- optsync's mark and housekeeping (optional for plugins) ----------------------------
+
+    def read_marks(self) -> dict[str, EndpointMark] | None:
+        """Every optsync mark the endpoint carries, by identity ({} when it carries none).
+
+        None means this kind of endpoint cannot carry a mark. Reads only: creates nothing.
+        """
+        return None
+
+    def write_mark(self, mark: EndpointMark) -> None:  # noqa: B027 - optional for plugins
+        """Record (replace) the mark of ``mark.identity``, durably, leaving other marks alone."""
+
+    def holds_data(self) -> bool:
+        """Whether the endpoint holds what an earlier optsync wrote (exchange tables with rows,
+        an ``out`` folder). Reads only. Decides whether an unmarked endpoint is adopted as it is
+        (an upgrade) or filled again (a new, empty one)."""
+        return True
+
+    def upgrade(self) -> list[str]:
+        """Bring what an earlier optsync created up to date (additive only); what changed."""
+        return []
+
+    def live_keys(self, entity: str) -> Iterator[tuple[Any, ...]] | None:
+        """Keys of the entity's outbound records the application sees as not deleted.
+
+        None when the endpoint cannot tell (files already consumed). Used after sending
+        everything again, to mark deleted what Optima no longer has.
+        """
+        return None
+
+    def remove_leftovers(self, older_than: float, keep_runs: set[int]) -> list[str]:
+        """Remove optsync's own temporary files left by a killed pass; the names removed.
+
+        Only files of optsync's naming pattern, modified before ``older_than`` (a POSIX time)
+        and not belonging to a run of ``keep_runs`` (passes still running).
+        """
+        return []
+
     def use_operator(self, acronym: str, password: str | None) -> None:
-        """Hand over the Optima operator, for endpoints that log in to an application (SPEC 2.1).
+        """Hand over the Optima operator, for endpoints that log in to an application.
 
         The built-in endpoints need no login; a plugin that does overrides this.
         """

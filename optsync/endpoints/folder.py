@@ -1,10 +1,16 @@
-"""The ``folder`` endpoint: JSON Lines files out, JSON / JSON Lines files in (SPEC 4.2)."""
+"""The ``folder`` endpoint: JSON Lines files out, JSON / JSON Lines files in.
+
+optsync's mark lives in ``<folder>/.optsync-mark.json``. Temporary files are dotfiles ending in
+``.tmp`` (``out/<entity>/.<time>-<run>.jsonl.tmp``, ``.optsync-mark.json.tmp``); those a killed
+pass left behind are removed by the next pass of the company (:meth:`FolderEndpoint.remove_leftovers`).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-import time
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,7 +20,7 @@ from typing import IO, Any
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
-from optsync.endpoints.base import Endpoint, Export, Inbound, Status
+from optsync.endpoints.base import Endpoint, EndpointMark, Export, Inbound, Status
 from optsync.endpoints.records import (
     ENTITY_KEYS,
     MalformedRecord,
@@ -24,7 +30,12 @@ from optsync.endpoints.records import (
 )
 from optsync.errors import Unreachable
 
-STALE_TMP_SECONDS = 24 * 3600  # a temporary out file this old was left by a killed pass
+MARK_FILE = ".optsync-mark.json"
+# optsync's own temporary names, and only those, are ever removed as leftovers.
+OUT_TMP = re.compile(r"^\.\d{8}T\d{6}\.\d{6}Z-(\d+)\.jsonl\.tmp$")
+MARK_TMP = MARK_FILE + ".tmp"
+
+log = logging.getLogger(__name__)
 
 
 def folder_path(target: str) -> Path:
@@ -112,6 +123,75 @@ class FolderEndpoint(Endpoint):
                 f"the folder endpoint {self.root} is not writable",
                 "Give the user running optsync write access to it",
             )
+
+    # --- optsync's mark and leftovers --------------------------------------------------------
+
+    @property
+    def mark_path(self) -> Path:
+        return self.root / MARK_FILE
+
+    def read_marks(self) -> dict[str, EndpointMark]:
+        """The marks in ``.optsync-mark.json``; {} when it is missing or unreadable (damaged)."""
+        try:
+            data = json.loads(self.mark_path.read_bytes().decode("utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            log.warning("the mark file %s cannot be read (%s); taken as missing",
+                        self.mark_path, exc)
+            return {}
+        marks: dict[str, EndpointMark] = {}
+        items = data.get("marks") if isinstance(data, dict) else None
+        for item in items if isinstance(items, list) else ():
+            try:
+                mark = EndpointMark.from_json(item) if isinstance(item, dict) else None
+            except ValueError:
+                mark = None
+            if mark is not None:
+                marks[mark.identity] = mark
+        return marks
+
+    def write_mark(self, mark: EndpointMark) -> None:
+        """Replace the mark of its identity in ``.optsync-mark.json`` (written aside, renamed)."""
+        self.check()
+        marks = self.read_marks()
+        marks[mark.identity] = mark
+        body = {"optsync_mark": 1,
+                "marks": [m.as_json() for _, m in sorted(marks.items())]}
+        tmp = self.root / MARK_TMP
+        with open(tmp, "w", encoding="utf-8", newline="\n") as out:
+            out.write(json.dumps(body, ensure_ascii=False, indent=1) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, self.mark_path)
+        _fsync_dir(self.root)
+
+    def holds_data(self) -> bool:
+        """Whether an ``out`` folder exists (an earlier optsync exported here)."""
+        return (self.root / "out").is_dir()
+
+    def remove_leftovers(self, older_than: float, keep_runs: set[int]) -> list[str]:
+        """Remove optsync's temporary files older than ``older_than`` (none of ``keep_runs``)."""
+        candidates: list[tuple[Path, int | None]] = [(self.root / MARK_TMP, None)]
+        out = self.root / "out"
+        if out.is_dir():
+            for folder in sorted(p for p in out.iterdir() if p.is_dir()):
+                for path in sorted(folder.iterdir()):
+                    found = OUT_TMP.match(path.name)
+                    if found:
+                        candidates.append((path, int(found.group(1))))
+        removed: list[str] = []
+        for path, run_id in candidates:
+            if run_id is not None and run_id in keep_runs:
+                continue
+            try:
+                if not path.is_file() or path.stat().st_mtime >= older_than:
+                    continue
+                path.unlink()
+            except OSError:
+                continue  # gone meanwhile, or not ours to remove: left alone
+            removed.append(path.relative_to(self.root).as_posix())
+        return removed
 
     # --- export ---------------------------------------------------------------------------
 
@@ -263,18 +343,8 @@ class FolderExport(Export):
     def _out(self) -> IO[str]:
         if self._file is None:
             self.folder.mkdir(parents=True, exist_ok=True)
-            self._remove_stale()
             self._file = open(self.tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
         return self._file
-
-    def _remove_stale(self) -> None:
-        cutoff = time.time() - STALE_TMP_SECONDS
-        for old in self.folder.glob(".*.jsonl.tmp"):
-            try:
-                if old.stat().st_mtime < cutoff:
-                    old.unlink()
-            except OSError:
-                pass
 
     def _upsert(self, records: Sequence[Mapping[str, Any]]) -> None:
         out = self._out()

@@ -1,4 +1,4 @@
-"""The ``sql`` endpoint: exchange tables in the application's own database (SPEC 4.1)."""
+"""The ``sql`` endpoint: exchange tables in the application's own database, and optsync's mark."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, and_, bindparam, create_engine, select, update
+from sqlalchemy import Table, and_, bindparam, create_engine, delete, inspect, select, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from optsync.dburl import first_line, missing_driver, to_sqlalchemy
-from optsync.endpoints.base import Endpoint, Export, Inbound, Status
+from optsync.endpoints.base import Endpoint, EndpointMark, Export, Inbound, Status
 from optsync.endpoints.records import (
     DOCUMENT_LINE_FIELDS,
     DOCUMENT_LINE_KEY,
@@ -23,7 +23,9 @@ from optsync.endpoints.records import (
     inbound_record,
 )
 from optsync.endpoints.tables import (
+    MARK_TABLE,
     METADATA,
+    add_missing_columns,
     inbox_lines_table_name,
     inbox_table_name,
     outbound_table_name,
@@ -58,6 +60,7 @@ class SqlEndpoint(Endpoint):
         super().__init__(target)
         self._engine: Engine | None = None
         self._ready = False
+        self.added_columns: list[str] = []  # by ensure_tables, to tables of an earlier optsync
         self._marks: dict[str, list[dict[str, Any]]] = {}
         self._unmarked: dict[str, dict[int, str]] = {}  # inbounds read with an error
 
@@ -112,11 +115,77 @@ class SqlEndpoint(Endpoint):
             ) from None
 
     def ensure_tables(self) -> None:
-        """Create every missing exchange table; existing tables and rows are left alone."""
+        """Create every missing exchange table and add the columns missing from existing ones.
+
+        Existing tables and rows are left alone apart from those added columns (tables made by
+        an earlier optsync), which :attr:`added_columns` lists.
+        """
         self.check()
         with self.engine.begin() as conn:
             METADATA.create_all(conn, checkfirst=True)
+            self.added_columns = add_missing_columns(conn)
+        if self.added_columns:
+            log.info("columns added to %s: %s", self.display, ", ".join(self.added_columns))
         self._ready = True
+
+    def upgrade(self) -> list[str]:
+        """Create missing tables and add missing columns now; the columns added."""
+        self.ensure_tables()
+        return list(self.added_columns)
+
+    # --- optsync's mark -------------------------------------------------------------------
+
+    def read_marks(self) -> dict[str, EndpointMark]:
+        """The rows of ``optsync_mark`` by identity; {} when the table does not exist."""
+        table = METADATA.tables[MARK_TABLE]
+        with self.engine.connect() as conn:
+            if not inspect(conn).has_table(MARK_TABLE):
+                return {}
+            rows = conn.execute(select(table)).mappings().all()
+        return {
+            row["identity"]: EndpointMark(
+                row["identity"], int(row["last_run"]), company=row["company"],
+                integration=row["integration"], updated_at=row["updated_at"]
+                if isinstance(row["updated_at"], datetime) else None,
+            )
+            for row in rows
+        }
+
+    def write_mark(self, mark: EndpointMark) -> None:
+        """Replace the row of the mark's identity in ``optsync_mark`` (one transaction)."""
+        self._ensure()
+        table = METADATA.tables[MARK_TABLE]
+        with self.engine.begin() as conn:
+            conn.execute(delete(table).where(table.c.identity == mark.identity))
+            conn.execute(table.insert().values(
+                identity=mark.identity, company=mark.company, integration=mark.integration,
+                last_run=mark.last_run, updated_at=mark.updated_at or utcnow(),
+            ))
+
+    def holds_data(self) -> bool:
+        """Whether any outbound exchange table exists and has a row (tables are not created)."""
+        with self.engine.connect() as conn:
+            present = set(inspect(conn).get_table_names())
+            for entity in OUTBOUND_FIELDS:
+                name = outbound_table_name(entity)
+                if name not in present:
+                    continue
+                table = METADATA.tables[name]
+                key = table.c[ENTITY_KEYS[entity][0]]
+                if conn.execute(select(key).limit(1)).first() is not None:
+                    return True
+        return False
+
+    def live_keys(self, entity: str) -> Iterator[tuple[Any, ...]]:
+        """Keys of the outbound rows with ``deleted = 0`` (none when the table is missing)."""
+        name = outbound_table_name(entity)
+        table = METADATA.tables[name]
+        columns = [table.c[k] for k in ENTITY_KEYS[entity]]
+        with self.engine.connect() as conn:
+            if not inspect(conn).has_table(name):
+                return iter(())
+            rows = conn.execute(select(*columns).where(table.c.deleted == 0)).all()
+        return iter([tuple(row) for row in rows])
 
     def _ensure(self) -> None:
         if not self._ready:

@@ -1,4 +1,4 @@
-"""The exchange tables of a ``sql`` endpoint (SPEC 4.1), built from the record specs.
+"""The exchange tables of a ``sql`` endpoint, built from the record specs, and optsync's mark.
 
 Decimals keep their exact value: ``NUMERIC(p, s)`` on server databases and TEXT holding the
 decimal string (``'12.30'``) on SQLite, whose NUMERIC affinity would turn them into floats.
@@ -28,7 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from optsync.endpoints.records import (
@@ -174,9 +174,27 @@ def _status_columns() -> list[Column[Any]]:
     ]
 
 
+MARK_TABLE = "optsync_mark"
+
+
+def _mark_table(metadata: MetaData) -> Table:
+    """optsync's mark: per integration writing here, its identity and the last run it completed."""
+    return Table(
+        MARK_TABLE,
+        metadata,
+        Column("identity", Unicode(36), nullable=False),
+        Column("company", Unicode(200)),
+        Column("integration", Unicode(200)),
+        Column("last_run", Integer(), nullable=False),
+        Column("updated_at", Timestamp(), nullable=False),
+        PrimaryKeyConstraint("identity", name=f"pk_{MARK_TABLE}"),
+    )
+
+
 def build_metadata() -> MetaData:
-    """Every exchange table of SPEC 4.1, outbound and inbox."""
+    """Every exchange table, outbound and inbox, and the mark."""
     metadata = MetaData()
+    _mark_table(metadata)
     for entity, spec in OUTBOUND_SPEC.items():
         _outbound(metadata, f"optsync_{entity}", spec, ENTITY_KEYS[entity])
     _outbound(metadata, "optsync_document_lines", DOCUMENT_LINE_SPEC, DOCUMENT_LINE_KEY)
@@ -224,3 +242,36 @@ def inbox_lines_table_name(entity: str) -> str:
 
 
 METADATA = build_metadata()
+
+
+def add_missing_columns(conn: Connection) -> list[str]:
+    """Add the columns an existing exchange table lacks (tables of an earlier optsync).
+
+    Additive only: nothing is dropped or retyped and no row is lost. A column that is NOT NULL
+    without a server default is added as nullable, since the rows already there have no value
+    for it. Returns the added columns as ``table.column``.
+    """
+    from sqlalchemy import inspect
+
+    inspector = inspect(conn)
+    present = set(inspector.get_table_names())
+    compiler = conn.dialect.ddl_compiler(conn.dialect, None)
+    preparer = conn.dialect.identifier_preparer
+    word = "" if conn.dialect.name == "mssql" else "COLUMN "
+    added: list[str] = []
+    for table in METADATA.sorted_tables:
+        if table.name not in present:
+            continue
+        have = {c["name"].lower() for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name.lower() in have or column.primary_key:
+                continue
+            ddl = (f"ALTER TABLE {preparer.format_table(table)} ADD {word}"
+                   f"{preparer.format_column(column)} "
+                   f"{compiler.type_compiler.process(column.type, type_expression=column)}")
+            default = compiler.get_column_default_string(column)
+            if default is not None:
+                ddl += f" DEFAULT {default}" + ("" if column.nullable else " NOT NULL")
+            conn.exec_driver_sql(ddl)
+            added.append(f"{table.name}.{column.name}")
+    return added

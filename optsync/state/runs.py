@@ -1,4 +1,10 @@
-"""Run records: one per pass of a company (SPEC 2.6)."""
+"""Run records: one per pass of a company.
+
+A run's status: ``running`` while its pass works; then ``ok``, ``partial``, ``failed`` or
+``skipped``; or ``interrupted`` when its process ended without finishing it (killed, crashed,
+power lost). Nobody is left to say so, so whoever finds such a run sets it
+(:func:`settle_interrupted`): the next pass of the company, ``status`` and ``logs``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from optsync.home import hostname
 from optsync.state import tables as t
@@ -108,3 +115,68 @@ def get(state: State, run_id: int) -> Run | None:
     with state.engine.connect() as conn:
         row = conn.execute(select(t.runs).where(t.runs.c.id == run_id)).first()
     return _run(row) if row else None
+
+
+INTERRUPTED = "interrupted"
+
+
+def _alive(run: Run, lock) -> bool:
+    """Whether the run's pass still works: it holds its company's lease (see locks.holder)."""
+    if lock is None:
+        return False
+    if lock.run_id is not None:
+        return lock.run_id == run.id
+    return lock.host == run.host and lock.pid == run.pid  # between runs.start and set_run
+
+
+def settle_interrupted(state: State, company_id: int | None = None, *,
+                       holding: bool = False) -> list[Run]:
+    """Mark ``interrupted`` every ``running`` run whose process is gone; the runs so marked.
+
+    A run is gone when its company's lease is free, expired, or held by a dead process of this
+    host, or held by another run. ``holding``: the caller holds the company's lease, so no run
+    of that company can still be working. Each run found is logged once (by whoever changes
+    it); when the state database cannot be written, the runs are still returned as found.
+    """
+    from optsync.state import locks, logs
+
+    q = select(t.runs).where(t.runs.c.status == "running")
+    if company_id is not None:
+        q = q.where(t.runs.c.company_id == company_id)
+    with state.engine.connect() as conn:
+        candidates = [_run(r) for r in conn.execute(q.order_by(t.runs.c.id)).all()]
+    found: list[Run] = []
+    for run in candidates:
+        if not holding or run.company_id != company_id:
+            lock = locks.holder(state, run.company_id) if run.company_id is not None else None
+            if _alive(run, lock):
+                continue
+        run.status = INTERRUPTED
+        found.append(run)
+        try:
+            with state.engine.begin() as conn:
+                changed = conn.execute(
+                    t.runs.update()
+                    .where(t.runs.c.id == run.id, t.runs.c.status == "running")
+                    .values(status=INTERRUPTED)
+                ).rowcount
+            if changed:
+                logs.write(
+                    state, "warning", "sync",
+                    f"pass of {run.company} (run {run.id}, started {iso(run.started_at)}, pid "
+                    f"{run.pid} on {run.host}) was interrupted: its process ended without "
+                    f"finishing it (killed, crashed or power lost); the next pass sends what "
+                    f"it did not",
+                    company=run.company, run_id=run.id,
+                    data={"status": INTERRUPTED, "host": run.host, "pid": run.pid},
+                )
+        except SQLAlchemyError:
+            pass  # a read-only state database: reported as found, set by the next pass
+    return found
+
+
+def running_ids(state: State) -> set[int]:
+    """The ids of runs recorded as ``running`` (passes at work, unless interrupted)."""
+    with state.engine.connect() as conn:
+        return {r for (r,) in conn.execute(
+            select(t.runs.c.id).where(t.runs.c.status == "running"))}

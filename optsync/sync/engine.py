@@ -1,12 +1,17 @@
-"""One pass of a company, and the choice of companies for ``--all`` / ``--due`` (SPEC 2.6).
+"""One pass of a company, and the choice of companies for ``--all`` / ``--due``.
 
 Order of checks before any work: operator set (78), operator allowed in Optima (78),
-company lock (75, or skipped under ``--all``/``--due``). Then, per integration in name order,
-every export step, then every import step; one failing step does not stop the others.
+company lock (75, or skipped under ``--all``/``--due``). With the lock held, runs of the company
+left ``running`` by a killed pass become ``interrupted``. Then, per integration in name order:
+optsync's temporary files a killed pass left in the endpoint are removed, the endpoint's mark
+is compared with the state database (:mod:`optsync.sync.identity`: a deleted, replaced or
+restored endpoint gets everything again), every export step, every import step, and the
+endpoint is marked with this run. One failing step does not stop the others.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -81,13 +86,17 @@ def run_company(state: State, name: str, opts: PassOptions, *, now: datetime | N
             if not still_due(state, company):  # served by another host since it was chosen
                 return _skip(state, company, opts, "locked",
                              "another pass served it since it was found due")
+        runs.settle_interrupted(state, company.id, holding=True)
+        locked_at = time.time()  # optsync's temporary files older than this are leftovers
+        keep = runs.running_ids(state)  # other companies' passes may share an endpoint
         run = runs.start(state, company.id, company.name, opts.trigger, complete=opts.complete)
         lease.set_run(run.id)
         lease.keep_alive()
         _log(state, "info", f"pass of {company.name} started ({opts.trigger})", company.name,
              run.id, {"trigger": opts.trigger, "dry_run": opts.dry_run, "full": opts.full})
         try:
-            steps = _work(state, company, integrations, op_info, run.id, opts, lease)
+            steps = _work(state, company, integrations, op_info, run.id, opts, lease,
+                          Housekeeping(locked_at, keep))
         except BaseException as exc:  # a run never stays "running" after its process
             run.status, run.reason = "failed", None
             run.steps = []
@@ -175,15 +184,24 @@ def _database_name(url: str) -> str | None:
     return database_name(url)
 
 
+@dataclass
+class Housekeeping:
+    """What a pass knows when it starts: leftovers older than ``locked_at`` (POSIX time) and
+    not of a run in ``keep`` (passes still running) are a killed pass's."""
+
+    locked_at: float
+    keep: set[int]
+
+
 def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration], op_info,
-          run_id: int, opts: PassOptions, lease: locks.Lease) -> list[Step]:
+          run_id: int, opts: PassOptions, lease: locks.Lease,
+          housekeeping: Housekeeping | None = None) -> list[Step]:
     from optsync import dburl
     from optsync.endpoints import load_endpoint
     from optsync.optima.tables import tables_for
     from optsync.optima.writer import OptimaWriter
-    from optsync.sync.export import ExportJob, run_export
-    from optsync.sync.imports import ImportJob, run_import
 
+    housekeeping = housekeeping or Housekeeping(time.time(), set())
     db_url = company.real_db_url(state)
     dburl.connect_check(db_url, f"the database of company {company.name!r}")
     optima = dburl.engine_for(db_url)
@@ -205,41 +223,230 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
                     _note(state, company, run_id, steps[-1], opts)
                 continue
             try:
+                job = _IntegrationPass(state, company, integ, endpoint, optima, tables, run_id,
+                                       opts)
+                job.prepare(housekeeping)
                 writer = OptimaWriter(optima, tables, op_info, namespace=integ.name,
                                       warehouse=integ.warehouse)
                 for direction, entity in planned:
                     if not lease.renew():  # another pass took over: never run side by side
                         steps.append(_failed(integ.name, entity, direction,
                                              "the company lock was lost; the step did not run"))
+                        job.ended(steps[-1])
                         _note(state, company, run_id, steps[-1], opts)
                         continue
                     if opts.on_start is not None:
                         opts.on_start(f"{company.name}: {direction} {entity} ({integ.name})")
                     try:
                         if direction == "export":
-                            with optima.connect() as conn:
-                                step = run_export(ExportJob(
-                                    state, conn, tables, endpoint, integ.id, integ.name,
-                                    entity, run_id, full=opts.full, dry_run=opts.dry_run,
-                                    price_list=integ.price_list, warehouse=integ.warehouse,
-                                ))
+                            step = job.export(entity)
                             _note(state, company, run_id, step, opts)
                         else:
+                            from optsync.sync.imports import ImportJob, run_import
+
                             rejected: list = []
                             step = run_import(ImportJob(endpoint, writer, integ.name, entity,
                                                         dry_run=opts.dry_run), rejected)
                             _note(state, company, run_id, step, opts, rejected)
                     except Exception as exc:  # one failing step never stops the others
-                        reason = exc.message if isinstance(exc, OptsyncError) else (
-                            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-                        step = _failed(integ.name, entity, direction, redact(reason)[:500])
+                        step = _failed(integ.name, entity, direction, _reason(exc))
                         _note(state, company, run_id, step, opts)
+                    job.ended(step)
                     steps.append(step)
+                job.finish(planned)
             finally:
                 endpoint.close()
     finally:
         optima.dispose()
     return steps
+
+
+def _reason(exc: BaseException) -> str:
+    reason = exc.message if isinstance(exc, OptsyncError) else (
+        f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    return redact(reason)[:500]
+
+
+class _IntegrationPass:
+    """One integration's part of a pass: housekeeping, the endpoint's mark, export steps."""
+
+    def __init__(self, state: State, company: cfg.Company, integ: cfg.Integration, endpoint,
+                 optima, tables, run_id: int, opts: PassOptions) -> None:
+        self.state, self.company, self.integ = state, company, integ
+        self.endpoint, self.optima, self.tables = endpoint, optima, tables
+        self.run_id, self.opts = run_id, opts
+        self.verdict = None
+        self.full_for: set[str] = set()  # entities sent again whole (forgotten sent-state)
+        self.failed_exports: set[str] = set()
+        self.settings: dict[str, str] = {}  # entity -> why its setting points nowhere
+
+    def log(self, level: str, message: str, data: dict | None = None) -> None:
+        prefix = "dry run: " if self.opts.dry_run else ""
+        _log(self.state, level, prefix + message, self.company.name, self.run_id,
+             {"integration": self.integ.name, **(data or {})})
+
+    def prepare(self, housekeeping: Housekeeping) -> None:
+        """Leftovers, the mark, added columns and the settings, before any step."""
+        from optsync.sync import identity
+
+        exports = self.integ.export
+        if not self.opts.dry_run:
+            try:
+                removed = self.endpoint.remove_leftovers(housekeeping.locked_at,
+                                                         housekeeping.keep)
+            except Exception as exc:  # noqa: BLE001 - housekeeping never stops a pass
+                removed = []
+                self.log("warning", f"temporary files of an interrupted pass in "
+                                    f"{self.endpoint.display} not removed: {_reason(exc)}")
+            if removed:
+                self.log("info", f"removed {len(removed)} temporary file(s) an interrupted "
+                                 f"pass left in {self.endpoint.display}",
+                         {"removed": removed[:50]})
+        try:
+            known = identity.load(self.state, self.integ.id)
+            marks = self.endpoint.read_marks()
+            self.verdict = identity.judge(
+                known, marks, lambda: identity.has_sent(self.state, self.integ.id),
+                self.endpoint.holds_data,
+            )
+        except Exception as exc:  # noqa: BLE001 - the steps report an unusable endpoint
+            self.verdict = None
+            self.log("warning", f"optsync's mark in {self.endpoint.display} cannot be read: "
+                                f"{_reason(exc)}; it is checked again next pass")
+        verdict = self.verdict
+        if verdict is not None and verdict.resend:
+            self.full_for = set(exports)
+            self.log("warning", f"{verdict.reason}: everything of integration "
+                                f"{self.integ.name} is sent again",
+                     {"event": "resend", "reason": verdict.reason})
+        elif verdict is not None and verdict.adopted:
+            self.log("info", f"the endpoint {self.endpoint.display} of integration "
+                             f"{self.integ.name}, written by an earlier optsync, is adopted "
+                             f"as it is", {"event": "adopted"})
+        if verdict is not None and verdict.resend and verdict.new and not self.opts.dry_run:
+            # Until the re-send completes, the endpoint must never be adopted as it is.
+            identity.save(self.state, self.integ.id, verdict.known)
+        if not self.opts.dry_run and exports:
+            self._upgrade()
+        self._check_settings()
+
+    def _upgrade(self) -> None:
+        try:
+            added = self.endpoint.upgrade()
+        except Exception as exc:  # noqa: BLE001 - the export steps report it
+            self.log("warning", f"exchange tables of {self.endpoint.display} not checked: "
+                                f"{_reason(exc)}")
+            return
+        if not added:
+            return
+        grown = {self._entity_of(name.split(".", 1)[0]) for name in added}
+        self.full_for |= {e for e in self.integ.export if e in grown}
+        self.log("info", f"columns added to the exchange tables of {self.endpoint.display}: "
+                         f"{', '.join(added)}; those entities are sent again",
+                 {"event": "columns-added", "columns": added})
+
+    @staticmethod
+    def _entity_of(table: str) -> str:
+        name = table.removeprefix("optsync_")
+        return "documents" if name == "document_lines" else name
+
+    def _check_settings(self) -> None:
+        from optsync.optima.choices import setting_problems
+
+        wanted = set(self.opts.entities) if self.opts.entities else None
+        needed = [e for e in ("prices", "stock") if e in self.integ.export
+                  and self.opts.only in (None, "export") and (wanted is None or e in wanted)]
+        if not needed:
+            return
+        try:
+            with self.optima.connect() as conn:
+                problems = setting_problems(conn, self.tables, self.integ.price_list,
+                                            self.integ.warehouse)
+        except Exception as exc:  # noqa: BLE001 - the steps themselves report the database
+            self.log("warning", f"price list and warehouse not checked: {_reason(exc)}")
+            return
+        import shlex
+
+        command = shlex.join(["optsync", "integration", "remove", self.integ.name,
+                              "--company", self.company.name])
+        fix = f"remove the integration ({command}) and add it again with a valid value"
+
+        for entity, problem in problems.items():
+            self.settings[entity] = f"{problem}; {fix}"
+
+    def export(self, entity: str) -> Step:
+        from optsync.sync.export import ExportJob, run_export
+
+        if entity in self.settings:
+            return _failed(self.integ.name, entity, "export", self.settings[entity])
+        resend = entity in self.full_for
+        old: set[str] = set()
+        if resend and not self.opts.dry_run:
+            from optsync.sync import identity
+
+            old = set(identity.forget(self.state, self.integ.id, entity))
+        with self.optima.connect() as conn:
+            step = run_export(ExportJob(
+                self.state, conn, self.tables, self.endpoint, self.integ.id, self.integ.name,
+                entity, self.run_id, full=self.opts.full or resend, dry_run=self.opts.dry_run,
+                price_list=self.integ.price_list, warehouse=self.integ.warehouse,
+            ))
+        if resend and not self.opts.dry_run and step.status != "failed":
+            step.deleted += self._delete_stale(entity, old)
+        return step
+
+    def _delete_stale(self, entity: str, old: set[str]) -> int:
+        """After sending everything again: mark deleted what the endpoint still shows or the
+        state database had sent, and Optima no longer has."""
+        from optsync.endpoints.records import ENTITY_KEYS
+        from optsync.state import syncstate
+        from optsync.sync.export import key_function, key_values
+
+        key_of = key_function(entity)
+        names = ENTITY_KEYS[entity]
+        candidates = set(old)
+        live = self.endpoint.live_keys(entity)
+        if live is not None:
+            candidates.update(key_of(dict(zip(names, key))) for key in live)
+        if not candidates:
+            return 0
+        candidates -= set(syncstate.stored_keys(self.state, self.integ.id, entity))
+        if candidates:
+            self.endpoint.write(entity, [], [key_values(entity, k) for k in sorted(candidates)],
+                                run_id=self.run_id)
+        return len(candidates)
+
+    def ended(self, step: Step) -> None:
+        if step.direction == "export" and step.status == "failed":
+            self.failed_exports.add(step.entity)
+
+    def finish(self, planned: list[tuple[str, str]]) -> None:
+        """Mark the endpoint with this run, unless a needed re-send is not complete yet."""
+        from optsync.sync import identity
+
+        verdict = self.verdict
+        if self.opts.dry_run or verdict is None or verdict.known is None:
+            return
+        if verdict.resend:
+            exported = {e for d, e in planned if d == "export"}
+            missing = (set(self.integ.export) - exported) | self.failed_exports
+            if missing:
+                self.log("warning", f"the endpoint of integration {self.integ.name} is not "
+                                    f"marked: {', '.join(sorted(missing))} not sent again yet; "
+                                    f"the next pass sends everything again",
+                         {"event": "resend-pending", "entities": sorted(missing)})
+                return
+        mark = identity.endpoint_mark(verdict.known, self.run_id, self.company.name,
+                                      self.integ.name)
+        try:
+            identity.record(self.state, self.integ.id, verdict.known, mark,
+                            self.endpoint.write_mark)
+        except Exception as exc:  # noqa: BLE001 - the data is there; only the mark is late
+            if not verdict.resend and verdict.new:
+                identity.drop(self.state, self.integ.id)  # judged afresh next pass
+            self.log("warning", f"optsync's mark not written to {self.endpoint.display}: "
+                                f"{_reason(exc)}; the next pass writes it again",
+                     {"event": "mark-failed"})
 
 
 def _planned(integ: cfg.Integration, opts: PassOptions) -> list[tuple[str, str]]:

@@ -90,7 +90,7 @@ def outbound(db: Path) -> dict[str, list[tuple]]:
     """Every outbound exchange table, all columns but ``updated_at``, in a stable order."""
     tables = [name for (name,) in query(
         db, "select name from sqlite_master where type = 'table' and name like 'optsync_%' "
-            "and name not like 'optsync_inbox%' order by name")]
+            "and name not like 'optsync_inbox%' and name != 'optsync_mark' order by name")]
     content = {}
     for table in tables:
         columns = [c[1] for c in query(db, f'pragma table_info("{table}")')
