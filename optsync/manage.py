@@ -250,6 +250,7 @@ def add_integration(
         raise BadInput("--endpoint is empty", "Use a database URL or a folder path")
     dburl.validate(endpoint, "--endpoint", paths_ok=True)  # a folder path is fine too
     endpoint = dburl.absolute(endpoint)
+    settings_warning = _check_settings(state, company, price_list, warehouse)
     masked, secret = split_secret(endpoint)
     values = dict(
         company_id=company.id, name=name, app=app, endpoint=masked,
@@ -268,10 +269,39 @@ def add_integration(
             conn=conn,
         )
     outcome = Outcome(notes=[f"integration {name!r} added to {company.name!r}"])
-    warning = _endpoint_warning(endpoint)
-    if warning:
-        outcome.warnings.append(warning)
+    for warning in (settings_warning, _endpoint_warning(endpoint)):
+        if warning:
+            outcome.warnings.append(warning)
     return _after_change(state, outcome)
+
+
+def _check_settings(state: State, company: cfg.Company, price_list: int | None,
+                    warehouse: str | None) -> str | None:
+    """Refuse a price list or warehouse the company database does not have (exit 2).
+
+    Checked only when the company database can be reached; otherwise a warning, and the
+    value is stored as given ('optsync doctor' and every pass check it again).
+    """
+    if price_list is None and warehouse is None:
+        return None
+    options = [f"--price-list {price_list}" if price_list is not None else "",
+               f"--warehouse {warehouse}" if warehouse is not None else ""]
+    what = " and ".join(o for o in options if o)
+    from optsync.optima.choices import check_settings
+
+    try:
+        problems = check_settings(company.real_db_url(state), price_list, warehouse)
+    except OptsyncError as exc:
+        return (f"{exc.what}; {what} not checked against Optima, saved anyway; "
+                "'optsync doctor' checks it again")
+    if problems:
+        hints = []
+        if "prices" in problems:
+            hints.append("--price-list with one of the active price numbers listed")
+        if "stock" in problems:
+            hints.append("--warehouse with one of the warehouse symbols listed")
+        raise BadInput("; ".join(problems.values()), "Use " + " and ".join(hints))
+    return None
 
 
 def _endpoint_warning(endpoint: str) -> str | None:
