@@ -18,12 +18,14 @@ from sqlalchemy.engine import Connection
 
 from optsync.errors import BadInput
 from optsync.optima.inbound import code_base, line_amounts, unique_code
+from optsync.optima.rows import static_shape
 from optsync.optima.tables import OptimaTables, create_optima_schema, full_number, new_id
+from optsync.optima.writer.documents import NIEOKRESLONY
 
 BASE_TIME = datetime(2026, 1, 5, 8, 0, 0)
 CONFIG_SERVER = r"SERWER\OPTIMA"
 CONFIG_DATABASE = "CDN_KNF_Konfiguracja"
-NIEOKRESLONY = "!NIEOKREŚLONY!"
+
 _CENT = Decimal("0.01")
 
 # code, name, unit, VAT rate, retail price (gross, price list 1)
@@ -261,13 +263,15 @@ def _refuse_if_filled(conn: Connection, table: Table) -> None:
         )
 
 
-def _insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert rows with executemany, one statement per distinct set of keys, in order."""
+def insert_complete(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert complete rows (every NOT NULL column named, as Optima writes them) with
+    executemany, one statement per distinct set of keys, in order."""
+    shape = static_shape(table)
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
-        groups.setdefault(tuple(sorted(row)), []).append(row)
+        groups.setdefault(tuple(sorted(row)), []).append(shape.row(row, BASE_TIME))
     for group in groups.values():
-        conn.execute(insert(table), group)
+        conn.execute(insert(shape.table), group)
 
 
 def _round2(value: Decimal) -> Decimal:
@@ -314,7 +318,7 @@ def create_config_db(
     with engine.begin() as conn:
         _refuse_if_filled(conn, t.Bazy)
         _refuse_if_filled(conn, t.Operatorzy)
-        _insert(
+        insert_complete(
             conn,
             t.Bazy,
             [
@@ -329,7 +333,7 @@ def create_config_db(
                 for name, database, active in companies
             ],
         )
-        _insert(
+        insert_complete(
             conn,
             t.Operatorzy,
             [
@@ -344,7 +348,7 @@ def create_config_db(
         )
         ope_ids = dict(conn.execute(select(t.Operatorzy.c.Ope_Kod, t.Operatorzy.c.Ope_OpeID)).all())
         baz_ids = dict(conn.execute(select(t.Bazy.c.Baz_Nazwa, t.Bazy.c.Baz_BazID)).all())
-        _insert(
+        insert_complete(
             conn,
             t.BazZakazy,
             [{"BZa_OpeID": ope_ids[op], "BZa_BazID": baz_ids[company]} for op, company in bans],
@@ -355,7 +359,7 @@ def create_config_db(
 
 def _base_rows(conn: Connection, t: OptimaTables) -> dict[str, int]:
     """Insert price lists, warehouses, document definitions and SystemCDN; return warehouse ids."""
-    _insert(
+    insert_complete(
         conn,
         t.DefCeny,
         [
@@ -382,7 +386,7 @@ def _base_rows(conn: Connection, t: OptimaTables) -> dict[str, int]:
             },
         ],
     )
-    _insert(
+    insert_complete(
         conn,
         t.Magazyny,
         [
@@ -400,7 +404,7 @@ def _base_rows(conn: Connection, t: OptimaTables) -> dict[str, int]:
             },
         ],
     )
-    _insert(
+    insert_complete(
         conn,
         t.DokDefinicje,
         [
@@ -413,7 +417,7 @@ def _base_rows(conn: Connection, t: OptimaTables) -> dict[str, int]:
             for klasa, symbol, nazwa in DOC_DEFINITIONS
         ],
     )
-    _insert(
+    insert_complete(
         conn,
         t.SystemCDN,
         [
@@ -634,8 +638,9 @@ def _documents(
             "TrN_TS_Zal": day,
             "TrN_TS_Mod": day + timedelta(minutes=5),
         }
-        trn_id = new_id(conn.execute(insert(t.TraNag).values(header)))
-        _insert(conn, t.TraElem, [{**line, "TrE_TrNId": trn_id} for line in lines])
+        shape = static_shape(t.TraNag)
+        trn_id = new_id(conn.execute(insert(shape.table), shape.row(header, day)))
+        insert_complete(conn, t.TraElem, [{**line, "TrE_TrNId": trn_id} for line in lines])
 
 
 def create_company_db(
@@ -660,11 +665,11 @@ def create_company_db(
     with engine.begin() as conn:
         _refuse_if_filled(conn, t.Towary)
         mags = _base_rows(conn, t)
-        _insert(conn, t.Towary, _products(rng, products))
+        insert_complete(conn, t.Towary, _products(rng, products))
         twr_ids = list(conn.scalars(select(t.Towary.c.Twr_TwrId).order_by(t.Towary.c.Twr_TwrId)))
-        _insert(conn, t.TwrCeny, _prices(rng, twr_ids))
-        _insert(conn, t.TwrIlosci, _stock(rng, twr_ids, mags))
-        _insert(conn, t.Kontrahenci, _customers(rng, customers))
+        insert_complete(conn, t.TwrCeny, _prices(rng, twr_ids))
+        insert_complete(conn, t.TwrIlosci, _stock(rng, twr_ids, mags))
+        insert_complete(conn, t.Kontrahenci, _customers(rng, customers))
         _documents(conn, t, rng, documents, mags["MAG"])
     if not isinstance(url, Engine):
         engine.dispose()
@@ -677,12 +682,17 @@ def bulk_company_db(url: str | Engine, n: int, *, chunk: int = 20_000) -> None:
     with engine.begin() as conn:
         _refuse_if_filled(conn, t.Towary)
         mag_id = _base_rows(conn, t)["MAG"]
+    shapes = {name: static_shape(getattr(t, name)) for name in ("Towary", "TwrCeny", "TwrIlosci")}
+
+    def complete(name: str, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [shapes[name].row(row, BASE_TIME) for row in rows]
+
     for start in range(0, n, chunk):
         ids = range(start + 1, min(n, start + chunk) + 1)
         with engine.begin() as conn:
             conn.execute(
-                insert(t.Towary),
-                [
+                insert(shapes["Towary"].table),
+                complete("Towary", [
                     {
                         "Twr_TwrId": i,
                         "Twr_Kod": f"P{i:07d}",
@@ -694,11 +704,11 @@ def bulk_company_db(url: str | Engine, n: int, *, chunk: int = 20_000) -> None:
                         "Twr_TS_Mod": BASE_TIME + timedelta(seconds=i),
                     }
                     for i in ids
-                ],
+                ]),
             )
             conn.execute(
-                insert(t.TwrCeny),
-                [
+                insert(shapes["TwrCeny"].table),
+                complete("TwrCeny", [
                     {
                         "TwC_TwrID": i,
                         "TwC_TwCNumer": 1,
@@ -706,11 +716,11 @@ def bulk_company_db(url: str | Engine, n: int, *, chunk: int = 20_000) -> None:
                         "TwC_Waluta": "PLN",
                     }
                     for i in ids
-                ],
+                ]),
             )
             conn.execute(
-                insert(t.TwrIlosci),
-                [
+                insert(shapes["TwrIlosci"].table),
+                complete("TwrIlosci", [
                     {
                         "TwI_TwrId": i,
                         "TwI_MagId": mag_id,
@@ -719,7 +729,7 @@ def bulk_company_db(url: str | Engine, n: int, *, chunk: int = 20_000) -> None:
                         "TwI_Rezerwacje": Decimal(0),
                     }
                     for i in ids
-                ],
+                ]),
             )
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:  # explicit ids above bypassed the serial sequence

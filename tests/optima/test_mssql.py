@@ -17,9 +17,9 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.dialects import mssql
 from sqlalchemy.engine import create_mock_engine
 from sqlalchemy.schema import CreateTable
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, Insert
 
-from optsync.optima import operator, reader, sample
+from optsync.optima import columns, operator, reader, sample
 from optsync.optima.operator import OperatorInfo
 from optsync.optima.tables import optima_tables, tables_for
 from optsync.optima.writer import OptimaWriter
@@ -44,8 +44,12 @@ def cdn_engine(tmp_path: Path):
     compiled: list[str] = []
 
     @event.listens_for(engine, "before_execute")
-    def record(conn: Any, clause: Any, *args: Any) -> None:
-        if isinstance(clause, ClauseElement):
+    def record(conn: Any, clauseelement: Any, multiparams: Any, params: Any, execution_options: Any) -> None:
+        clause = clauseelement
+        if isinstance(clause, Insert) and (multiparams or params):
+            keys = list((multiparams[0] if multiparams else params).keys())
+            compiled.append(str(clause.compile(dialect=mssql.dialect(), column_keys=keys)))
+        elif isinstance(clause, ClauseElement):
             compiled.append(mssql_sql(clause))
 
     yield SimpleNamespace(engine=engine, statements=compiled)
@@ -57,6 +61,8 @@ def assert_cdn_qualified(statements: list[str]) -> None:
     for sql in statements:
         if sql.startswith(("SAVE TRANSACTION", "ROLLBACK TRANSACTION", "RELEASE SAVEPOINT")):
             continue  # per-record savepoints; the mssql dialect skips RELEASE when executing
+        if " FROM " not in sql and not sql.startswith(("INSERT", "UPDATE", "DELETE")):
+            continue  # the server clock, read without a table
         assert "[CDN]." in sql, sql
         bare = re.findall(
             r'(?<![.\w\]])"?(Towary|TraNag|TraElem|Kontrahenci|TwrCeny)"?\b(?!\])', sql
@@ -118,13 +124,36 @@ def test_writer_statements_compile_for_sql_server(cdn_engine):
     assert any(s.startswith("SAVE TRANSACTION") for s in statements)
 
 
-def test_on_sql_server_computed_columns_are_never_written_and_ids_avoid_output():
+def test_on_sql_server_ids_avoid_output():
     fake = SimpleNamespace(dialect=mssql.dialect())
     t = tables_for(fake)  # type: ignore[arg-type]
     assert t is CDN and t.TraNag.implicit_returning is False  # Optima's tables have triggers
-    mock = create_mock_engine("mssql://", lambda *a, **k: None)
-    writer = OptimaWriter(mock, t, OperatorInfo(1, "A", "A"), namespace="n")  # type: ignore[arg-type]
-    assert writer._write_computed is False
+
+
+def test_every_insert_names_every_not_null_column_and_no_computed_one(cdn_engine):
+    t = optima_tables("CDN")
+    writer = OptimaWriter(cdn_engine.engine, t, OperatorInfo(1, "ADMIN", "Admin"), namespace="n")
+    lines = [{"product_code": "BANANY", "quantity": 1, "unit_price": 1}]
+    writer.import_orders(
+        [{"external_id": "9", "customer_name": "Nowy Klient", "customer_tax_id": "1234563218",
+          "lines": lines}]
+    )
+    writer.import_receipts([{"external_id": "9", "lines": lines}])
+    writer.import_customers([{"external_id": "k", "name": "Klient K"}])
+    writer.import_products([{"code": "NOWY", "name": "Nowy"}])
+    writer.import_prices([{"product_code": "NOWY", "price_list": 2, "value": 3}])
+    inserts = [s for s in cdn_engine.statements if s.startswith("INSERT INTO [CDN].")]
+    written = set()
+    for sql in inserts:
+        table = re.match(r"INSERT INTO \[CDN\]\.\[(\w+)\]", sql)[1]
+        column_list = re.split(r"\) (?:OUTPUT|VALUES)", sql)[0]
+        named = set(re.findall(r"\[(\w+)\]", column_list)) - {"CDN", table}
+        specs = columns.table_columns(table)
+        must = {c.name for c in specs if not c.nullable and not c.computed and not c.identity}
+        assert must <= named, (table, sorted(must - named))
+        assert not named & {c.name for c in specs if c.computed or c.identity}, table
+        written.add(table)
+    assert written == {"TraNag", "TraElem", "Kontrahenci", "Towary", "TwrCeny"}
 
 
 def test_operator_statements_compile_for_sql_server():

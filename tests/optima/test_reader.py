@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from optsync.optima import reader
+from optsync.optima import reader, sample
 from optsync.optima.tables import OptimaTables
 
 PRODUCT_KEYS = {"code", "name", "description", "ean", "unit", "vat_rate", "active", "_ts"}
@@ -125,8 +125,9 @@ def test_stock_ignores_older_rows_added_later(company, t):
     with company.begin() as conn:
         twr_id = conn.scalar(select(t.Towary.c.Twr_TwrId).where(t.Towary.c.Twr_Kod == "BANANY"))
         mag_id = conn.scalar(select(t.Magazyny.c.Mag_MagId).where(t.Magazyny.c.Mag_Symbol == "MAG"))
-        conn.execute(
-            t.TwrIlosci.insert(),
+        sample.insert_complete(
+            conn,
+            t.TwrIlosci,
             [
                 {
                     "TwI_TwrId": twr_id,

@@ -21,7 +21,7 @@ def test_importing_10000_orders_of_5_lines_on_sqlite(tmp_path: Path):
     engine = create_engine(url)
     t = tables_for(engine)
     with engine.begin() as conn:
-        conn.execute(t.Kontrahenci.insert().values(Knt_Kod="SKLEP1", Knt_Nazwa1="Sklep"))
+        sample.insert_complete(conn, t.Kontrahenci, [{"Knt_Kod": "SKLEP1", "Knt_Nazwa1": "Sklep"}])
     writer = OptimaWriter(engine, t, OperatorInfo(1, "ADMIN", "Admin"), namespace="bench")
     orders = [
         {

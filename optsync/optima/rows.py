@@ -1,0 +1,168 @@
+"""Complete rows for Optima's tables: every NOT NULL column named, computed columns never.
+
+A :class:`TableShape` knows which columns of one table can be written and what each NOT NULL
+column gets when the caller gives no value (the listed default, else ``''``, ``0`` or the
+"no date" of :mod:`optsync.optima.columns`). :func:`reflect_shape` builds it from the table as
+this database has it (Optima versions differ: each release adds columns), once per pass:
+columns the database lacks are left out, a NOT NULL column the list does not know gets a
+neutral value of its type (and is reported once), and a column is computed when the list says
+so or the database reports it (SQL Server does). :func:`static_shape` builds it from the list
+alone, for the sample databases optsync creates itself.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Column, Integer, MetaData, Table, inspect, select, text, types
+from sqlalchemy.engine import Connection
+
+from optsync.optima.columns import NEWID, NO_DATE, NOW, Marker, column_map, parse_default
+from optsync.optima.tables import sa_type
+
+
+@dataclass(frozen=True)
+class TableShape:
+    """How to write complete rows into one Optima table of one database."""
+
+    name: str
+    table: Table  # the writable columns (and the identity key), for INSERT statements
+    fill: dict[str, Any]  # NOT NULL column -> value used when the caller gives none
+    names: dict[str, str]  # lower-case column name -> the database's spelling (writable + id)
+    unknown: tuple[str, ...] = ()  # NOT NULL columns the column list does not know
+
+    def has(self, column: str) -> bool:
+        """Whether this database's table has ``column`` and optsync may write it."""
+        return column.lower() in self.names
+
+    def row(self, values: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+        """A complete row: ``values`` (columns this table lacks are dropped) over the fill;
+        :data:`NOW` becomes ``now`` (the server's clock) and :data:`NEWID` a new GUID."""
+        out = dict(self.fill)
+        names = self.names
+        for key, value in values.items():
+            actual = names.get(key.lower())
+            if actual is not None:
+                out[actual] = value
+        for key, value in out.items():
+            if isinstance(value, Marker):
+                out[key] = now if value is NOW else str(uuid.uuid4())
+        return out
+
+
+def _neutral_for_type(sa: types.TypeEngine[Any]) -> Any:
+    if isinstance(sa, (types.DateTime, types.Date)):
+        return NO_DATE
+    if isinstance(sa, types.Uuid):
+        return NEWID
+    if isinstance(sa, (types.String, types.Text)):
+        return ""
+    if isinstance(sa, types.Numeric) and not isinstance(sa, (types.Integer, types.Float)):
+        return Decimal(0)
+    return 0
+
+
+@cache
+def static_shape(table: Table) -> TableShape:
+    """The shape of a table exactly as the column list describes it."""
+    specs = column_map(table.name)
+    fill: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    keep: list[Column[Any]] = []
+    for column in table.columns:
+        spec = specs[column.name]
+        if spec.identity:
+            names[column.name.lower()] = column.name  # an explicit id is taken as given
+            keep.append(Column(column.name, Integer, primary_key=True, autoincrement=True))
+            continue
+        if spec.computed:
+            continue
+        names[column.name.lower()] = column.name
+        keep.append(Column(column.name, column.type, primary_key=column.primary_key))
+        if not spec.nullable:
+            fill[column.name] = spec.neutral()
+    return TableShape(table.name, _table(table, keep, table.implicit_returning), fill, names)
+
+
+def reflect_shape(
+    conn: Connection, table: Table, warn: Callable[[str], None] | None = None
+) -> TableShape:
+    """The shape of ``table`` as the database behind ``conn`` has it (see the module doc)."""
+    specs = {name.lower(): spec for name, spec in column_map(table.name).items()}
+    inspector = inspect(conn)
+    reflected = inspector.get_columns(table.name, schema=table.schema)
+    pk = set(inspector.get_pk_constraint(table.name, schema=table.schema)["constrained_columns"])
+    fill: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    keep: list[Column[Any]] = []
+    unknown: list[str] = []
+    for col in reflected:
+        name = col["name"]
+        spec = specs.get(name.lower())
+        identity = (spec is not None and spec.identity) or "identity" in col or (
+            spec is None and name in pk and isinstance(col["type"], types.Integer)
+        )
+        if identity:
+            names[name.lower()] = name
+            keep.append(Column(name, Integer, primary_key=True, autoincrement=True))
+            continue
+        if (spec is not None and spec.computed) or col.get("computed"):
+            continue
+        kind = sa_type(spec) if spec is not None else col["type"]
+        names[name.lower()] = name
+        keep.append(Column(name, kind, primary_key=name in pk))
+        if col["nullable"]:
+            continue
+        if spec is not None:
+            fill[name] = spec.neutral()
+            continue
+        value = _reflected_default(col.get("default"))
+        fill[name] = _neutral_for_type(col["type"]) if value is None else value
+        unknown.append(name)
+    if unknown and warn is not None:
+        warn(
+            f"Optima table {table.name} has NOT NULL columns optsync does not know: "
+            f"{', '.join(unknown)}; they are written with neutral values"
+        )
+    returning = table.implicit_returning and conn.dialect.name != "mssql"  # Optima's triggers
+    return TableShape(table.name, _table(table, keep, returning), fill, names, tuple(unknown))
+
+
+def _reflected_default(raw: Any) -> Any:
+    if raw is None:
+        return None
+    try:
+        value = parse_default(str(raw))
+    except (ArithmeticError, ValueError):
+        return None
+    return value
+
+
+def _table(table: Table, columns: list[Column[Any]], returning: bool) -> Table:
+    return Table(table.name, MetaData(schema=table.schema), *columns, implicit_returning=returning)
+
+
+def server_now(conn: Connection) -> datetime:
+    """The database server's current local time (Optima's stamps are the server's local time,
+    not the host's): ``GETDATE()`` on SQL Server, ``LOCALTIMESTAMP`` on PostgreSQL, SQLite's
+    ``datetime('now', 'localtime')``."""
+    dialect = conn.dialect.name
+    if dialect == "mssql":
+        value = conn.scalar(text("SELECT GETDATE()"))
+    elif dialect == "postgresql":
+        value = conn.scalar(text("SELECT LOCALTIMESTAMP"))
+    elif dialect == "sqlite":
+        value = conn.scalar(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now', 'localtime')"))
+    else:
+        value = conn.scalar(select(text("CURRENT_TIMESTAMP")))
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if getattr(value, "tzinfo", None) is not None:
+        value = value.replace(tzinfo=None)
+    return value.replace(microsecond=(value.microsecond // 1000) * 1000)

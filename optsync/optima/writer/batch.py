@@ -1,0 +1,227 @@
+"""The machinery every import shares: batches, one savepoint per record, complete rows.
+
+Records are written in chunks of ``batch_size``, one transaction per chunk and a SAVEPOINT per
+record, so a record lands whole or not at all and a bad record never takes good ones down.
+Each entity module supplies two functions: ``prepare`` validates a chunk and does its batched
+look-ups (one ``IN`` query per chunk), turning each record into a typed plan or an
+:class:`ImportResult` (a rejection, or a record Optima already has); ``write`` writes one plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from sqlalchemy import Engine, event, insert, select
+from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InternalError
+
+from optsync.optima import inbound as v
+from optsync.optima.inbound import Rejected, import_guid
+from optsync.optima.operator import OperatorInfo
+from optsync.optima.reader import IN_CHUNK
+from optsync.optima.rows import TableShape, reflect_shape, server_now
+from optsync.optima.tables import OptimaTables, new_id
+
+Status = Literal["imported", "duplicate", "rejected"]
+# Errors a database raises about one record's values (constraints, triggers, overflows);
+# anything else (lost connection, locks, bugs) aborts the chunk and propagates.
+RECORD_ERRORS = (IntegrityError, DataError, InternalError)
+P = TypeVar("P")
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What became of one inbound record."""
+
+    status: Status
+    erp_id: int | None = None
+    erp_number: str | None = None
+    error: str | None = None
+
+
+def rejected(error: str) -> ImportResult:
+    """A ``rejected`` result with a reason."""
+    return ImportResult("rejected", error=error)
+
+
+def transactional(engine: Engine) -> Engine:
+    """Return ``engine``, or on pysqlite a copy that emits ``BEGIN IMMEDIATE`` itself.
+
+    pysqlite's legacy transaction mode does not begin a transaction before ``SAVEPOINT``, so
+    releasing the first savepoint would commit it (SQLAlchemy's SQLite docs, "Transactions with
+    SQLite and the sqlite3 driver"). The listener lives on an option copy of the engine only;
+    ``IMMEDIATE`` takes the write lock up front, which also keeps numbering race-free.
+    """
+    if engine.dialect.name != "sqlite" or engine.dialect.driver != "pysqlite":
+        return engine
+    copy = engine.execution_options()
+
+    @event.listens_for(copy, "begin")
+    def _begin(conn: Connection) -> None:
+        if not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return copy
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def error_text(exc: Exception) -> str:
+    """The reason a database gave for refusing a record, in one line."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return f"database refused the record: {str(exc.orig).splitlines()[0]}"
+    return str(exc)
+
+
+@dataclass
+class Call:
+    """What the chunks of one import call share; additions wait until their savepoint holds."""
+
+    now: datetime = datetime.min  # the Optima server's clock, read at the start of each chunk
+    seen: dict[str, ImportResult] = field(default_factory=dict)
+    pending: list[Callable[[], None]] = field(default_factory=list)
+
+    def later(self, apply: Callable[[], None]) -> None:
+        """Run ``apply`` once the current record's savepoint is released."""
+        self.pending.append(apply)
+
+    def keep(self) -> None:
+        for apply in self.pending:
+            apply()
+        self.pending.clear()
+
+
+class Target:
+    """One Optima company as the writer sees it: tables, operator, and each table's shape as
+    this database has it (reflected once per writer, that is once per pass)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        tables: OptimaTables,
+        operator: OperatorInfo,
+        *,
+        app_id: str,
+        namespace: str,
+        batch_size: int,
+        warn: Callable[[str], None] | None,
+        clock: Callable[[Connection], datetime] = server_now,
+    ) -> None:
+        self.engine = transactional(engine)
+        self.t = tables
+        self.operator = operator
+        self.app_id = app_id[:5]
+        self.namespace = namespace
+        self.batch_size = batch_size
+        self.warn = warn
+        self.clock = clock
+        self._shapes: dict[str, TableShape] = {}
+
+    def shape(self, conn: Connection, name: str) -> TableShape:
+        if name not in self._shapes:
+            self._shapes[name] = reflect_shape(conn, getattr(self.t, name), self.warn)
+        return self._shapes[name]
+
+    def insert(self, conn: Connection, name: str, values: Mapping[str, Any], now: datetime) -> int:
+        """Insert one complete row into table ``name``; return its id."""
+        shape = self.shape(conn, name)
+        result: CursorResult[Any] = conn.execute(insert(shape.table), shape.row(values, now))
+        return new_id(result)
+
+    def insert_many(
+        self, conn: Connection, name: str, rows: Sequence[Mapping[str, Any]], now: datetime
+    ) -> None:
+        """Insert complete rows into table ``name`` with one executemany."""
+        if rows:
+            shape = self.shape(conn, name)
+            conn.execute(insert(shape.table), [shape.row(r, now) for r in rows])
+
+    def lookup(self, conn: Connection, column: Any, keys: Iterable[Any], *cols: Any) -> dict[Any, Any]:
+        """``{key: row}`` for rows whose ``column`` is in ``keys``, one IN query per 2,000 keys."""
+        found: dict[Any, Any] = {}
+        for part in chunks(sorted(set(keys)), IN_CHUNK):
+            for row in conn.execute(select(column, *cols).where(column.in_(list(part)))):
+                found.setdefault(row[0], row)
+        return found
+
+    def guid(self, record: Mapping[str, Any], entity: str, external_id: str) -> str:
+        """The record's ``guid``, else the deterministic GUID of its external id."""
+        guid = v.text(record, "guid", max_len=36)
+        if guid:
+            return guid
+        if not external_id:
+            raise Rejected("missing external_id (or guid)")
+        return import_guid(self.namespace, entity, external_id)
+
+    def operator_columns(self, prefix: str) -> dict[str, Any]:
+        """The operator as creator and last modifier, in the columns ``<prefix>_OpeZal*`` and
+        ``<prefix>_OpeMod*`` (a table lacking some of them simply drops them)."""
+        op = self.operator
+        return {
+            f"{prefix}_OpeZalID": op.id,
+            f"{prefix}_OpeZalKod": op.code[:20],
+            f"{prefix}_OpeZalNazwisko": op.name[:50],
+            f"{prefix}_OpeModID": op.id,
+            f"{prefix}_OpeModKod": op.code[:20],
+            f"{prefix}_OpeModNazwisko": op.name[:50],
+        }
+
+    # -- the shared loop ---------------------------------------------------------------------
+
+    def run(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        prepare: Callable[[Connection, Sequence[Mapping[str, Any]], Call], list[P | ImportResult]],
+        write: Callable[[Connection, P, Call], ImportResult],
+        call: Call | None = None,
+    ) -> list[ImportResult]:
+        """Prepare and write ``records`` chunk by chunk; one result per record, in order."""
+        results: list[ImportResult] = []
+        call = call or Call()
+        for chunk in chunks(records, self.batch_size):
+            with self.engine.begin() as conn:
+                call.now = self.clock(conn)
+                for plan in prepare(conn, chunk, call):
+                    if isinstance(plan, ImportResult):
+                        results.append(plan)
+                    else:
+                        results.append(self._write_one(conn, plan, call, write))
+        return results
+
+    @staticmethod
+    def _write_one(
+        conn: Connection, plan: P, call: Call, write: Callable[[Connection, P, Call], ImportResult]
+    ) -> ImportResult:
+        call.pending.clear()
+        try:
+            with conn.begin_nested():
+                result = write(conn, plan, call)
+        except Rejected as exc:
+            return rejected(str(exc))
+        except RECORD_ERRORS as exc:
+            if exc.connection_invalidated:
+                raise
+            return rejected(error_text(exc))
+        call.keep()
+        return result
+
+
+def parse_each(
+    chunk: Sequence[Mapping[str, Any]], parse: Callable[[Mapping[str, Any]], P]
+) -> list[P | ImportResult]:
+    """Parse every record of a chunk; a record that fails becomes a rejection."""
+    plans: list[P | ImportResult] = []
+    for record in chunk:
+        try:
+            if not isinstance(record, Mapping):
+                raise Rejected("record is not an object")
+            plans.append(parse(record))
+        except Rejected as exc:
+            plans.append(rejected(str(exc)))
+    return plans
