@@ -148,6 +148,13 @@ def _check_targets(
                 f"schedule(s); run {fix}"
             )
             results.append(False)
+        elif owner := service.other_home(state, chosen, install_id):
+            crontab = None if name != "cron" or target == service.USER_CRONTAB else Path(target)
+            report.problems.append(
+                f"{service.ownership_problem(state, target, owner)}; run "
+                f"{service.take_over_hint(state, name, crontab)} to make them this home's own"
+            )
+            results.append(False)
         else:
             report.problems.append(
                 f"the entries in {target} ({name}) differ from the schedules (drift); "

@@ -13,6 +13,14 @@ window divides evenly. A duration of length + 1 minute would add a start at ``to
 ``every`` divides it (always for ``every`` = 1). A window holding one start only gets no
 Repetition (the Duration must be at least one minute and the Interval).
 
+Each task runs whether anyone is logged on or not: its ``Principal`` has logon type S4U for
+the installing user (Windows stores no password, and the task has no network credentials), or,
+with ``schedule install --run-as ACCOUNT``, logon type Password for that account, whose
+password goes to ``schtasks /Create ... /RU ACCOUNT /RP ...`` and nowhere else. The task's
+command names the company by its key (``run --company-key KEY``): Task Scheduler expands
+``%NAME%`` in a command and has no escape, so a name holding ``%`` would arrive altered; a
+``%`` in the program's path or the home is refused for the same reason.
+
 The drift check compares a summary of each task (name, trigger, policy and a fingerprint of
 the whole XML, kept in the task's Description) rather than the XML itself: Task Scheduler
 reformats the XML it returns, and prints non-ASCII text in the console code page.

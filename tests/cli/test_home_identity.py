@@ -151,3 +151,13 @@ def test_windows_tasks_of_a_copied_home_are_refused_by_their_working_directory(
     service.install(State(copy), "windows", runner=fake, take_over=True)
     assert all(f"<WorkingDirectory>{copy}</WorkingDirectory>" in xml
                for xml in fake.tasks.values())
+
+
+def test_status_in_a_copy_names_the_owner_and_take_over(cli, installed, home, tmp_path):
+    copy = cp_a(home, tmp_path / "copy")
+    cli("--home", str(copy), "schedule", "set", "--company", "Alfa", "--every", "15m")
+    result = cli("--home", str(copy), "status", "--check", code=1)
+    assert f"start passes of the home {home} (this home {copy} is a copy of it)" in (
+        result.stdout + result.stderr)
+    assert "--take-over" in result.stdout + result.stderr
+    assert "drift" not in result.stdout + result.stderr
