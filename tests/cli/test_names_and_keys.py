@@ -237,3 +237,19 @@ def test_run_as_asks_the_password_hands_it_to_schtasks_and_never_keeps_it(
     for start in range(len(PASSWORD) - 3):
         piece = PASSWORD[start:start + 4]
         assert piece not in seen and piece.encode() not in blobs
+
+
+def test_discover_skips_a_company_whose_optima_name_breaks_the_rule_and_registers_the_rest(
+    cli, tmp_path
+):
+    from optsync.optima.sample import create_config_db
+
+    path = tmp_path / "CDN_KNF_Konfiguracja.db"
+    create_config_db(f"sqlite:///{path}",
+                     companies=[("Firma\u2028Alfa", "CDN_Alfa", True),
+                                ("Beta Sp. z o.o.", "CDN_Beta", True)],
+                     operators=[("ADMIN", "Administrator", False)])
+    result = cli("company", "discover", "--config-db", f"sqlite:///{path}")
+    assert [c["name"] for c in cli.json("company", "list")] == ["Beta Sp. z o.o."]
+    assert ("company 'Firma\\u2028Alfa' in CDN.Bazy holds U+2028 LINE SEPARATOR at position 6; "
+            "skipped") in result.stderr
