@@ -13,13 +13,19 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, func, insert, select
+from sqlalchemy import Engine, Insert, Table, create_engine, func, insert, select
 from sqlalchemy.engine import Connection
 
 from optsync.errors import BadInput
 from optsync.optima.inbound import code_base, line_amounts, unique_code
 from optsync.optima.rows import static_shape
-from optsync.optima.tables import OptimaTables, create_optima_schema, full_number, new_id
+from optsync.optima.tables import (
+    OptimaTables,
+    create_optima_schema,
+    full_number,
+    new_id,
+    optima_tables,
+)
 from optsync.optima.writer.documents import NIEOKRESLONY
 
 BASE_TIME = datetime(2026, 1, 5, 8, 0, 0)
@@ -263,6 +269,16 @@ def _refuse_if_filled(conn: Connection, table: Table) -> None:
         )
 
 
+def complete_row(table_name: str, values: dict[str, Any], now: datetime = BASE_TIME) -> dict[str, Any]:
+    """A complete row of an Optima table (every NOT NULL column named) from ``values``."""
+    return static_shape(getattr(optima_tables(None), table_name)).row(values, now)
+
+
+def insert_statement(table: Table) -> Insert:
+    """An INSERT into ``table`` that takes the complete rows of :func:`complete_row`."""
+    return insert(static_shape(table).table)
+
+
 def insert_complete(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert complete rows (every NOT NULL column named, as Optima writes them) with
     executemany, one statement per distinct set of keys, in order."""
@@ -444,6 +460,9 @@ def _products(rng: random.Random, count: int) -> list[dict[str, Any]]:
                 "Twr_EAN": _ean13(rng),
                 "Twr_JM": unit,
                 "Twr_Stawka": Decimal(vat),
+                "Twr_StawkaZak": Decimal(vat),
+                "Twr_Flaga": 2,
+                "Twr_FlagaZak": 2,
                 "Twr_NieAktywny": 1 if i % 9 == 8 else 0,
                 "Twr_Typ": 1,
                 "Twr_Waluta": "PLN",

@@ -202,6 +202,13 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
     from optsync.optima.writer import OptimaWriter
 
     housekeeping = housekeeping or Housekeeping(time.time(), set())
+    warned: set[str] = set()
+
+    def warn_once(message: str) -> None:  # what the writer finds odd in Optima, once a pass
+        if message not in warned:
+            warned.add(message)
+            _log(state, "warning", message, company.name, run_id)
+
     db_url = company.real_db_url(state)
     dburl.connect_check(db_url, f"the database of company {company.name!r}")
     optima = dburl.engine_for(db_url)
@@ -227,7 +234,7 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
                                        opts)
                 job.prepare(housekeeping)
                 writer = OptimaWriter(optima, tables, op_info, namespace=integ.name,
-                                      warehouse=integ.warehouse)
+                                      warehouse=integ.warehouse, warn=warn_once)
                 for direction, entity in planned:
                     if not lease.renew():  # another pass took over: never run side by side
                         steps.append(_failed(integ.name, entity, direction,
