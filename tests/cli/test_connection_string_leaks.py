@@ -165,6 +165,10 @@ def test_sql_server_urls_without_pyodbc_name_the_sqlserver_extra(cli, tmp_path, 
     assert ran.stderr.count("\n") == 1
     assert "needs the Python package pyodbc, which is not installed" in ran.stderr
     assert "pip install 'optsync[sqlserver]'" in ran.stderr
+    doctor = {c["check"]: c for c in json.loads(cli("doctor", "--json", code=None).stdout)}
+    assert doctor["pyodbc"]["status"] == "fail"
+    assert "pip install 'optsync[sqlserver]'" in doctor["pyodbc"]["fix"]
+    assert "optsync[sqlserver]" in doctor["company Firma database"]["detail"]
 
 
 def test_postgresql_urls_without_psycopg_name_the_postgres_extra(cli, tmp_path, monkeypatch):
