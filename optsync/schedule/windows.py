@@ -115,6 +115,8 @@ def task_xml(entry: Entry, install_id: str, principal: Principal | None = None) 
     principal = principal or Principal(current_user())
     check_expandable(entry)
     label = f"optsync:{install_id}:{entry.company_key}"
+    if principal.logon == "Password":  # Windows may show the account as a SID in UserId
+        label += f" run-as={principal.user}"
     draft = _xml(entry, label, principal)
     digest = hashlib.sha256(draft.encode("utf-8")).hexdigest()[:16]
     return _xml(entry, f"{label} fingerprint={digest}", principal)
@@ -256,6 +258,10 @@ def task_facts(xml_text: str) -> dict[str, str]:
         node = root.find("/".join(f"{{{NS}}}{part}" for part in path.split("/")))
         if node is not None and (node.text or "").strip():
             found[key] = (node.text or "").strip()
+    node = root.find(f"{{{NS}}}RegistrationInfo/{{{NS}}}Description")
+    said = re.search(r" run-as=(.+?) fingerprint=", (node.text or "") if node is not None else "")
+    if said:  # the account as it was given, where Windows shows UserId as a SID
+        found["user"] = said.group(1)
     return found
 
 

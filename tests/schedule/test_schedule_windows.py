@@ -312,3 +312,17 @@ def test_schtasks_failure_is_an_optsync_error(tmp_path: Path):
     with pytest.raises(OptsyncError, match="Access is denied"):
         WindowsBackend(refusing, tmpdir=tmp_path, user=USER).install([CASES["all-days-hourly"]], ID)
     assert list(tmp_path.iterdir()) == []  # the XML file does not linger
+
+
+def test_the_run_as_account_is_read_back_as_given_even_when_windows_shows_a_sid(
+    schtasks: FakeSchtasks, tmp_path: Path
+):
+    backend = WindowsBackend(schtasks, tmpdir=tmp_path, run_as="FIRMA\\sync", password="x")
+    backend.install([CASES["all-days-hourly"]], ID)
+    (name,) = schtasks.tasks
+    schtasks.tasks[name] = schtasks.tasks[name].replace(
+        "<UserId>FIRMA\\sync</UserId>", "<UserId>S-1-5-21-1004336348-1177238915-682003330-512</UserId>")
+    (facts,) = backend.installed_facts(ID)
+    assert facts["user"] == "FIRMA\\sync" and facts["logon"] == "Password"
+    again = WindowsBackend(schtasks, tmpdir=tmp_path, run_as=facts["user"], password="")
+    assert again.in_sync([CASES["all-days-hourly"]], ID)  # a later change compares without it
