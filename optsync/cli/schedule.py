@@ -119,6 +119,9 @@ def install(
         f"{result.entries} entries {'written to' if result.changed else 'already in'} "
         f"{result.target} ({result.backend})"
     )
+    if result.taken_over_from:
+        output.info(f"the entries were the home {result.taken_over_from}'s; they now start "
+                    "this home's passes")
     for warning in result.warnings:
         output.warn(warning)
 

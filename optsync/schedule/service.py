@@ -39,6 +39,7 @@ class InstallResult:
     changed: bool
     rendered: str = ""
     warnings: list[str] = field(default_factory=list)
+    taken_over_from: str | None = None  # the home whose entries --take-over made this one's
 
 
 @dataclass
@@ -179,7 +180,8 @@ def install(
     if owner is not None and not take_over:
         raise ConfigError(
             ownership_problem(state, target, owner) + "; nothing written",
-            f"Run {take_over_hint(state, backend_name, crontab)} to make them this home's "
+            f"Run {take_over_hint(state, backend_name, crontab and crontab.absolute())} to "
+            "make them this home's "
             f"own, or run optsync with --home {owner} to keep them there",
         )
     if wanted and backend.name == "cron":
@@ -209,7 +211,7 @@ def install(
         f"{target} ({backend.name}) on {hostname()}",
         data=data,
     )
-    return InstallResult(backend.name, target, len(wanted), changed, rendered, warnings)
+    return InstallResult(backend.name, target, len(wanted), changed, rendered, warnings, owner)
 
 
 def environment_warnings(state: State) -> list[str]:
@@ -245,7 +247,8 @@ def uninstall(
         raise ConfigError(
             ownership_problem(state, target, owner) + "; nothing removed",
             f"Run 'optsync --home {owner} schedule uninstall' there, or make them this "
-            f"home's own first with {take_over_hint(state, backend_name, crontab)}",
+            f"home's own first with "
+            f"{take_over_hint(state, backend_name, crontab and crontab.absolute())}",
         )
     changed = backend.uninstall(install_id)
     _record(state, backend.name, target, install_id, "", 0, active=False)

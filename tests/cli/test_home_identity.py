@@ -66,6 +66,7 @@ def test_install_and_uninstall_in_a_copy_refuse_with_exit_78_and_the_fix(
     [line] = refused.stderr.splitlines()
     assert line.startswith("optsync: error: the OS entries in ")
     assert "nothing written" in line and "--take-over" in line and f"--home {home}" in line
+    assert f"--take-over --crontab {installed}" in line  # absolute, whatever was typed
     cli("--home", str(copy), "schedule", "uninstall", "--crontab", str(installed),
         code=ExitCode.CONFIG)
     assert installed.read_bytes() == before
@@ -83,6 +84,7 @@ def test_take_over_makes_the_entries_the_copys_and_the_original_then_leaves_them
     taken = cli("--home", str(copy), "schedule", "install", "--take-over", "--crontab",
                 str(installed))
     assert "written to" in taken.stderr
+    assert f"the entries were the home {home}'s; they now start this home's passes" in taken.stderr
     text = installed.read_text()
     assert homes_in(text) == {str(copy)}
     assert text.startswith(FOREIGN)  # foreign lines untouched, ours where they were
