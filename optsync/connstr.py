@@ -87,7 +87,7 @@ def odbc_pairs(body: str) -> list[OdbcPair]:
         j = eq + 1
         while j < n and body[j] == " ":
             j += 1
-        if j < n and body[j] == "{":
+        if j < n and body[j] == "{":  # spaces before a value in braces are not part of it
             start, j = j, j + 1
             chars: list[str] = []
             while True:
@@ -109,14 +109,15 @@ def odbc_pairs(body: str) -> list[OdbcPair]:
                                  "(inside braces a '}' is written '}}')")
             pairs.append(OdbcPair(key, "".join(chars), start, end))
             i = k
-        else:
+        else:  # a value without braces is every character up to the next ';', as typed
+            j = eq + 1
             end = body.find(";", j)
             end = n if end < 0 else end
             value = body[j:end]
             if "{" in value or "}" in value:
                 raise Unparsable(f"the value of {key} holds a brace without being in braces "
                                  "(write it as {...} with every '}' doubled)")
-            pairs.append(OdbcPair(key, value.rstrip(" "), j, j + len(value.rstrip(" "))))
+            pairs.append(OdbcPair(key, value, j, end))
             i = end
     passwords = [p for p in pairs if p.name in PASSWORD_KEYS]
     if len(passwords) > 1:
@@ -271,7 +272,7 @@ def shown(stored: str | None) -> str | None:
         parsed = parse(stored)
     except Unparsable:
         return wholly_masked(stored)
-    if any(p != MASK for p in parsed.passwords):
+    if any(p.strip() != MASK for p in parsed.passwords):
         return wholly_masked(stored)
     return stored
 

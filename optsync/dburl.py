@@ -201,9 +201,10 @@ def database_name(url: str) -> str | None:
     """The database a URL or ``odbc:`` string names; for SQLite the file name's stem."""
     if url.lower().startswith("odbc:"):
         try:
-            return connstr.odbc_get(url[5:], "DATABASE", "Initial Catalog")
+            found = connstr.odbc_get(url[5:], "DATABASE", "Initial Catalog")
         except connstr.Unparsable:
             return None
+        return found.strip() if found else None
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)

@@ -26,7 +26,35 @@ def checks(urls: list[str]) -> list[Check]:
     pyodbc_check, pyodbc_drivers = _pyodbc(bool(sqlserver))
     result.append(pyodbc_check)
     result.append(_drivers(pyodbc_drivers, sqlserver))
+    result += _freetds_braces(sqlserver)
     return result
+
+
+def _freetds_braces(sqlserver_urls: list[str]) -> list[Check]:
+    """A warning for each FreeTDS connection whose password holds '}'.
+
+    The ODBC rules write a '}' inside braces as '}}' (Microsoft's driver reads one '}');
+    FreeTDS 1.3 keeps both, so such a login fails there.
+    """
+    from optsync import connstr
+    from optsync.secrets import mask_url
+
+    found = []
+    for url in sqlserver_urls:
+        driver = wanted_driver(url) or ""
+        try:
+            passwords = connstr.parse(url).passwords
+        except connstr.Unparsable:
+            continue
+        if "freetds" in driver.lower() and any("}" in p for p in passwords):
+            found.append(Check(
+                "FreeTDS password", "warn",
+                f"the password of {mask_url(url)} holds '}}', which FreeTDS 1.3 receives "
+                "doubled: the login fails",
+                "change the password to one without '}', or use Microsoft's ODBC Driver 18 "
+                "for SQL Server",
+            ))
+    return found
 
 
 def is_sqlserver(url: str) -> bool:

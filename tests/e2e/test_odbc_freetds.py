@@ -10,6 +10,7 @@ not answer. ``.ci/run`` installs the packages; elsewhere the tests skip and say 
 
 from __future__ import annotations
 
+import json
 import socket
 import struct
 import threading
@@ -206,3 +207,18 @@ def test_a_server_that_never_answers_is_given_up_after_the_login_timeout(
         silent.close()
     assert "Timeout expired" in ran.stderr and "sa:***@" in ran.stderr
     assert not any(p in ran.stderr for p in _pieces(password))
+
+
+def test_freetds_receives_a_brace_in_braces_doubled_which_doctor_warns_about(
+    cli, tmp_path, catcher
+):
+    """FreeTDS 1.3 keeps '}}' as two braces; should a newer one read one, drop the warning."""
+    password = "Br#4}Ce!5"
+    cli("company", "add", "Firma", "--db",
+        f"odbc:DRIVER={{FreeTDS}};SERVER=127.0.0.1,{catcher.port};DATABASE=CDN_Firma;UID=sa;"
+        "PWD={Br#4}}Ce!5};TDS_Version=7.0")
+    assert [login["password"] for login in catcher.logins] == ["Br#4}}Ce!5"]
+    checks = [c for c in json.loads(cli("doctor", "--json", code=None).stdout)
+              if c["check"] == "FreeTDS password"]
+    assert [c["status"] for c in checks] == ["warn"]
+    assert "PWD=***" in checks[0]["detail"] and "Ce!5" not in json.dumps(checks)
