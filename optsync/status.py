@@ -1,4 +1,6 @@
-"""``optsync status``: the seed's service section, collected as data and drawn for people.
+"""``optsync status``: the service section, collected as data and drawn for people.
+
+The service section: OS entries, the cron daemon, and each company's passes.
 
 What ``status --check`` counts as a problem (exit 1), each printed with the command that fixes
 it: enabled schedules with no OS entries installed anywhere; entries on this host that are

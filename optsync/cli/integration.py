@@ -1,4 +1,4 @@
-"""``optsync integration``: the integrated applications of a company (SPEC 2.3)."""
+"""``optsync integration``: the integrated applications of a company."""
 
 from __future__ import annotations
 

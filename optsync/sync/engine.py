@@ -123,7 +123,7 @@ REASONS = {ExitCode.UNAVAILABLE: "unreachable", ExitCode.CONFIG: "config"}
 
 
 def _preflight(state: State, company: cfg.Company):
-    """What must hold before any work (SPEC 2.6): an operator Optima accepts, integrations."""
+    """What must hold before any work: an operator Optima accepts, and integrations."""
     operator = cfg.get_operator(state)
     if operator is None:
         raise ConfigError("no operator is set", "Run 'optsync operator set ACRONYM' first")
