@@ -94,7 +94,7 @@ def same_home(written: str, home: Path) -> bool:
     """Whether a home named in an entry is ``home`` (the same folder, by any spelling)."""
     import os
 
-    if os.path.realpath(written) == os.path.realpath(home):
+    if os.path.normcase(os.path.realpath(written)) == os.path.normcase(os.path.realpath(home)):
         return True
     try:
         return os.path.samefile(written, home)
