@@ -19,7 +19,7 @@ Conventions:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -83,7 +83,23 @@ class RawRows:
             process = column.type.dialect_impl(dialect).result_processor(dialect, described[1])
             if process is not None:
                 self._processors.append((i, process))
+        self.record = self._generated("{", "}", lambda name, value: f"{name!r}: {value}")
+        self.convert = self._generated("[", "]", lambda _, value: value)
         return cursor
+
+    def _generated(self, opening: str, closing: str, item: Callable[[str, str], str]) -> Any:
+        """A function of one raw row, written out once per statement: no loop per value."""
+        env: dict[str, Any] = {}
+        parts = []
+        processed = dict(self._processors)
+        for i, name in enumerate(self.names):
+            value = f"r[{i}]"
+            if i in processed:
+                env[f"p{i}"] = processed[i]
+                value = f"p{i}({value})"
+            parts.append(item(name, value))
+        exec(f"def row(r):\n    return {opening}{', '.join(parts)}{closing}\n", env)  # noqa: S102
+        return env["row"]
 
     def __iter__(self) -> Iterator[list[tuple[Any, ...]]]:
         cursor = self._cursor()
@@ -96,16 +112,14 @@ class RawRows:
             except Exception:  # noqa: BLE001 - the connection went first: nothing to release
                 pass
 
-    def convert(self, row: Sequence[Any]) -> list[Any]:
-        """One raw row as Python values, in select order."""
-        values = list(row)
-        for i, process in self._processors:
-            values[i] = process(values[i])
-        return values
+    # Set when the statement runs (the result types may depend on the driver's description):
+    # ``convert(row)`` gives its Python values in select order, ``record(row)`` a dict by name.
+    convert: Callable[[Sequence[Any]], list[Any]]
+    record: Callable[[Sequence[Any]], dict[str, Any]]
 
     def dicts(self, rows: list[tuple[Any, ...]]) -> Batch:
-        names = self.names
-        return [dict(zip(names, self.convert(row))) for row in rows]
+        record = self.record
+        return [record(row) for row in rows]
 
 
 def _stream(conn: Connection, stmt: Select[Any], batch_size: int) -> Iterator[Batch]:
@@ -123,8 +137,13 @@ def _currency(column: Any) -> Any:
     return func.coalesce(func.nullif(column, ""), literal(HOME_CURRENCY))
 
 
-def products_query(t: OptimaTables, since: datetime | None = None) -> Select[Any]:
-    """Select products with outbound field names, oldest modification first."""
+def products_query(t: OptimaTables, since: datetime | None = None, *,
+                   stamp: bool = True) -> Select[Any]:
+    """Select products with outbound field names (and ``_ts`` unless ``stamp`` is false).
+
+    In the table's own order (its primary key): Optima has no index on ``Twr_TS_Mod``, so an
+    order by it would sort every row read.
+    """
     w = t.Towary.c
     stmt = select(
         w.Twr_Kod.label("code"),
@@ -134,11 +153,12 @@ def products_query(t: OptimaTables, since: datetime | None = None) -> Select[Any
         w.Twr_JM.label("unit"),
         w.Twr_Stawka.label("vat_rate"),
         _active(w.Twr_NieAktywny).label("active"),
-        w.Twr_TS_Mod.label("_ts"),
     )
+    if stamp:
+        stmt = stmt.add_columns(w.Twr_TS_Mod.label("_ts"))
     if since is not None:
         stmt = stmt.where(w.Twr_TS_Mod >= since)
-    return stmt.order_by(w.Twr_TS_Mod, w.Twr_TwrId)
+    return stmt.order_by(w.Twr_TwrId)
 
 
 def read_products(
@@ -222,8 +242,10 @@ def read_stock(
     yield from _stream(conn, stock_query(t, warehouse, dialect_name=conn.dialect.name), batch_size)
 
 
-def customers_query(t: OptimaTables, since: datetime | None = None) -> Select[Any]:
-    """Select the customer columns :func:`read_customers` shapes, oldest modification first."""
+def customers_query(t: OptimaTables, since: datetime | None = None, *,
+                    stamp: bool = True) -> Select[Any]:
+    """Select the customer columns :func:`read_customers` shapes (``Knt_TS_Mod`` last unless
+    ``stamp`` is false), in the table's own order."""
     k = t.Kontrahenci.c
     stmt = select(
         k.Knt_Kod,
@@ -241,11 +263,12 @@ def customers_query(t: OptimaTables, since: datetime | None = None) -> Select[An
         k.Knt_Telefon1,
         _active(k.Knt_Nieaktywny).label("active"),
         k.Knt_ImportRowId,
-        k.Knt_TS_Mod,
     )
+    if stamp:
+        stmt = stmt.add_columns(k.Knt_TS_Mod)
     if since is not None:
         stmt = stmt.where(k.Knt_TS_Mod >= since)
-    return stmt.order_by(k.Knt_TS_Mod, k.Knt_KntId)
+    return stmt.order_by(k.Knt_KntId)
 
 
 def join_name(*parts: str | None) -> str:
@@ -262,10 +285,10 @@ def join_street(street: str | None, house: str | None, flat: str | None) -> str:
 
 
 def _customer(row: Sequence[Any]) -> dict[str, Any]:
-    (kod, n1, n2, n3, nip, ulica, dom, lokal, kod_p, miasto, kraj, email, tel, active, guid, ts) = (
-        row
+    (kod, n1, n2, n3, nip, ulica, dom, lokal, kod_p, miasto, kraj, email, tel, active, guid) = (
+        row[:15]
     )
-    return {
+    record = {
         "code": kod,
         "name": join_name(n1, n2, n3),
         "tax_id": nip or "",
@@ -277,12 +300,15 @@ def _customer(row: Sequence[Any]) -> dict[str, Any]:
         "phone": tel or "",
         "active": active,
         "guid": guid or None,
-        "_ts": ts,
     }
+    if len(row) > 15:
+        record["_ts"] = row[15]
+    return record
 
 
 def customer_record(values: Sequence[Any]) -> dict[str, Any]:
-    """A row of :func:`customers_query` (Python values) as an outbound customer with ``_ts``."""
+    """A row of :func:`customers_query` (Python values) as an outbound customer (with ``_ts``
+    when the row has the stamp)."""
     return _customer(values)
 
 

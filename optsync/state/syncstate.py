@@ -23,27 +23,28 @@ CHUNK = 5000
 TABLE = "optsync_export_hashes"
 PENDING = "optsync_pending"
 
+# The staging table is a plain heap (appending is cheapest); a key staged twice in one pass
+# keeps its last hash when moved.
 _PENDING_DDL = {
-    "sqlite": f"CREATE TEMP TABLE IF NOT EXISTS {PENDING} "
-              "(key VARCHAR(400) PRIMARY KEY, hash BIGINT NOT NULL) WITHOUT ROWID",
+    "sqlite": f"CREATE TEMP TABLE IF NOT EXISTS {PENDING} (key VARCHAR(400), hash BIGINT)",
     "postgresql": f"CREATE TEMP TABLE IF NOT EXISTS {PENDING} "
-                  "(key VARCHAR(400) PRIMARY KEY, hash BIGINT NOT NULL)",
+                  "(seq BIGSERIAL, key VARCHAR(400), hash BIGINT)",
     "mssql": f"IF OBJECT_ID('tempdb..#{PENDING}') IS NULL CREATE TABLE #{PENDING} "
              "(\"key\" NVARCHAR(400) PRIMARY KEY, hash BIGINT NOT NULL)",
 }
-_STAGE = {  # a key read twice in one pass keeps its last hash
-    "sqlite": f"INSERT OR REPLACE INTO temp.{PENDING} (key, hash) VALUES (?, ?)",
-    "postgresql": f"INSERT INTO {PENDING} (key, hash) VALUES (%s, %s) "
-                  "ON CONFLICT (key) DO UPDATE SET hash = EXCLUDED.hash",
+_STAGE = {
+    "sqlite": f"INSERT INTO temp.{PENDING} (key, hash) VALUES (?, ?)",
+    "postgresql": f"INSERT INTO {PENDING} (key, hash) VALUES (%s, %s)",
     "mssql": f"MERGE #{PENDING} AS p USING (SELECT ? AS k, ? AS h) AS s ON p.\"key\" = s.k "
              "WHEN MATCHED THEN UPDATE SET hash = s.h "
              "WHEN NOT MATCHED THEN INSERT (\"key\", hash) VALUES (s.k, s.h);",
 }
 _MOVE = {
     "sqlite": [f"INSERT OR REPLACE INTO {TABLE} (integration_id, entity, key, hash) "
-               f"SELECT ?, ?, key, hash FROM temp.{PENDING}"],
+               f"SELECT ?, ?, key, hash FROM temp.{PENDING} ORDER BY rowid"],
     "postgresql": [f"INSERT INTO {TABLE} (integration_id, entity, key, hash) "
-                   f"SELECT %s, %s, key, hash FROM {PENDING} "
+                   f"SELECT DISTINCT ON (key) %s, %s, key, hash FROM {PENDING} "
+                   "ORDER BY key, seq DESC "
                    "ON CONFLICT (integration_id, entity, key) DO UPDATE SET hash = EXCLUDED.hash"],
     "mssql": [f"DELETE h FROM {TABLE} h JOIN #{PENDING} p ON h.\"key\" = p.\"key\" "
               "WHERE h.integration_id = ? AND h.entity = ?",
@@ -51,10 +52,11 @@ _MOVE = {
               f"SELECT ?, ?, \"key\", hash FROM #{PENDING}"],
 }
 _NEW_KEYS = {  # staged keys that the state does not hold yet
-    "sqlite": f"SELECT COUNT(*) FROM temp.{PENDING} p WHERE NOT EXISTS (SELECT 1 FROM {TABLE} h "
-              "WHERE h.integration_id = ? AND h.entity = ? AND h.key = p.key)",
-    "postgresql": f"SELECT COUNT(*) FROM {PENDING} p WHERE NOT EXISTS (SELECT 1 FROM {TABLE} h "
-                  "WHERE h.integration_id = %s AND h.entity = %s AND h.key = p.key)",
+    "sqlite": f"SELECT COUNT(DISTINCT key) FROM temp.{PENDING} p WHERE NOT EXISTS (SELECT 1 "
+              f"FROM {TABLE} h WHERE h.integration_id = ? AND h.entity = ? AND h.key = p.key)",
+    "postgresql": f"SELECT COUNT(DISTINCT key) FROM {PENDING} p WHERE NOT EXISTS (SELECT 1 "
+                  f"FROM {TABLE} h WHERE h.integration_id = %s AND h.entity = %s "
+                  "AND h.key = p.key)",
     "mssql": f"SELECT COUNT(*) FROM #{PENDING} p WHERE NOT EXISTS (SELECT 1 FROM {TABLE} h "
              "WHERE h.integration_id = ? AND h.entity = ? AND h.\"key\" = p.\"key\")",
 }

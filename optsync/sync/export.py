@@ -88,6 +88,12 @@ def row_hash(values: Any) -> int:
     return int.from_bytes(digest, "big") >> 1
 
 
+def row_hashes(rows: list[Any]) -> list[int]:
+    """:func:`row_hash` of each row, in one loop."""
+    blake, number = hashlib.blake2b, int.from_bytes
+    return [number(blake(repr(r).encode(), digest_size=8).digest(), "big") >> 1 for r in rows]
+
+
 def record_hash(record: dict) -> int:
     """:func:`row_hash` of a record (its source timestamp already popped)."""
     return row_hash(tuple(record.values()))
@@ -101,13 +107,20 @@ def old_record_hash(record: dict) -> int:
 
 @dataclass
 class _Source:
-    """One entity's rows: raw batches, and how to key, hash and convert a row."""
+    """One entity's rows: raw batches, and how to key, hash and convert them."""
 
     batches: Iterator[list[Any]]
-    key: Callable[[Any], str]
-    hash: Callable[[Any], int]
-    record: Callable[[Any], dict]  # the outbound record, without ``_ts``
-    stamp: Callable[[Any], Any] | None = None  # the row's modification time, raw
+    keys: Callable[[list[Any]], list[str]]
+    hashes: Callable[[list[Any]], list[int]]
+    record: Callable[[Any], dict]  # the outbound record of one row, without ``_ts``
+
+
+def _first_as_key(rows: list[Any]) -> list[str]:
+    return [r[0] if type(r[0]) is str else str(r[0]) for r in rows]
+
+
+def _two_as_key(rows: list[Any]) -> list[str]:
+    return [f"{r[0]}{SEP}{r[1]}" for r in rows]
 
 
 def _raw_source(job: ExportJob, since: Any) -> _Source:
@@ -121,21 +134,17 @@ def _raw_source(job: ExportJob, since: Any) -> _Source:
             return batch
 
         key = key_function(entity)
-        return _Source((strip(b) for b in docs), key, record_hash, lambda r: r)
+        return _Source((strip(b) for b in docs), lambda rows: [key(r) for r in rows],
+                       lambda rows: row_hashes([tuple(r.values()) for r in rows]), lambda r: r)
+    # Products and customers without their stamp: the settled watermark does not need it,
+    # and the row as read is then exactly what is hashed.
     if entity == "products":
-        raw = reader.RawRows(conn, reader.products_query(t, since), size)
-        names = raw.names[:-1]  # _ts last
-        return _Source(iter(raw), lambda r: str(r[0]), lambda r: row_hash(r[:-1]),
-                       lambda r: dict(zip(names, raw.convert(r))))
+        raw = reader.RawRows(conn, reader.products_query(t, since, stamp=False), size)
+        return _Source(iter(raw), _first_as_key, row_hashes, lambda r: raw.record(r))
     if entity == "customers":
-        raw = reader.RawRows(conn, reader.customers_query(t, since), size)
-
-        def customer(row: Any) -> dict:
-            record = reader.customer_record(raw.convert(row))
-            record.pop("_ts")
-            return record
-
-        return _Source(iter(raw), lambda r: str(r[0]), lambda r: row_hash(r[:-1]), customer)
+        raw = reader.RawRows(conn, reader.customers_query(t, since, stamp=False), size)
+        return _Source(iter(raw), _first_as_key, row_hashes,
+                       lambda r: reader.customer_record(raw.convert(r)))
     if entity == "prices":
         stmt = reader.prices_query(t, price_list=job.price_list)
     elif entity == "stock":
@@ -143,9 +152,7 @@ def _raw_source(job: ExportJob, since: Any) -> _Source:
     else:
         raise ValueError(f"cannot export {entity}")
     raw = reader.RawRows(conn, stmt, size)
-    names = raw.names
-    return _Source(iter(raw), lambda r: f"{r[0]}{SEP}{r[1]}", row_hash,
-                   lambda r: dict(zip(names, raw.convert(r))))
+    return _Source(iter(raw), _two_as_key, row_hashes, lambda r: raw.record(r))
 
 
 def _total(job: ExportJob, since: Any) -> int | None:
@@ -182,17 +189,19 @@ def run_export(job: ExportJob) -> Step:
             pending.conn.commit()
             for batch in source.batches:
                 step.read += len(batch)
-                keys = [source.key(r) for r in batch]
-                hashes = [source.hash(r) for r in batch]
+                keys = source.keys(batch)
+                hashes = source.hashes(batch)
                 if not watermarked:
                     seen.update(keys)
+                record = source.record
                 if compare:
                     known = pending.lookup(keys)
                     fresh, upgraded = _changed(source, batch, keys, hashes, known)
-                else:
-                    fresh, upgraded = range(len(batch)), []
-                upserts = [source.record(batch[i]) for i in fresh]
-                pending.add([(keys[i], hashes[i]) for i in (*fresh, *upgraded)])
+                    upserts = [record(batch[i]) for i in fresh]
+                    pending.add([(keys[i], hashes[i]) for i in (*fresh, *upgraded)])
+                else:  # a first export: every row goes
+                    upserts = [record(r) for r in batch]
+                    pending.add(list(zip(keys, hashes)))
                 step.unchanged += len(batch) - len(upserts)
                 step.written += len(upserts)
                 if upserts and out is not None:
