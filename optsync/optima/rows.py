@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -34,7 +34,7 @@ class TableShape:
     name: str
     table: Table  # the writable columns (and the identity key), for INSERT statements
     fill: dict[str, Any]  # NOT NULL column -> value used when the caller gives none
-    names: dict[str, str]  # lower-case column name -> the database's spelling (writable + id)
+    names: dict[str, str]  # column name as written or lower-cased -> the database's spelling
     unknown: tuple[str, ...] = ()  # NOT NULL columns the column list does not know
 
     def has(self, column: str) -> bool:
@@ -44,16 +44,24 @@ class TableShape:
     def row(self, values: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         """A complete row: ``values`` (columns this table lacks are dropped) over the fill;
         :data:`NOW` becomes ``now`` (the server's clock) and :data:`NEWID` a new GUID."""
-        out = dict(self.fill)
+        out = self.fill.copy()
         names = self.names
         for key, value in values.items():
-            actual = names.get(key.lower())
+            actual = names.get(key) or names.get(key.lower())
             if actual is not None:
                 out[actual] = value
-        for key, value in out.items():
-            if isinstance(value, Marker):
-                out[key] = now if value is NOW else str(uuid.uuid4())
+        for key in self.markers:
+            value = out[key]
+            if value is NOW:
+                out[key] = now
+            elif value is NEWID:
+                out[key] = str(uuid.uuid4())
         return out
+
+    @cached_property
+    def markers(self) -> tuple[str, ...]:
+        """The filled columns whose value is known only when a row is written."""
+        return tuple(k for k, value in self.fill.items() if isinstance(value, Marker))
 
 
 def _neutral_for_type(sa: types.TypeEngine[Any]) -> Any:
@@ -78,12 +86,12 @@ def static_shape(table: Table) -> TableShape:
     for column in table.columns:
         spec = specs[column.name]
         if spec.identity:
-            names[column.name.lower()] = column.name  # an explicit id is taken as given
+            names[column.name.lower()] = names[column.name] = column.name  # an explicit id
             keep.append(Column(column.name, Integer, primary_key=True, autoincrement=True))
             continue
         if spec.computed:
             continue
-        names[column.name.lower()] = column.name
+        names[column.name.lower()] = names[column.name] = column.name
         keep.append(Column(column.name, column.type, primary_key=column.primary_key))
         if not spec.nullable:
             fill[column.name] = spec.neutral()
@@ -109,13 +117,15 @@ def reflect_shape(
             spec is None and name in pk and isinstance(col["type"], types.Integer)
         )
         if identity:
-            names[name.lower()] = name
+            names[name.lower()] = names[name] = name
             keep.append(Column(name, Integer, primary_key=True, autoincrement=True))
             continue
         if (spec is not None and spec.computed) or col.get("computed"):
             continue
         kind = sa_type(spec) if spec is not None else col["type"]
-        names[name.lower()] = name
+        names[name.lower()] = names[name] = name
+        if spec is not None:
+            names[spec.name] = name
         keep.append(Column(name, kind, primary_key=name in pk))
         if col["nullable"]:
             continue

@@ -52,6 +52,16 @@ def cdn_engine(tmp_path: Path):
         elif isinstance(clause, ClauseElement):
             compiled.append(mssql_sql(clause))
 
+    @event.listens_for(engine, "before_cursor_execute")
+    def record_driver_sql(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                          executemany: bool) -> None:
+        # Wide rows go to the driver as SQL compiled once: compile the same INSERT (its table
+        # and columns) for SQL Server.
+        if context.compiled is None and statement.startswith("INSERT INTO"):
+            table, cols = re.match(r'INSERT INTO "?CDN"?\."?(\w+)"? \((.*?)\) VALUES', statement).groups()
+            keys = [c.strip().strip('"') for c in cols.split(",")]
+            compiled.append(str(getattr(CDN, table).insert().compile(dialect=mssql.dialect(), column_keys=keys)))
+
     yield SimpleNamespace(engine=engine, statements=compiled)
     engine.dispose()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
@@ -122,6 +123,7 @@ class Target:
         self.warn = warn
         self.clock = clock
         self._shapes: dict[str, TableShape] = {}
+        self._fast: dict[tuple[str, tuple[str, ...]], _DriverInsert] = {}
 
     def shape(self, conn: Connection, name: str) -> TableShape:
         if name not in self._shapes:
@@ -137,10 +139,21 @@ class Target:
     def insert_many(
         self, conn: Connection, name: str, rows: Sequence[Mapping[str, Any]], now: datetime
     ) -> None:
-        """Insert complete rows into table ``name`` with one executemany."""
-        if rows:
-            shape = self.shape(conn, name)
-            conn.execute(insert(shape.table), [shape.row(r, now) for r in rows])
+        """Insert complete rows into table ``name`` with one executemany on the driver.
+
+        Lines are the widest rows optsync writes (a ``TraElem`` row has over a hundred NOT
+        NULL columns), so the statement is compiled once per table and set of columns and the
+        rows go to the driver with SQLAlchemy's own conversions of each column's type.
+        """
+        if not rows:
+            return
+        shape = self.shape(conn, name)
+        complete = [shape.row(r, now) for r in rows]
+        keys = tuple(complete[0])
+        fast = self._fast.get((name, keys))
+        if fast is None:
+            fast = self._fast[(name, keys)] = _DriverInsert(conn, shape, keys)
+        fast.execute(conn, complete)
 
     def lookup(self, conn: Connection, column: Any, keys: Iterable[Any], *cols: Any) -> dict[Any, Any]:
         """``{key: row}`` for rows whose ``column`` is in ``keys``, one IN query per 2,000 keys."""
@@ -210,6 +223,30 @@ class Target:
             return rejected(error_text(exc))
         call.keep()
         return result
+
+
+class _DriverInsert:
+    """An INSERT compiled once, executed on the driver with SQLAlchemy's type conversions."""
+
+    def __init__(self, conn: Connection, shape: TableShape, keys: tuple[str, ...]) -> None:
+        compiled = insert(shape.table).compile(dialect=conn.dialect, column_keys=list(keys))
+        self.sql = compiled.string
+        processors = getattr(compiled, "_bind_processors", {})
+        self.positional = compiled.positiontup is not None
+        order = list(compiled.positiontup) if self.positional else list(keys)
+        self.order = order
+        self.get = itemgetter(*order)
+        self.convert = [(i, processors[k]) for i, k in enumerate(order) if processors.get(k)]
+
+    def execute(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        converted: list[Any] = []
+        for row in rows:
+            values = list(self.get(row)) if len(self.order) > 1 else [self.get(row)]
+            for i, process in self.convert:
+                if values[i] is not None:
+                    values[i] = process(values[i])
+            converted.append(tuple(values) if self.positional else dict(zip(self.order, values)))
+        conn.exec_driver_sql(self.sql, converted)
 
 
 def parse_each(

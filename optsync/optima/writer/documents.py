@@ -15,6 +15,7 @@ date; creation and modification stamps come from the Optima server's clock.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -299,10 +300,13 @@ class Documents:
         header = self._header(doc, customer, call.now)
         numer_string = self.series.number_string(doc.issued)
         klasa = self.kind.klasa
+        # A refused INSERT leaves the transaction usable on SQLite and SQL Server; PostgreSQL
+        # aborts it, so there the attempt gets a savepoint of its own.
+        guard = conn.begin_nested if conn.dialect.name == "postgresql" else nullcontext
         for _ in range(TRIES):
             number = self.numbers.next(conn, klasa, numer_string)
             try:
-                with conn.begin_nested():
+                with guard():
                     trn_id = self.target.insert(
                         conn,
                         "TraNag",
