@@ -157,9 +157,8 @@ def discover(state: State, config_db: str, *, dry_run: bool = False) -> Outcome:
             existing = cfg.find_company(state, name)
             if existing is None:
                 action = "added"
-            elif (existing.real_db_url(state), existing.real_config_db_url(state)) == (
-                url, config_db
-            ):  # compared with their passwords: a changed password is saved too
+            elif cfg.same_urls(state, existing, url, config_db):
+                # compared with their passwords: a changed password is saved too
                 action = "unchanged"
             else:
                 action = "updated"

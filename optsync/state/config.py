@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, delete, select
 
 from optsync.connstr import shown
-from optsync.errors import BadInput, UnknownCompany
+from optsync.errors import BadInput, ConfigError, UnknownCompany
 from optsync.schedule.model import Schedule
 from optsync.secrets import join_secret
 from optsync.state import tables as t
@@ -35,13 +35,19 @@ class Company:
     _config_stored: str | None = field(default=None, repr=False)
 
     def real_db_url(self, state: State) -> str:
-        return join_secret(self._db_stored or self.db_url, state.vault.decrypt(self._db_secret))
+        return _joined(state, self._db_stored or self.db_url, self._db_secret,
+                       f"the database URL of company {self.name!r}", self._fix())
 
     def real_config_db_url(self, state: State) -> str | None:
         stored = self._config_stored or self.config_db_url
         if stored is None:
             return None
-        return join_secret(stored, state.vault.decrypt(self._config_secret))
+        return _joined(state, stored, self._config_secret,
+                       f"the configuration database URL of company {self.name!r}", self._fix())
+
+    def _fix(self) -> str:
+        return (f"Set it again: 'optsync company remove {self.name}' and 'optsync company add' "
+                "(or 'optsync company discover')")
 
     def secrets(self, state: State) -> list[str | None]:
         return [state.vault.decrypt(self._db_secret), state.vault.decrypt(self._config_secret)]
@@ -64,7 +70,9 @@ class Integration:
     _stored: str = field(default="", repr=False)  # masked, as stored
 
     def real_endpoint(self, state: State) -> str:
-        return join_secret(self._stored or self.endpoint, state.vault.decrypt(self._secret))
+        return _joined(state, self._stored or self.endpoint, self._secret,
+                       f"the endpoint of integration {self.company}/{self.name}",
+                       "Set it again: 'optsync integration remove' and 'optsync integration add'")
 
     def as_json(self) -> dict:
         return {
@@ -73,6 +81,28 @@ class Integration:
             "import": self.import_, "price_list": self.price_list,
             "warehouse": self.warehouse,
         }
+
+
+def _joined(state: State, stored: str, token: str | None, what: str, fix: str) -> str:
+    """The stored URL with its password; refused when it is stored in a doubtful form.
+
+    An earlier version may have stored a string masked by looser rules, with part of its
+    password left in the clear: it is shown wholly masked, and never handed to a driver,
+    whose error messages would quote it.
+    """
+    if shown(stored) != stored:
+        raise ConfigError(f"{what} is stored in a form optsync can no longer read safely", fix)
+    return join_secret(stored, state.vault.decrypt(token))
+
+
+def same_urls(state: State, company: Company, db_url: str, config_db_url: str | None) -> bool:
+    """Whether the company's stored URLs, with their passwords, are these (discover); a
+    stored form that cannot be used counts as different, so it is written again."""
+    try:
+        return (company.real_db_url(state), company.real_config_db_url(state)) == (
+            db_url, config_db_url)
+    except ConfigError:
+        return False
 
 
 # operator -------------------------------------------------------------------------------

@@ -133,7 +133,7 @@ def test_a_valid_tricky_string_is_accepted_keeps_its_password_and_leaks_nothing(
     assert doctor["company Firma database"]["status"] == "fail"
 
 
-def test_a_string_an_older_version_stored_with_a_password_tail_is_shown_wholly_masked(
+def test_a_string_an_older_version_stored_with_a_password_tail_is_shown_wholly_masked_and_unused(
     cli, home
 ):
     from sqlalchemy import update
@@ -141,16 +141,29 @@ def test_a_string_an_older_version_stored_with_a_password_tail_is_shown_wholly_m
     from optsync.state import tables as t
     from optsync.state.db import State
 
+    cli("operator", "set", "ADMIN", "--no-password")
     cli("company", "add", "Firma", "--db", "sqlite:///firma.db")
+    cli("integration", "add", "--company", "Firma", "--app", "eshop", "--endpoint",
+        "postgresql+psycopg://shop@127.0.0.1:9/shop")
     state = State(home)
     with state.engine.begin() as conn:  # what looser masking once stored for PWD={ab}Tail}
         conn.execute(update(t.companies).values(db_url=ODBC + "PWD=***Ta#il!Pw~d};"))
+        conn.execute(update(t.integrations).values(
+            endpoint="postgresql+psycopg://shop:***@Ta#il!Pw~d@127.0.0.1:9/shop"))
     state.dispose()
-    listed = cli.json("company", "list")[0]
-    assert listed["db"] == "odbc:***"
-    text = "\n".join(cli(*args, code=None).stdout for args in (
-        ("company", "list"), ("company", "list", "--json"), ("doctor",)))
-    assert "il!P" not in text and "odbc:***" in text
+    assert cli.json("company", "list")[0]["db"] == "odbc:***"
+    assert cli.json("integration", "list")[0]["endpoint"] == "postgresql+psycopg://***"
+    results = [cli(*args, code=None) for args in (
+        ("company", "list"), ("company", "list", "--json"), ("integration", "list"),
+        ("integration", "list", "--json"), ("doctor",), ("doctor", "--json"),
+        ("run", "--company", "Firma"))]
+    text = "\n".join(r.stdout + r.stderr for r in results)
+    assert leaks("Ta#il!Pw~d", text) == [] and "odbc:***" in text
+    assert results[-1].exit_code == ExitCode.CONFIG  # never handed to a driver
+    assert "can no longer read safely" in results[-1].stderr
+    doctor = {c["check"]: c for c in json.loads(results[-2].stdout)}
+    assert doctor["company Firma database"]["status"] == "fail"
+    assert doctor["endpoint Firma/eshop"]["status"] == "fail"
 
 
 def test_sql_server_urls_without_pyodbc_name_the_sqlserver_extra(cli, tmp_path, monkeypatch):
@@ -180,3 +193,24 @@ def test_postgresql_urls_without_psycopg_name_the_postgres_extra(cli, tmp_path, 
     ran = cli("run", "--company", "Firma", code=ExitCode.UNAVAILABLE)
     assert ran.stderr.count("\n") == 1 and "ModuleNotFoundError" not in ran.stderr
     assert "pip install 'optsync[postgres]'" in ran.stderr and "Po#1" not in ran.stderr
+
+
+def test_discover_writes_again_a_company_url_stored_in_a_doubtful_form(cli, home, tmp_path):
+    from sqlalchemy import update
+
+    from optsync.optima.sample import create_config_db
+    from optsync.state import tables as t
+    from optsync.state.db import State
+
+    config = tmp_path / "optima" / "CDN_KNF_Konfiguracja.db"
+    config.parent.mkdir()
+    create_config_db(f"sqlite:///{config}", companies=[("Firma Alfa", "CDN_Alfa", True)],
+                     operators=[("ADMIN", "Administrator", False)])
+    cli("company", "discover", "--config-db", f"sqlite:///{config}")
+    state = State(home)
+    with state.engine.begin() as conn:
+        conn.execute(update(t.companies).values(db_url=ODBC + "PWD=***Ta#il!Pw~d};"))
+    state.dispose()
+    again = cli.json("company", "discover", "--config-db", f"sqlite:///{config}")
+    assert [r["action"] for r in again] == ["updated"]
+    assert cli.json("company", "list")[0]["db"] == f"sqlite:///{config.parent / 'CDN_Alfa.db'}"
