@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from optsync.errors import OptsyncError
 from optsync.home import hostname
 from optsync.state import tables as t
 from optsync.state.db import State, utcnow
@@ -153,6 +154,8 @@ def settle_interrupted(state: State, company_id: int | None = None, *,
                 continue
         run.status = INTERRUPTED
         found.append(run)
+        if getattr(state, "read_only", False):
+            continue  # this user may only read it: shown as found, set by the next pass
         try:
             with state.engine.begin() as conn:
                 changed = conn.execute(
@@ -170,8 +173,8 @@ def settle_interrupted(state: State, company_id: int | None = None, *,
                     company=run.company, run_id=run.id,
                     data={"status": INTERRUPTED, "host": run.host, "pid": run.pid},
                 )
-        except SQLAlchemyError:
-            pass  # a read-only state database: reported as found, set by the next pass
+        except (SQLAlchemyError, OptsyncError):
+            pass  # the state database cannot be written now: set by the next pass
     return found
 
 

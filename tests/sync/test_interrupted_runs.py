@@ -107,3 +107,57 @@ def test_a_run_on_another_host_is_interrupted_only_when_its_lease_expired(cli, w
     company = cli.json("status")["companies"][0]
     assert company["last_run"]["status"] == "interrupted" and company["running"] is None
     assert get(world.state, alive).status == "interrupted"
+
+
+def _unprivileged(tmp_path) -> list[str]:
+    """A prefix under which file modes bind even for root (setpriv drops the override)."""
+    import shutil
+
+    import pytest
+
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv (util-linux) is needed to drop root's file-mode override")
+    drop = ["--inh-caps=-dac_override,-dac_read_search",
+            "--bounding-set=-dac_override,-dac_read_search"]
+    probe = tmp_path / "probe"
+    probe.write_text("")
+    probe.chmod(0o444)
+    tried = subprocess.run([setpriv, *drop, "sh", "-c", f"echo x > '{probe}'"],
+                           capture_output=True)
+    if tried.returncode == 0:
+        pytest.skip("this system does not let setpriv drop CAP_DAC_OVERRIDE")
+    return [setpriv, *drop]
+
+
+def test_status_and_logs_of_a_read_only_state_database_show_the_interrupted_run(
+        cli, world, tmp_path):
+    prefix = _unprivileged(tmp_path)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = fake_running_run(world, host="test-host", pid=dead.pid, lease_left=None)
+    world.state.engine.dispose()
+    db = world.state.home / "state.db"
+    mode = db.stat().st_mode
+    db.chmod(0o444)
+    try:
+        def optsync(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run([*prefix, sys.executable, "-m", "optsync", *args],
+                                  capture_output=True, text=True, timeout=120,
+                                  env=dict(os.environ))
+
+        status = optsync("status", "--json")
+        assert status.returncode == 0, status.stderr
+        company = json.loads(status.stdout)["companies"][0]
+        assert (company["last_run"]["run_id"], company["last_run"]["status"]) == (
+            left, "interrupted")
+        assert optsync("status", "--check").returncode == 1
+        logs = optsync("logs")
+        assert logs.returncode == 0, logs.stderr
+    finally:
+        db.chmod(mode)
+    assert get(world.state, left).status == "running"  # nobody could write it down yet
+    run(cli)
+    assert get(world.state, left).status == "interrupted"
