@@ -75,9 +75,9 @@ class Vault:
         except IsADirectoryError:
             raise ConfigError(
                 f"the secret key {path} is a folder, not a key file",
-                f"Move the folder away and put back the key file that stored the secrets "
-                f"(or set OPTSYNC_SECRET_KEY); with no stored secrets yet, moving it away is "
-                f"enough",
+                "Move the folder away and put back the key file that stored the secrets "
+                "(or set OPTSYNC_SECRET_KEY); with no stored secrets yet, moving it away is "
+                "enough",
             ) from None
         except OSError as exc:
             from optsync.home import check_home

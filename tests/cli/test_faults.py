@@ -378,7 +378,9 @@ def test_opening_an_optima_database_never_creates_its_file(tmp_path):
         assert conn.exec_driver_sql("select count(*) from t").scalar() == 0
     engine.dispose()
     real.unlink()  # gone between the check and the connection: still not created
-    with pytest.raises(Exception):
+    from sqlalchemy.exc import OperationalError
+
+    with pytest.raises(OperationalError, match="unable to open database file"):
         with engine.connect() as conn:
             conn.exec_driver_sql("select 1")
     engine.dispose()
