@@ -79,8 +79,10 @@ def engine_for(url: str, *, what: str = "the database", **kwargs) -> Engine:
     if sa_url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
         sa_url = _existing_sqlite(sa_url, url, what)
+    from optsync import fastexec  # SQL Server: fast executemany with declared input sizes
+
     try:
-        return create_engine(sa_url, **kwargs)
+        return fastexec.install(create_engine(sa_url, **fastexec.engine_options(sa_url, kwargs)))
     except ImportError as exc:
         raise missing_driver(url, exc, what) from None
     except Exception as exc:
