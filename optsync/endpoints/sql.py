@@ -85,7 +85,9 @@ class SqlEndpoint(Endpoint):
             elif url.startswith("sqlite"):
                 options["connect_args"] = {"timeout": 30}  # wait for the application's writes
             try:
-                self._engine = create_engine(url, **options)
+                from optsync import fastexec  # input sizes: fast executemany made safe
+
+                self._engine = fastexec.install(create_engine(url, **options))
             except (ArgumentError, ValueError) as exc:
                 raise BadInput(
                     f"invalid endpoint URL {self.display}: {self._masked(exc)}",

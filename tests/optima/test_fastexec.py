@@ -52,3 +52,11 @@ def test_a_text_longer_than_4000_characters_is_sent_as_nvarchar_max():
     sizes = input_sizes([("a",), ("ż" * 4001,)], -9, 3)
     assert sizes == [(-9, 0, 0)]
     assert input_sizes([{"a": 1}], -9, 3) is None  # named parameters: nothing to declare
+
+
+def test_a_sql_server_endpoint_declares_input_sizes_too():
+    from optsync.endpoints.sql import SqlEndpoint
+
+    engine = SqlEndpoint(URL).engine
+    assert engine.dialect.fast_executemany is True
+    assert engine.dispatch.before_cursor_execute  # the sizes are declared before each batch
