@@ -78,7 +78,7 @@ def engine_for(url: str, *, what: str = "the database", **kwargs) -> Engine:
     sa_url = to_sqlalchemy(url)
     if sa_url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
-        sa_url = _existing_sqlite(sa_url, url, what)
+        _existing_sqlite(sa_url, url, what, kwargs)
     from optsync import fastexec  # SQL Server: fast executemany with declared input sizes
 
     try:
@@ -93,16 +93,21 @@ def engine_for(url: str, *, what: str = "the database", **kwargs) -> Engine:
         ) from None
 
 
-def _existing_sqlite(sa_url: str, url: str, what: str) -> str:
-    """An SQLite URL that opens its file only if it exists (never creates an empty one)."""
-    from urllib.parse import quote, urlencode
+def _existing_sqlite(sa_url: str, url: str, what: str, kwargs: dict) -> None:
+    """Make the engine open an SQLite file only if it exists (never create an empty one).
+
+    The file is opened through an SQLite URI with ``mode=rw``, built by pathlib so that any
+    character of the path survives; the engine's URL still names the file, which keeps
+    SQLAlchemy's pool for files.
+    """
+    import sqlite3
 
     from sqlalchemy.engine import make_url
 
     parsed = make_url(sa_url)
     database = parsed.database or ""
     if not database or database == ":memory:" or parsed.query.get("uri"):
-        return sa_url
+        return
     path = Path(database).absolute()
     if not path.is_file():
         raise Unreachable(
@@ -110,8 +115,10 @@ def _existing_sqlite(sa_url: str, url: str, what: str) -> str:
             if not path.exists() else f"{what} {mask_url(url)} is not a file ({path})",
             "Check the path, or create the database first",
         )
-    query = {**parsed.query, "mode": "rw", "uri": "true"}
-    return f"sqlite:///file:{quote(str(path))}?{urlencode(query, doseq=True)}"
+    timeout = kwargs.pop("connect_args", {}).get("timeout", 30)
+    uri = path.as_uri() + "?mode=rw"
+    kwargs["creator"] = lambda: sqlite3.connect(uri, uri=True, timeout=timeout,
+                                                check_same_thread=False)
 
 
 def missing_driver(url: str, exc: ImportError, what: str = "the database") -> OptsyncError:

@@ -162,15 +162,18 @@ def _read_only_engine(path: Path) -> Engine:
     forbids that and no other process has the database open (no ``-wal`` file), the file is
     opened as immutable.
     """
-    from urllib.parse import quote
+    import sqlite3
 
-    base = "sqlite:///file:" + quote(str(path.absolute()))
     last: Exception | None = None
     modes = ["mode=ro"]
     if not Path(str(path) + "-wal").exists():
         modes.append("immutable=1")
     for mode in modes:
-        engine = create_engine(f"{base}?{mode}&uri=true")
+        uri = f"{path.absolute().as_uri()}?{mode}"
+        engine = create_engine(
+            f"sqlite:///{path}",  # names the file (and so the pool); the creator opens it
+            creator=lambda uri=uri: sqlite3.connect(uri, uri=True, check_same_thread=False),
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         try:
             with engine.connect() as conn:
