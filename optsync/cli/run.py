@@ -81,19 +81,56 @@ def _company_by_key(state, key: str) -> str:
     return found[0].name
 
 
-def _progress(opts, *, enabled: bool):
-    """A live rich status line on a terminal; nothing under cron or with --json."""
+def _progress(opts, *, enabled: bool, console=None):
+    """Progress for people on a terminal; nothing under cron or with --json.
+
+    Each step gets a line with rows done, the total where it is cheap to know (a first export
+    of products or customers), the rate and the time left; a finished step leaves its summary.
+    """
     from contextlib import nullcontext
 
     if not enabled:
         return nullcontext()
     from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
-    console = Console(stderr=True)
-    status = console.status("starting the pass")
-    opts.on_start = lambda label: status.update(label + " ...")
-    opts.on_step = lambda step: console.print("  " + step.summary(), highlight=False)
-    return status
+    console = console or Console(stderr=True)
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=console,
+        transient=True,
+    )
+    current: dict[str, int] = {}
+
+    def start(label: str) -> None:
+        for task in current.values():
+            progress.remove_task(task)
+        current.clear()
+        current["task"] = progress.add_task(label, total=None, rate="")
+
+    def rows(_entity: str, done: int, total: int | None) -> None:
+        task = current.get("task")
+        if task is None:
+            return
+        speed = progress.tasks[-1].speed if progress.tasks else None
+        progress.update(task, completed=done, total=total,
+                        rate=f"{speed:,.0f} rows/s" if speed else "")
+
+    def finished(step) -> None:
+        task = current.pop("task", None)
+        if task is not None:
+            progress.remove_task(task)
+        progress.console.print("  " + step.summary(), highlight=False)
+
+    opts.on_start, opts.on_rows, opts.on_step = start, rows, finished
+    return progress
 
 
 def _run(state, opts, company, due, trigger, *, json: bool, people: bool) -> None:

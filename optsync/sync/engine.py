@@ -35,6 +35,8 @@ class PassOptions:
     wait: float = 0.0
     on_start: Callable[[str], None] | None = None  # progress for people: a step begins
     on_step: Callable[[Step], None] | None = None  # progress for people: a step ended
+    # progress for people within a long step: (entity, rows done, total when cheap to know)
+    on_rows: Callable[[str, int, int | None], None] | None = None
 
     @property
     def complete(self) -> bool:
@@ -253,7 +255,8 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
 
                             rejected: list = []
                             step = run_import(ImportJob(endpoint, writer, integ.name, entity,
-                                                        dry_run=opts.dry_run), rejected)
+                                                        dry_run=opts.dry_run,
+                                                        progress=opts.on_rows), rejected)
                             _note(state, company, run_id, step, opts, rejected)
                     except Exception as exc:  # one failing step never stops the others
                         step = _failed(integ.name, entity, direction, _reason(exc))
@@ -397,6 +400,7 @@ class _IntegrationPass:
                 self.state, conn, self.tables, self.endpoint, self.integ.id, self.integ.name,
                 entity, self.run_id, full=self.opts.full or resend, dry_run=self.opts.dry_run,
                 price_list=self.integ.price_list, warehouse=self.integ.warehouse,
+                progress=self.opts.on_rows,
             ))
         if resend and not self.opts.dry_run and step.status != "failed":
             step.deleted += self._delete_stale(entity, old)

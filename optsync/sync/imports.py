@@ -24,6 +24,7 @@ class ImportJob:
     entity: str
     dry_run: bool = False
     batch_size: int = BATCH
+    progress: Any = None  # (entity, records read so far, None): a progress display's
 
 
 @dataclass
@@ -72,6 +73,8 @@ def run_import(job: ImportJob, rejected: list[Rejection]) -> Step:
         batch.append(inbound)
         if len(batch) >= job.batch_size:
             flush()
+            if job.progress is not None:
+                job.progress(job.entity, step.read, None)
     if not job.dry_run:
         flush()
         job.endpoint.finish_inbox(job.entity)
