@@ -151,8 +151,13 @@ def sqlite_file(url: str) -> Path | None:
         return None
     from sqlalchemy.engine import make_url
 
-    database = make_url(url).database
-    return Path(database) if database else None
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if str(parsed.query.get("uri", "")).lower() in ("true", "1") and database.startswith("file:"):
+        from urllib.parse import unquote, urlsplit
+
+        database = unquote(urlsplit(database).path)  # file:PATH or file:///PATH
+    return Path(database) if database and database != ":memory:" else None
 
 
 def _read_only_engine(path: Path) -> Engine:
@@ -288,7 +293,7 @@ class State:
         if name.startswith("SQLITE_READONLY") or sqlstate == "25006":
             return Unreachable(
                 f"the state database {where} is read-only for user {user_name()} "
-                f"({self._why_read_only(path, text)})",
+                f"({self._why_read_only(path, text, self.url)})",
                 "Give that user write access to it"
                 + (f" and to its folder {path.parent}" if path is not None else "")
                 + ", or run optsync as the user who owns the home; reading commands "
@@ -321,7 +326,9 @@ class State:
         return None
 
     @staticmethod
-    def _why_read_only(path: Path | None, text: str) -> str:
+    def _why_read_only(path: Path | None, text: str, url: str) -> str:
+        if "mode=ro" in url.lower() or "immutable=1" in url.lower():
+            return "the state URL opens it read-only"
         if path is None:
             return text
         if path.exists() and not os.access(path, os.W_OK):

@@ -113,7 +113,8 @@ def test_the_state_database_in_sqlite_read_only_mode_refuses_writes_by_name(
     monkeypatch.setenv("OPTSYNC_STATE_URL", f"sqlite:///file:{home / 'state.db'}?mode=ro&uri=true")
     assert cli("company", "list").exit_code == 0
     result = cli("company", "add", "Alfa", "--db", "sqlite:///alfa.db", code=ExitCode.UNAVAILABLE)
-    one_error_line(result, "the state database", "read-only")
+    one_error_line(result, "the state database", "read-only", "the state URL opens it read-only")
+    assert not list(Path.cwd().glob("file*"))  # the URI's file, not a folder named "file:"
 
 
 # damaged, full ---------------------------------------------------------------------------
