@@ -70,22 +70,89 @@ def text(
     return result
 
 
+MAX_NUMBER_TEXT = 40  # no Optima column holds a number written with more characters
+# The VAT rates Optima accepts on a document line (today's and the earlier 22, 7 and 3 %);
+# an exempt line says "zw", a line not subject to VAT "np" (rate 0, VAT flag 1 or 4).
+VAT_RATES = tuple(Decimal(r) for r in ("23", "22", "8", "7", "5", "3", "0"))
+VAT_FLAGS = {"zw": 1, "np": 4}
+
+
 def decimal(record: Mapping[str, Any], key: str, *, default: Decimal | None = None) -> Decimal:
-    """Return ``record[key]`` as a finite ``Decimal`` (``3.33``, ``"3,33"``, 3), or ``default``."""
+    """Return ``record[key]`` as a finite ``Decimal`` (``3.33``, ``"3,33"``, 3), or ``default``.
+
+    Anything else (text, an object, a number written with more than 40 characters, an infinity)
+    is rejected, so that no later arithmetic meets a value it cannot handle.
+    """
     value = record.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
         if default is None:
             raise Rejected(f"missing {key}")
         return default
-    if isinstance(value, bool):
-        raise Rejected(f"{key} is not a number: {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise Rejected(f"{key} is not a number: {_show(value)}")
+    if isinstance(value, int) and value.bit_length() > 140:  # str() of a huge int is slow
+        raise Rejected(f"{key} is too large a number")
+    text = str(value).strip().replace(",", ".").replace(" ", "")
+    if len(text) > MAX_NUMBER_TEXT:
+        raise Rejected(f"{key} is not a number Optima can hold: {_show(value)}")
     try:
-        result = Decimal(str(value).strip().replace(",", ".").replace(" ", ""))
-    except InvalidOperation:
-        raise Rejected(f"{key} is not a number: {value!r}") from None
+        result = Decimal(text)
+    except (InvalidOperation, ValueError):
+        raise Rejected(f"{key} is not a number: {_show(value)}") from None
     if not result.is_finite():
-        raise Rejected(f"{key} is not a number: {value!r}")
+        raise Rejected(f"{key} is not a number: {_show(value)}")
     return result
+
+
+def fits(value: Decimal, key: str, precision: int, scale: int) -> Decimal:
+    """Return ``value`` if a ``decimal(precision, scale)`` column holds it exactly, else reject
+    it: a value is never rounded or cut on its way into Optima."""
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite, checked by decimal()
+    significant = list(digits)
+    while len(significant) > 1 and significant[-1] == 0:
+        significant.pop()
+        exponent += 1
+    if significant == [0]:
+        return value
+    if -exponent > scale:
+        raise Rejected(
+            f"{key} {_show(value)} has more than {scale} decimal places; Optima keeps {scale} "
+            "and optsync does not round what it is sent"
+        )
+    if len(significant) + exponent > precision - scale:
+        limit = "9" * (precision - scale)
+        raise Rejected(f"{key} {_show(value)} is out of range: Optima holds at most {limit}")
+    return value
+
+
+def fits_column(value: Decimal, key: str, table: str, column: str) -> Decimal:
+    """:func:`fits` for the precision and scale of an Optima column (``TraElem.TrE_Ilosc``)."""
+    from optsync.optima.columns import column_map
+
+    args = column_map(table)[column].args
+    return fits(value, key, int(args[0]), int(args[1]) if len(args) > 1 else 0)
+
+
+def vat_rate(record: Mapping[str, Any], key: str = "vat_rate") -> tuple[Decimal, int] | None:
+    """A line's VAT as (rate, VAT flag): ``None`` when absent, ``"zw"`` and ``"np"`` as exempt
+    and not subject (rate 0), else one of :data:`VAT_RATES` with flag 2 (taxed)."""
+    value = record.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str) and value.strip().lower() in VAT_FLAGS:
+        return Decimal(0), VAT_FLAGS[value.strip().lower()]
+    rate = decimal(record, key)
+    if rate not in VAT_RATES:
+        rates = ", ".join(str(r) for r in VAT_RATES)
+        raise Rejected(f"{key} {_show(value)} is not a VAT rate Optima accepts ({rates}, zw, np)")
+    return rate, 2
+
+
+def _show(value: Any) -> str:
+    """A value as a reason shows it: its repr, cut to 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def when(record: Mapping[str, Any], key: str, *, default: datetime) -> datetime:

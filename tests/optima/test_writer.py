@@ -138,9 +138,9 @@ def test_an_explicit_guid_is_the_import_row_id(writer, company, t):
     guid = "8d2b8a5e-6a3c-4c1e-9d6f-1f2e3d4c5b6a"
     writer.import_orders([order("G1", ("BANANY", 1, 1), guid=guid)])
     assert headers(company, t)[0]["TrN_ImportRowId"] == guid
-    assert writer.import_orders([order("OTHER-ID", ("BANANY", 1, 1), guid=guid)])[0].status == (
-        "duplicate"
-    )
+    assert writer.import_orders([order("G1", ("BANANY", 1, 1), guid=guid)])[0].status == "duplicate"
+    [other] = writer.import_orders([order("OTHER-ID", ("BANANY", 1, 1), guid=guid)])
+    assert other.status == "rejected" and "RO/1/2026" in other.error and "G1" in other.error
 
 
 def test_a_failure_mid_document_leaves_no_header_without_lines(writer, company, t):
@@ -210,7 +210,7 @@ def test_invalid_lines_are_rejected_with_reasons(writer, company, t):
         [
             order("Q0", ("BANANY", 0, 1)),
             order("Q-", ("BANANY", "-1", 1)),
-            order("NOPRICE", ("BANANY", 1, None)),
+            order("NOPRICE", ("BANANY", 1, "-0.01")),
             order("KIND", ("BANANY", 1, 1))
             | {
                 "lines": [
@@ -240,6 +240,16 @@ def test_invalid_lines_are_rejected_with_reasons(writer, company, t):
     assert "external_id" in reasons[7] and "issued_at" in reasons[8]
     assert "line_no" in reasons[9] and "line" in reasons[10] and "object" in reasons[11]
     assert headers(company, t) == []
+
+
+def test_a_line_without_a_price_takes_the_price_of_the_products_default_price_list(
+    writer, company, t
+):
+    [result] = writer.import_orders([order("CARD", ("KAWA-LAV-1KG", 2, None))])
+    assert result.status == "imported", result
+    [line] = lines_of(company, t, result.erp_id)
+    assert line["TrE_Cena0"] == Decimal("74.99")  # price list 1 (gross) of the sample catalogue
+    assert line["TrE_WartoscBrutto"] == Decimal("149.98") and line["TrE_TypNB"] == 2
 
 
 def test_net_prices_and_line_vat_rates(writer, company, t):

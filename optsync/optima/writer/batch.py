@@ -17,7 +17,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from sqlalchemy import Engine, event, insert, select
 from sqlalchemy.engine import Connection, CursorResult
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InternalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InternalError, StatementError
 
 from optsync.optima import inbound as v
 from optsync.optima.inbound import Rejected, import_guid
@@ -221,6 +221,12 @@ class Target:
             if exc.connection_invalidated:
                 raise
             return rejected(error_text(exc))
+        except StatementError as exc:  # a value the driver's conversion refused
+            if isinstance(exc, DBAPIError):
+                raise
+            return rejected(error_text(exc.orig if isinstance(exc.orig, Exception) else exc))
+        except (ArithmeticError, ValueError, TypeError, OverflowError) as exc:
+            return rejected(unreadable(exc))
         call.keep()
         return result
 
@@ -249,10 +255,16 @@ class _DriverInsert:
         conn.exec_driver_sql(self.sql, converted)
 
 
+def unreadable(exc: BaseException) -> str:
+    """The reason for a record that broke something unexpected (a value no code path foresaw)."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"the record cannot be read: {type(exc).__name__}{': ' + text[:200] if text else ''}"
+
+
 def parse_each(
     chunk: Sequence[Mapping[str, Any]], parse: Callable[[Mapping[str, Any]], P]
 ) -> list[P | ImportResult]:
-    """Parse every record of a chunk; a record that fails becomes a rejection."""
+    """Parse every record of a chunk; a record that fails, however, becomes a rejection."""
     plans: list[P | ImportResult] = []
     for record in chunk:
         try:
@@ -261,4 +273,6 @@ def parse_each(
             plans.append(parse(record))
         except Rejected as exc:
             plans.append(rejected(str(exc)))
+        except (ArithmeticError, ValueError, TypeError, LookupError, RecursionError) as exc:
+            plans.append(rejected(unreadable(exc)))
     return plans

@@ -52,13 +52,17 @@ def _price_lists(conn: Connection, target: Target) -> dict[int, Mapping[str, Any
     return {row["DfC_Lp"]: row for row in conn.execute(select(*cols)).mappings()}
 
 
+def _list_currency(definition: Mapping[str, Any]) -> str:
+    return (definition.get("DfC_Waluta") or "").strip() or HOME_CURRENCY
+
+
 def _price_row(definition: Mapping[str, Any], twr_id: int, lp: int) -> dict[str, Any]:
     """A ``TwrCeny`` row of price list ``lp`` as Optima creates it, worth 0."""
     return {
         "TwC_TwrID": twr_id,
         "TwC_TwCNumer": lp,
         "TwC_Typ": definition.get("DfC_Typ") or 1,
-        "TwC_Waluta": (definition.get("DfC_Waluta") or "").strip() or HOME_CURRENCY,
+        "TwC_Waluta": _list_currency(definition),
         "TwC_Wartosc": Decimal(0),
         "TwC_Zaokraglenie": definition.get("DfC_Zaokraglenie") or Decimal(0),
         "TwC_Offset": definition.get("DfC_Offset") or Decimal(0),
@@ -84,9 +88,8 @@ class Products:
         inactive = str(active).strip().lower() in ("0", "false", "no") or bool(
             record.get("deleted") and str(record.get("deleted")).strip() not in ("0", "false")
         )
-        rate = v.decimal(record, "vat_rate", default=Decimal(23))
-        if not Decimal(0) <= rate < Decimal(1000):
-            raise Rejected(f"vat_rate out of range: {rate}")
+        vat = v.vat_rate(record)
+        rate, flag = vat if vat is not None else (Decimal(23), TAXED)
         code = v.text(record, "code", required=True, max_len=50)
         return ProductIn(
             code,
@@ -98,6 +101,8 @@ class Products:
                 "Twr_JM": v.text(record, "unit", max_len=20) or "szt",
                 "Twr_Stawka": rate,
                 "Twr_StawkaZak": rate,
+                "Twr_Flaga": flag,
+                "Twr_FlagaZak": flag,
                 "Twr_NieAktywny": 1 if inactive else 0,
             },
         )
@@ -135,8 +140,6 @@ class Products:
             {
                 **product.values,
                 "Twr_Typ": 1,
-                "Twr_Flaga": TAXED,
-                "Twr_FlagaZak": TAXED,
                 "Twr_Waluta": HOME_CURRENCY,
                 "Twr_KursL": Decimal(1),
                 "Twr_KursM": Decimal(1),
@@ -169,11 +172,11 @@ class Prices:
 
     @staticmethod
     def parse(record: Mapping[str, Any]) -> PriceIn:
-        value = v.decimal(record, "value")
+        value = v.fits_column(v.decimal(record, "value"), "value", "TwrCeny", "TwC_Wartosc")
         if value < 0:
             raise Rejected(f"value must not be negative, got {value}")
-        raw = v.text(record, "price_list", required=True)
-        if not raw.isdigit():
+        raw = v.text(record, "price_list", required=True, max_len=9)
+        if not (raw.isascii() and raw.isdigit()):
             raise Rejected(f"price_list must be an Optima price number, got {raw!r}")
         return PriceIn(
             code=v.text(record, "product_code", required=True, max_len=50),
@@ -203,6 +206,10 @@ class Prices:
                 out.append(rejected(f"unknown product code: {p.code}"))
             elif p.lp not in self.price_lists:
                 out.append(rejected(f"unknown price list: {p.lp}"))
+            elif p.currency != _list_currency(self.price_lists[p.lp]):
+                out.append(rejected(
+                    f"currency {p.currency} is not the currency of price list {p.lp} "
+                    f"({_list_currency(self.price_lists[p.lp])}); optsync converts no prices"))
             else:
                 p.twr_id = products[p.code][1]
                 out.append(p)

@@ -14,6 +14,7 @@ date; creation and modification stamps come from the Optima server's clock.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -21,16 +22,24 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from optsync.errors import ConfigError
 from optsync.optima import inbound as v
 from optsync.optima.inbound import Rejected, line_amounts
-from optsync.optima.reader import HOME_CURRENCY
+from optsync.optima.reader import HOME_CURRENCY, IN_CHUNK
 from optsync.optima.tables import full_number
-from optsync.optima.writer.batch import Call, ImportResult, Target, parse_each, rejected
+from optsync.optima.writer.batch import (
+    Call,
+    ImportResult,
+    Target,
+    chunks,
+    parse_each,
+    rejected,
+    unreadable,
+)
 from optsync.optima.writer.customers import PARTY, Customer, Customers, NewCustomer, inline_customer
 from optsync.optima.writer.numbering import TRIES, Numbers, default_series
 
@@ -38,7 +47,6 @@ NIEOKRESLONY = "!NIEOKREŚLONY!"  # Optima's anonymous customer
 RATE_TYPE = 3  # the exchange-rate type Optima writes for documents in the home currency
 NET, GROSS = 1, 2  # TrN_TypNB / TrE_TypNB
 TAXED, EXEMPT, NOT_SUBJECT = 2, 1, 4  # TrE_Flaga
-_FLAGS = {"zw": EXEMPT, "np": NOT_SUBJECT}
 # Product card columns a line copies (those this Towary has).
 _CARD = ("Twr_TwrId", "Twr_Nazwa", "Twr_JM", "Twr_Stawka", "Twr_Flaga", "Twr_EAN",
          "Twr_NumerKat", "Twr_Typ", "Twr_SWW", "Twr_JMCalkowite", "Twr_KodDostawcy")
@@ -66,8 +74,8 @@ class LineIn:
 
     code: str
     quantity: Decimal
-    price: Decimal
-    kind: str  # "net" | "gross"
+    price: Decimal | None  # None: the product card's price
+    kind: str  # "net" | "gross" | "" (not given)
     vat: Decimal | None
     flag: int | None  # EXEMPT / NOT_SUBJECT when the line says so
 
@@ -107,7 +115,49 @@ class Documents:
             self.nobody = (
                 None if self.kind.needs_customer else self.customers.find(conn, "Knt_Kod", NIEOKRESLONY)
             )
-        return self.target.run(records, self._prepare, self._write)
+        kept, twins = self._twins(records)
+        results = self.target.run([records[i] for i in kept], self._prepare, self._write)
+        out: list[ImportResult | None] = [None] * len(records)
+        for i, result in zip(kept, results):
+            out[i] = result
+        for i, (first, reason) in twins.items():
+            if reason is not None:
+                out[i] = rejected(reason)
+            else:  # the same document twice: it counts once
+                done = out[first]
+                assert done is not None
+                out[i] = done if done.status == "rejected" else ImportResult(
+                    "duplicate", done.erp_id, done.erp_number)
+        return [r for r in out if r is not None]
+
+    def _twins(
+        self, records: Sequence[Mapping[str, Any]]
+    ) -> tuple[list[int], dict[int, tuple[int, str | None]]]:
+        """Records sharing one GUID in one batch: identical ones count once (the later ones
+        point at the first), conflicting ones are all rejected, each naming the others."""
+        groups: dict[str, list[int]] = {}
+        for i, record in enumerate(records):
+            key = self._identity(record)
+            if key is not None:
+                groups.setdefault(key[0], []).append(i)
+        twins: dict[int, tuple[int, str | None]] = {}
+        for positions in groups.values():
+            if len(positions) < 2:
+                continue
+            contents = {_content(records[i]) for i in positions}
+            if len(contents) == 1:
+                for i in positions[1:]:
+                    twins[i] = (positions[0], None)
+                continue
+            external = v.text(records[positions[0]], "external_id", max_len=256)
+            for i in positions:
+                others = ", ".join(str(j + 1) for j in positions if j != i)
+                twins[i] = (positions[0], (
+                    f"{self.kind.entity} {external} comes more than once in one batch with "
+                    f"different content (also record {others} of the batch); neither is imported"
+                ))
+        kept = [i for i in range(len(records)) if i not in twins]
+        return kept, twins
 
     # -- validation --------------------------------------------------------------------------
 
@@ -126,11 +176,11 @@ class Documents:
                 parsed.append(self._line(line))
             except Rejected as exc:
                 raise Rejected(f"line {line.get('line_no') or n}: {exc}") from None
-        kinds = {ln.kind for ln in parsed}
-        if len(kinds) > 1:
+        currency = (v.text(record, "currency", max_len=3) or HOME_CURRENCY).upper()
+        if currency != HOME_CURRENCY:
             raise Rejected(
-                "the document mixes net and gross prices; Optima computes a document either "
-                "from net or from gross prices: give every line the same price_kind"
+                f"currency {currency} is not the home currency {HOME_CURRENCY}: optsync has no "
+                "exchange rates yet, so enter this document in Optima by hand"
             )
         customer_code = v.text(record, "customer_code", max_len=20)
         inline = None if customer_code else inline_customer(record, self.target.namespace)
@@ -140,8 +190,8 @@ class Documents:
             guid=self.target.guid(record, self.kind.entity, external_id),
             external_id=external_id,
             issued=v.when(record, "issued_at", default=datetime.now()),
-            currency=(v.text(record, "currency", max_len=3) or HOME_CURRENCY).upper(),
-            kind=kinds.pop(),
+            currency=currency,
+            kind="",
             raw=parsed,
             customer_code=customer_code,
             inline=inline,
@@ -150,24 +200,19 @@ class Documents:
     @staticmethod
     def _line(line: Mapping[str, Any]) -> LineIn:
         code = v.text(line, "product_code", required=True, max_len=50)
-        quantity = v.decimal(line, "quantity")
+        quantity = v.fits_column(v.decimal(line, "quantity"), "quantity", "TraElem", "TrE_Ilosc")
         if quantity <= 0:
             raise Rejected(f"quantity must be positive, got {quantity}")
-        price = v.decimal(line, "unit_price")
-        if price < 0:
-            raise Rejected(f"unit_price must not be negative, got {price}")
-        kind = v.text(line, "price_kind").lower() or "net"
-        if kind not in ("net", "gross"):
+        price = None
+        if line.get("unit_price") is not None and str(line.get("unit_price")).strip() != "":
+            price = v.fits_column(v.decimal(line, "unit_price"), "unit_price", "TraElem", "TrE_Cena0")
+            if price < 0:
+                raise Rejected(f"unit_price must not be negative, got {price}")
+        kind = v.text(line, "price_kind", max_len=10).lower()
+        if kind not in ("", "net", "gross"):
             raise Rejected(f"price_kind must be net or gross, got {kind!r}")
-        rate = line.get("vat_rate")
-        flag = _FLAGS.get(str(rate).strip().lower()) if isinstance(rate, str) else None
-        if flag is not None:
-            vat: Decimal | None = Decimal(0)
-        elif rate is None or rate == "":
-            vat = None
-        else:
-            vat = v.decimal(line, "vat_rate")
-        return LineIn(code, quantity, price, kind, vat, flag)
+        vat = v.vat_rate(line)
+        return LineIn(code, quantity, price, kind, vat[0] if vat else None, vat[1] if vat else None)
 
     # -- a chunk -----------------------------------------------------------------------------
 
@@ -175,23 +220,19 @@ class Documents:
         self, conn: Connection, chunk: Sequence[Mapping[str, Any]], call: Call
     ) -> list[DocPlan | ImportResult]:
         self.numbers.reset()  # read again within each transaction (and locked, on SQL Server)
-        t = self.target.t
-        n, w = t.TraNag.c, t.Towary.c
-        guids = [self._guid_or_none(r) for r in chunk]
+        n = self.target.t.TraNag.c
+        keys = [self._identity(r) for r in chunk]
         # An imported document is reported as such even if its record no longer validates.
         existing = self.target.lookup(
-            conn, n.TrN_ImportRowId, [g for g in guids if g],
-            n.TrN_TrNID, n.TrN_NumerString, n.TrN_NumerNr,
+            conn, n.TrN_ImportRowId, [k[0] for k in keys if k],
+            n.TrN_TrNID, n.TrN_NumerString, n.TrN_NumerNr, n.TrN_TypDokumentu, n.TrN_NumerObcy,
         )
         plans = [
-            self._duplicate(existing[g]) if g in existing else p
-            for g, p in zip(guids, parse_each(chunk, self.parse))
+            self._known(key, existing[key[0]]) if key and key[0] in existing else plan
+            for key, plan in zip(keys, parse_each(chunk, self.parse))
         ]
         docs = [p for p in plans if isinstance(p, DocPlan)]
-        towary = self.target.shape(conn, "Towary")
-        card = [w[c] for c in _CARD if towary.has(c)]
-        products = self.target.lookup(conn, w.Twr_Kod, [ln.code for d in docs for ln in d.raw], *card)
-        products = {code: row._mapping for code, row in products.items()}
+        products = self._products(conn, [ln.code for d in docs for ln in d.raw])
         customers = self.customers.by_codes(conn, [d.customer_code for d in docs if d.customer_code])
         out: list[DocPlan | ImportResult] = []
         for plan in plans:
@@ -202,21 +243,51 @@ class Documents:
                 out.append(self._shape(plan, products, customers))
             except Rejected as exc:
                 out.append(rejected(str(exc)))
+            except Exception as exc:  # noqa: BLE001 - whatever a record holds, only it fails
+                out.append(rejected(unreadable(exc)))
         return out
 
-    def _guid_or_none(self, record: Mapping[str, Any]) -> str | None:
+    def _products(self, conn: Connection, codes: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+        """The product cards of ``codes``, each with its price in its default price list."""
+        t = self.target.t
+        w, c = t.Towary.c, t.TwrCeny.c
+        towary = self.target.shape(conn, "Towary")
+        card = [w[name] for name in _CARD if towary.has(name)]
+        price = t.Towary.outerjoin(
+            t.TwrCeny, and_(c.TwC_TwrID == w.Twr_TwrId, c.TwC_TwCNumer == w.Twr_TwCNumer)
+        )
+        found: dict[str, Mapping[str, Any]] = {}
+        for part in chunks(sorted(set(codes)), IN_CHUNK):
+            stmt = (
+                select(w.Twr_Kod, *card, c.TwC_Wartosc.label("_price"), c.TwC_Typ.label("_price_kind"))
+                .select_from(price)
+                .where(w.Twr_Kod.in_(list(part)))
+            )
+            for row in conn.execute(stmt).mappings():
+                found.setdefault(row["Twr_Kod"], row)
+        return found
+
+    def _identity(self, record: Mapping[str, Any]) -> tuple[str, str] | None:
+        """(GUID, external id) of a record, when it has them."""
         if not isinstance(record, Mapping):
             return None
         try:
             external_id = v.text(record, "external_id", max_len=256)
-            return self.target.guid(record, self.kind.entity, external_id)
+            return self.target.guid(record, self.kind.entity, external_id), external_id
         except Rejected:
             return None
 
-    @staticmethod
-    def _duplicate(row: Sequence[Any]) -> ImportResult:
-        _, trn_id, numer_string, numer_nr = row
-        return ImportResult("duplicate", trn_id, full_number(numer_string, numer_nr))
+    def _known(self, key: tuple[str, str], row: Sequence[Any]) -> ImportResult:
+        """A record whose GUID Optima has: the same document again, or another one's GUID."""
+        guid, external_id = key
+        _, trn_id, numer_string, numer_nr, klasa, numer_obcy = row
+        number = full_number(numer_string, numer_nr)
+        if klasa == self.kind.klasa and (numer_obcy or "") == external_id:
+            return ImportResult("duplicate", trn_id, number)
+        return rejected(
+            f"guid {guid} already belongs to Optima document {number} (id {trn_id}, "
+            f"external id {numer_obcy or 'none'}), not to {self.kind.entity} {external_id}"
+        )
 
     def _shape(
         self, doc: DocPlan, products: Mapping[str, Mapping[str, Any]], customers: Mapping[str, Customer]
@@ -233,6 +304,22 @@ class Documents:
         elif doc.inline is None:
             doc.customer = self.nobody
         doc.issued = doc.issued.replace(hour=0, minute=0, second=0, microsecond=0)
+        for raw in doc.raw:  # a line without a price takes the card's, as Optima does
+            if raw.price is None:
+                card = products[raw.code]
+                if card.get("_price") is None:
+                    raise Rejected(f"missing unit_price, and product {raw.code} has no price "
+                                   "in its default price list")
+                raw.price = Decimal(card["_price"])
+                raw.kind = raw.kind or ("gross" if card.get("_price_kind") == GROSS else "net")
+            raw.kind = raw.kind or "net"
+        kinds = {raw.kind for raw in doc.raw}
+        if len(kinds) > 1:
+            raise Rejected(
+                "the document mixes net and gross prices; Optima computes a document either "
+                "from net or from gross prices: give every line the same price_kind"
+            )
+        doc.kind = kinds.pop()
         typ_nb = GROSS if doc.kind == "gross" else NET
         for lp, raw in enumerate(doc.raw, 1):
             card = products[raw.code]
@@ -241,7 +328,13 @@ class Documents:
                 card.get("Twr_Flaga") if raw.vat is None and card.get("Twr_Flaga") in (EXEMPT, NOT_SUBJECT)
                 else TAXED
             )
+            assert raw.price is not None
             net, gross = line_amounts(raw.quantity, raw.price, rate, raw.kind)
+            where = f"line {lp}"
+            v.fits_column(net, f"{where}: net value", "TraElem", "TrE_WartoscNetto")
+            v.fits_column(gross, f"{where}: gross value", "TraElem", "TrE_WartoscBrutto")
+            if raw.price > 0 and (gross if raw.kind == "gross" else net) == 0:
+                raise Rejected(f"{where}: {raw.quantity} x {raw.price} is worth less than a grosz")
             doc.net += net
             doc.gross += gross
             doc.lines.append(
@@ -286,6 +379,8 @@ class Documents:
                     "TrE_Aktywny": 1,
                 }
             )
+        v.fits_column(doc.gross, "the document's gross total", "TraNag", "TrN_RazemBrutto")
+        v.fits_column(doc.net, "the document's net total", "TraNag", "TrN_RazemNetto")
         return doc
 
     # -- one document ------------------------------------------------------------------------
@@ -381,6 +476,14 @@ class Documents:
                 )
             return int(mag_id)
         return conn.scalar(stmt.where(m.Mag_NieAktywny == 0).limit(1))
+
+
+def _content(record: Mapping[str, Any]) -> str:
+    """A record's content for comparison, without an inbox row's own ``id``."""
+    try:
+        return json.dumps({k: val for k, val in record.items() if k != "id"}, sort_keys=True, default=str)
+    except (TypeError, ValueError, RecursionError):
+        return f"unreadable {id(record)}"
 
 
 def party(customer: Customer | None) -> dict[str, Any]:
