@@ -161,6 +161,8 @@ class Pending:
         self.conn.exec_driver_sql(_PENDING_DDL[self.dialect])
         self.conn.commit()
         self.staged = 0
+        self._pending = {"sqlite": f"temp.{PENDING}", "mssql": f"#{PENDING}"}.get(
+            self.dialect, PENDING)
 
     def add(self, pairs: list[tuple[str, int]]) -> None:
         if pairs:
@@ -176,7 +178,10 @@ class Pending:
     def keys_after_save(self) -> int:
         """How many keys the state will hold once this pass is saved."""
         held = count_keys(self.conn, self.integration_id, self.entity)
-        if self.staged:
+        if self.staged and held == 0:  # a first export: every staged key is new
+            held = self.conn.exec_driver_sql(
+                f"SELECT COUNT(DISTINCT \"key\") FROM {self._pending}").scalar_one()
+        elif self.staged:
             held += self.conn.exec_driver_sql(
                 _NEW_KEYS[self.dialect], (self.integration_id, self.entity)).scalar_one()
         self.conn.commit()
