@@ -164,7 +164,10 @@ def _run(state, opts, company, due, trigger, *, json: bool, people: bool) -> Non
         try:
             result = run_company(state, comp.name, opts, company=comp)
         except Exception as exc:  # one company's failure never stops the others
-            what = exc.message if isinstance(exc, OptsyncError) else f"unexpected {type(exc).__name__}"
+            from optsync.cli.common import known_fault
+
+            known = exc if isinstance(exc, OptsyncError) else known_fault(exc)
+            what = known.message if known is not None else f"unexpected {type(exc).__name__}"
             output.info(output.error_line(f"{comp.name}: {what}"))
             result = getattr(exc, "run", None)
             if result is None:  # failed outside the pass itself, e.g. the state database
