@@ -36,13 +36,16 @@ class Rejection:
 def run_import(job: ImportJob, rejected: list[Rejection]) -> Step:
     """Import every waiting record of one entity; append each rejection to ``rejected``."""
     step = Step(job.integration, job.entity, "import")
-    write = {
-        "orders": job.writer.import_orders,
-        "receipts": job.writer.import_receipts,
-        "customers": job.writer.import_customers,
-        "products": job.writer.import_products,
-        "prices": job.writer.import_prices,
-    }[job.entity]
+    if job.dry_run:  # every check made before writing, and nothing written or marked
+        write = lambda records: job.writer.check(job.entity, records)  # noqa: E731
+    else:
+        write = {
+            "orders": job.writer.import_orders,
+            "receipts": job.writer.import_receipts,
+            "customers": job.writer.import_customers,
+            "products": job.writer.import_products,
+            "prices": job.writer.import_prices,
+        }[job.entity]
     batch: list[Inbound] = []
 
     def flush() -> None:
@@ -52,6 +55,8 @@ def run_import(job: ImportJob, rejected: list[Rejection]) -> Step:
         for inbound, result in zip(batch, results):
             if result.status == "rejected":
                 _reject(job, step, inbound, result.error or "rejected", rejected)
+                continue
+            if job.dry_run:
                 continue
             job.endpoint.mark(job.entity, inbound, status="imported", erp_id=result.erp_id,
                               erp_number=result.erp_number)
@@ -63,10 +68,6 @@ def run_import(job: ImportJob, rejected: list[Rejection]) -> Step:
 
     for inbound in job.endpoint.inbox(job.entity):
         step.read += 1
-        if job.dry_run:
-            if inbound.error:
-                step.rejected += 1
-            continue
         if inbound.error or inbound.record is None:
             _reject(job, step, inbound, inbound.error or "unreadable record", rejected)
             continue
@@ -75,8 +76,8 @@ def run_import(job: ImportJob, rejected: list[Rejection]) -> Step:
             flush()
             if job.progress is not None:
                 job.progress(job.entity, step.read, None)
+    flush()
     if not job.dry_run:
-        flush()
         job.endpoint.finish_inbox(job.entity)
     if step.rejected:
         step.status = "partial"
@@ -85,6 +86,7 @@ def run_import(job: ImportJob, rejected: list[Rejection]) -> Step:
 
 def _reject(job: ImportJob, step: Step, inbound: Inbound, reason: str,
             rejected: list[Rejection]) -> None:
-    job.endpoint.mark(job.entity, inbound, status="rejected", error=reason)
+    if not job.dry_run:
+        job.endpoint.mark(job.entity, inbound, status="rejected", error=reason)
     step.rejected += 1
     rejected.append(Rejection(inbound.label, reason))

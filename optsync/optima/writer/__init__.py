@@ -13,6 +13,7 @@ The rooms: :mod:`.batch` (chunks, savepoints, complete rows), :mod:`.customers`,
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -58,6 +59,15 @@ class OptimaWriter:
             batch_size=batch_size, warn=warn, clock=clock,
         )
         self.warehouse = warehouse
+
+    def check(self, entity: str, records: Sequence[Mapping[str, Any]]) -> list[ImportResult]:
+        """What importing ``records`` of ``entity`` would do, without writing anything: the
+        rejections found before writing and the records Optima already has (``duplicate``);
+        the others come back ``imported`` with no id."""
+        dry = OptimaWriter.__new__(OptimaWriter)
+        dry.target, dry.warehouse = copy.copy(self.target), self.warehouse
+        dry.target.dry = True
+        return getattr(dry, f"import_{entity}")(records)
 
     def import_customers(self, records: Sequence[Mapping[str, Any]]) -> list[ImportResult]:
         """Match or insert customers (``external_id, guid, name, tax_id, street, postal_code,

@@ -124,6 +124,7 @@ class Target:
         self.clock = clock
         self._shapes: dict[str, TableShape] = {}
         self._fast: dict[tuple[str, tuple[str, ...]], _DriverInsert] = {}
+        self.dry = False  # checks only: see :meth:`run`
 
     def shape(self, conn: Connection, name: str) -> TableShape:
         if name not in self._shapes:
@@ -197,6 +198,8 @@ class Target:
         """Prepare and write ``records`` chunk by chunk; one result per record, in order."""
         results: list[ImportResult] = []
         call = call or Call()
+        if self.dry:
+            return self._check(records, prepare, call)
         for chunk in chunks(records, self.batch_size):
             with self.engine.begin() as conn:
                 call.now = self.clock(conn)
@@ -205,6 +208,23 @@ class Target:
                         results.append(plan)
                     else:
                         results.append(self._write_one(conn, plan, call, write))
+        return results
+
+    def _check(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        prepare: Callable[[Connection, Sequence[Mapping[str, Any]], Call], list[P | ImportResult]],
+        call: Call,
+    ) -> list[ImportResult]:
+        """A dry run: every check made before writing; a record that passes them all comes back
+        ``imported`` with no id, and nothing is written."""
+        results: list[ImportResult] = []
+        for chunk in chunks(records, self.batch_size):
+            with self.engine.connect() as conn:
+                call.now = self.clock(conn)
+                for plan in prepare(conn, chunk, call):
+                    results.append(plan if isinstance(plan, ImportResult) else ImportResult("imported"))
+                conn.rollback()
         return results
 
     @staticmethod
