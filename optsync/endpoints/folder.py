@@ -7,11 +7,16 @@ pass left behind are removed by the next pass of the company (:meth:`FolderEndpo
 
 from __future__ import annotations
 
+import codecs
+import contextlib
+import errno
+import hashlib
 import json
 import logging
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,10 +28,13 @@ from urllib.request import url2pathname
 from optsync.endpoints.base import Endpoint, EndpointMark, Export, Inbound, Status
 from optsync.endpoints.records import (
     ENTITY_KEYS,
+    MAX_NUMBER_CHARS,
+    WITH_LINES,
     MalformedRecord,
     inbound_label,
     inbound_record,
     outbound_json,
+    show,
 )
 from optsync.errors import Unreachable
 
@@ -34,6 +42,19 @@ MARK_FILE = ".optsync-mark.json"
 # optsync's own temporary names, and only those, are ever removed as leftovers.
 OUT_TMP = re.compile(r"^\.\d{8}T\d{6}\.\d{6}Z-(\d+)\.jsonl\.tmp$")
 MARK_TMP = MARK_FILE + ".tmp"
+
+# Limits of what an inbox file may be; beyond them a file or record is rejected, never read.
+MIB = 1024 * 1024
+MAX_FILE_BYTES = 64 * MIB  # one inbox file
+MAX_RECORD_BYTES = 16 * MIB  # one record: a .json file or one line of a .jsonl file
+MAX_DEPTH = 32  # objects and arrays within each other (a document needs 3)
+PARTIAL_LINE_WAIT = 3600  # seconds a .jsonl may end in a cut line before that line is rejected
+NAME_MAX = 255  # bytes of a file name (UTF-8) on the usual file systems
+ERROR_SUFFIX = ".error.txt"
+
+# One record as read from a file: where it is ("b.jsonl:3"), its typed record (or the raw object
+# of a malformed one), and why it cannot be imported.
+Parsed = tuple[str, Mapping[str, Any] | None, str | None]
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +90,8 @@ def _free_name(path: Path) -> Path:
     candidate, number = path, 1
     while candidate.exists():
         number += 1
-        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+        end = f"-{number}{path.suffix}"
+        candidate = path.with_name(_cut(path.stem, NAME_MAX - len(end.encode())) + end)
     return candidate
 
 
@@ -91,6 +113,12 @@ class _InboxFile:
     errors: dict[int, str] = field(default_factory=dict)  # read errors, rejected unless marked
     marks: dict[int, tuple[str, str | None]] = field(default_factory=dict)
     complete: bool = False
+    seen: tuple[int, int] | None = None  # (size, mtime in ns) when the read began
+    waiting: bool = False  # its last line is still being written: the file stays in in/
+
+
+class FileChanged(Exception):
+    """An inbox file changed between the start of its read and its move."""
 
 
 class FolderEndpoint(Endpoint):
@@ -220,48 +248,99 @@ class FolderEndpoint(Endpoint):
             state.complete = True
 
     def _read(self, entity: str, state: _InboxFile) -> Iterator[Inbound]:
+        """The file's records, read up to the size it had when its read began.
+
+        Every record is parsed before the first is offered, so that two documents of the file
+        with one external id are known before either reaches Optima.
+        """
         path = state.path
         try:
-            text = path.read_bytes().decode("utf-8-sig")
+            with open(path, "rb") as handle:
+                stat = os.fstat(handle.fileno())
+                state.seen = (stat.st_size, stat.st_mtime_ns)
+                if stat.st_size > MAX_FILE_BYTES:
+                    raise _TooLarge(stat.st_size)
+                data = handle.read(stat.st_size)  # what was appended meanwhile waits
         except FileNotFoundError:
             return  # taken away by the application meanwhile
-        except (OSError, UnicodeDecodeError) as exc:
-            yield self._offer(entity, state, path.name, None, f"cannot read the file: {exc}")
+        except _TooLarge as exc:
+            yield self._offer(entity, state, path.name, None,
+                              f"the file holds {exc.size:,} bytes, more than optsync reads in one "
+                              f"file ({MAX_FILE_BYTES // MIB} MiB): split it")
             return
+        except OSError as exc:
+            yield self._offer(entity, state, path.name, None,
+                              f"cannot read the file: {exc.strerror or type(exc).__name__}")
+            return
+        if data.startswith(codecs.BOM_UTF8):
+            data = data[len(codecs.BOM_UTF8):]
         if path.suffix.lower() == ".jsonl":
-            for number, line in enumerate(text.splitlines(), start=1):
-                if line.strip():
-                    yield self._parse(entity, state, f"{path.name}:{number}", line)
-            return
-        yield from self._parse_document(entity, state, text)
-
-    def _parse_document(self, entity: str, state: _InboxFile, text: str) -> Iterator[Inbound]:
-        name = state.path.name
-        try:
-            data = json.loads(text, parse_float=Decimal)
-        except json.JSONDecodeError as exc:
-            yield self._offer(entity, state, name, None, f"invalid JSON: {exc}")
-            return
-        if isinstance(data, list):  # tolerated: an array of records
-            for number, item in enumerate(data, start=1):
-                yield self._typed(entity, state, f"{name}[{number}]", item)
+            parsed: Iterable[Parsed] = self._parse_lines(entity, state, data)
         else:
-            yield self._typed(entity, state, name, data)
+            parsed = self._parse_document(entity, path.name, data)
+        if entity in WITH_LINES:
+            parsed = _pair_duplicates(list(parsed))
+        for where, record, error in parsed:
+            yield self._offer(entity, state, where, record, error)
 
-    def _parse(self, entity: str, state: _InboxFile, where: str, line: str) -> Inbound:
-        try:
-            data = json.loads(line, parse_float=Decimal)
-        except json.JSONDecodeError as exc:
-            return self._offer(entity, state, where, None, f"invalid JSON: {exc}")
-        return self._typed(entity, state, where, data)
+    def _parse_lines(
+        self, entity: str, state: _InboxFile, data: bytes
+    ) -> Iterator[Parsed]:
+        name = state.path.name
+        lines = data.split(b"\n")
+        tail = lines.pop()  # after the last newline: empty, or a line still being written
+        if tail.strip():
+            try:
+                _load(tail)  # a complete record that merely lacks its newline is read
+                lines.append(tail)
+            except (_Refused, UnicodeDecodeError, ValueError):
+                if not self._stale(state):
+                    state.waiting = True  # cut mid-line: the rest comes with the next pass
+                else:
+                    lines.append(tail)  # abandoned for an hour: read, and rejected, as it is
+        for number, line in enumerate(lines, start=1):
+            if line.strip():
+                yield self._parse_one(entity, f"{name}:{number}", line)
 
-    def _typed(self, entity: str, state: _InboxFile, where: str, data: Any) -> Inbound:
+    @staticmethod
+    def _stale(state: _InboxFile) -> bool:
+        assert state.seen is not None
+        return time.time() - state.seen[1] / 1e9 > PARTIAL_LINE_WAIT
+
+    def _parse_document(
+        self, entity: str, name: str, data: bytes
+    ) -> Iterator[Parsed]:
         try:
-            record = inbound_record(entity, data)
+            value = _load(data)
+        except (_Refused, UnicodeDecodeError, ValueError) as exc:
+            yield name, None, _why(exc)
+            return
+        if isinstance(value, list):  # tolerated: an array of records
+            for number, item in enumerate(value, start=1):
+                yield self._typed(entity, f"{name}[{number}]", item)
+        else:
+            yield self._typed(entity, name, value)
+
+    def _parse_one(
+        self, entity: str, where: str, line: bytes
+    ) -> Parsed:
+        try:
+            value = _load(line)
+        except (_Refused, UnicodeDecodeError, ValueError) as exc:
+            return where, None, _why(exc)
+        return self._typed(entity, where, value)
+
+    @staticmethod
+    def _typed(
+        entity: str, where: str, data: Any
+    ) -> Parsed:
+        try:
+            return where, inbound_record(entity, data), None
         except MalformedRecord as exc:
-            raw = data if isinstance(data, Mapping) else None
-            return self._offer(entity, state, where, raw, str(exc))
-        return self._offer(entity, state, where, record, None)
+            return where, data if isinstance(data, Mapping) else None, str(exc)
+        except (ValueError, TypeError, ArithmeticError, RecursionError) as exc:
+            # whatever a record holds, only this record fails
+            return where, None, f"the record cannot be read: {type(exc).__name__}"
 
     def _offer(
         self,
@@ -303,29 +382,218 @@ class FolderEndpoint(Endpoint):
         state.marks[ref.index] = (status, error or state.errors.get(ref.index))
 
     def finish_inbox(self, entity: str) -> None:
-        """Move every fully marked file to ``done/``, or to ``failed/`` with its ``.error.txt``."""
+        """Move every fully marked file to ``done/``, or to ``failed/`` with its ``.error.txt``.
+
+        A file that changed since its read began (appended to, rewritten) or whose last line
+        is still being written stays in ``in/``: the next pass reads it again, and Optima
+        recognises what it already holds. Files that cannot be moved (``done`` is a file, no
+        permission) stay too; they are all named in one :class:`~optsync.errors.Unreachable`
+        raised after every other file was handled.
+        """
         tracked = self._files.get(entity, {})
+        problems: list[str] = []
         for path, state in list(tracked.items()):
             for index, error in state.errors.items():
                 state.marks.setdefault(index, ("rejected", error))
             if not state.complete or len(state.marks) < len(state.where):
                 continue  # read partly or marked partly: offered again next pass
             del tracked[path]
-            if not path.exists():
+            if state.waiting:
+                continue  # its last line is still being written
+            try:
+                self._settle(state)
+            except FileChanged:
                 continue
-            rejected = [
-                (i, reason)
-                for i, (status, reason) in sorted(state.marks.items())
-                if status == "rejected"
-            ]
-            target = _free_name(path.parent / ("failed" if rejected else "done") / path.name)
-            target.parent.mkdir(exist_ok=True)
-            if rejected:
-                report = [f"{path.name}: {len(rejected)} of {len(state.where)} record(s) rejected"]
-                report += [f"{state.labels[i]}: {reason or 'rejected'}" for i, reason in rejected]
-                error_file = target.with_name(target.name + ".error.txt")
-                error_file.write_text("\n".join(report) + "\n", encoding="utf-8")
+            except OSError as exc:
+                problems.append(_os_problem(path, exc))
+        if problems:
+            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+            raise Unreachable(
+                f"the folder endpoint {self.root} cannot file its {entity} inbox: "
+                + "; ".join(problems[:3]) + more,
+                "Make in/" + entity + "/done and in/" + entity + "/failed folders the user "
+                "running optsync can write to; the files stay in in/ and what they hold that is "
+                "in Optima already is recognised on the next pass",
+            )
+
+    def _settle(self, state: _InboxFile) -> None:
+        """Move one file to done/ or failed/ (with its error file), unless it changed."""
+        path = state.path
+        if _signature(path) != state.seen:
+            raise FileChanged(path)
+        rejected = [
+            (i, reason)
+            for i, (status, reason) in sorted(state.marks.items())
+            if status == "rejected"
+        ]
+        folder = path.parent / ("failed" if rejected else "done")
+        if not folder.is_dir():
+            try:
+                folder.mkdir()
+            except FileExistsError:
+                raise NotADirectoryError(
+                    errno.ENOTDIR, "a file, not a folder", str(folder)) from None
+        target = _free_name(folder / path.name)
+        error_file: Path | None = None
+        if rejected:
+            report = [f"{path.name}: {len(rejected)} of {len(state.where)} record(s) rejected"]
+            report += [f"{state.labels[i]}: {reason or 'rejected'}" for i, reason in rejected]
+            error_file = _write_error_file(target, "\n".join(report) + "\n")
+        try:
             os.replace(path, target)
+        except OSError:
+            if error_file is not None:
+                error_file.unlink(missing_ok=True)
+            raise
+        if _signature(target) != state.seen and not path.exists():
+            # a writer appended between the check and the move: back for the next pass
+            os.replace(target, path)
+            if error_file is not None:
+                error_file.unlink(missing_ok=True)
+            raise FileChanged(path)
+
+
+def error_file_name(name: str) -> str:
+    """``<name>.error.txt``; when that exceeds the file system's 255 bytes (UTF-8), the name
+    cut short and a hash of the whole name: ``<start of name>~<10 hex digits>.error.txt``."""
+    full = name + ERROR_SUFFIX
+    if len(full.encode("utf-8")) <= NAME_MAX:
+        return full
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:10]
+    room = NAME_MAX - len(ERROR_SUFFIX) - 1 - len(digest)
+    return f"{_cut(name, room)}~{digest}{ERROR_SUFFIX}"
+
+
+def _write_error_file(target: Path, report: str) -> Path:
+    """Write the report beside ``target`` (written aside, renamed); the error file's path.
+
+    A file system that takes shorter names than 255 bytes gets ``<hash>.error.txt``; the
+    report's first line names the file either way."""
+    name = error_file_name(target.name)
+    for candidate in (name, hashlib.sha256(target.name.encode()).hexdigest()[:16] + ERROR_SUFFIX):
+        error_file = target.with_name(candidate)
+        tmp = target.with_name("." + _cut(candidate, NAME_MAX - 5) + ".tmp")
+        try:
+            tmp.write_text(report, encoding="utf-8")
+            os.replace(tmp, error_file)
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG and candidate == name:
+                continue
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise
+        return error_file
+    raise AssertionError("unreachable")
+
+
+def _cut(name: str, size: int) -> str:
+    """The start of ``name`` that fits ``size`` bytes of UTF-8, never cutting a character."""
+    return name.encode("utf-8")[:size].decode("utf-8", errors="ignore")
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_size, stat.st_mtime_ns)
+
+
+def _os_problem(path: Path, exc: OSError) -> str:
+    where = exc.filename or path
+    return f"{path.name} not moved ({where}: {exc.strerror or type(exc).__name__})"
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+class _Refused(ValueError):
+    """JSON optsync does not read: beyond its limits, or not standard JSON."""
+
+
+def _number(text: str, kind: type) -> Any:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _Refused(f"a number of {len(text):,} characters (at most {MAX_NUMBER_CHARS})")
+    try:
+        return kind(text)
+    except (ArithmeticError, ValueError):
+        raise _Refused(f"the number {text} is out of range") from None
+
+
+def _constant(name: str) -> Any:
+    raise _Refused(f"{name} is not a number JSON allows")
+
+
+def _load(data: bytes) -> Any:
+    """One JSON value, read with optsync's limits; _Refused / ValueError when it cannot be."""
+    if len(data) > MAX_RECORD_BYTES:
+        raise _Refused(f"{len(data):,} bytes, more than optsync reads as one record "
+                       f"({MAX_RECORD_BYTES // MIB} MiB)")
+    text = data.decode("utf-8")
+    try:
+        value = json.loads(
+            text,
+            parse_float=lambda t: _number(t, Decimal),
+            parse_int=lambda t: _number(t, int),
+            parse_constant=_constant,
+        )
+    except RecursionError:
+        raise _Refused(f"nested deeper than {MAX_DEPTH} levels") from None
+    if _depth(value) > MAX_DEPTH:
+        raise _Refused(f"nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def _depth(value: Any) -> int:
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, level = todo.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            return deepest
+        todo.extend((child, level + 1) for child in item)
+    return deepest
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start + 1})"
+    return f"invalid JSON: {str(exc)[:200]}"
+
+
+def _pair_duplicates(parsed: list[Parsed]) -> list[Parsed]:
+    """Documents of one file sharing an external id: identical ones stay (Optima takes the first
+    and finds the later ones already imported); conflicting ones are all rejected, each naming
+    the others."""
+    by_id: dict[str, list[int]] = {}
+    for position, (_, record, error) in enumerate(parsed):
+        if error is None and record is not None:
+            by_id.setdefault(str(record["external_id"]).strip(), []).append(position)
+    for external_id, positions in by_id.items():
+        if len(positions) < 2:
+            continue
+        first = _comparable(parsed[positions[0]][1])
+        if all(_comparable(parsed[p][1]) == first for p in positions[1:]):
+            continue
+        for position in positions:
+            where, record, _ = parsed[position]
+            others = ", ".join(parsed[p][0] for p in positions if p != position)
+            parsed[position] = (
+                where, record,
+                f"external_id {show(external_id)} is also at {others} with different content; "
+                "a document is imported once, so all of them are rejected: keep one",
+            )
+    return parsed
+
+
+def _comparable(record: Mapping[str, Any] | None) -> Any:
+    return None if record is None else {k: v for k, v in record.items() if k != "id"}
 
 
 class FolderExport(Export):

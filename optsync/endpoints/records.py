@@ -180,15 +180,42 @@ def record_key(entity: str, record: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 def inbound_label(entity: str, record: Mapping[str, Any]) -> str | None:
-    """A short name of an inbound record for logs: its external id, code or key."""
+    """A short name of an inbound record for logs: its external id, code or key (cut to 60
+    characters: whatever a hostile record holds, a label stays one short line)."""
     if entity == "products":
-        value = record.get("code")
+        value = _short(record.get("code"))
     elif entity == "prices":
         code, number = record.get("product_code"), record.get("price_list")
-        value = f"{code}/{number}" if code is not None else None
+        value = f"{_short(code)}/{_short(number)}" if code is not None else None
     else:
-        value = record.get("external_id")
-    return None if value is None else str(value)
+        value = _short(record.get("external_id"))
+    return value
+
+
+def _short(value: Any, limit: int = 60) -> str | None:
+    """A value as a label or reason shows it: plain text, one line, at most ``limit`` characters."""
+    if value is None:
+        return None
+    if isinstance(value, (dict, list, tuple)):
+        return "(" + type(value).__name__ + ")"
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limit or not text.isprintable():
+        text = repr(text)[1:-1]
+        if len(text) > limit:
+            text = text[: limit - 3] + "..."
+    return text
+
+
+def show(value: Any, limit: int = 40) -> str:
+    """A value as a rejection reason quotes it: its repr, cut to ``limit`` characters."""
+    if isinstance(value, (dict, list)):
+        return "a JSON " + ("object" if isinstance(value, dict) else "array")
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return "an integer of more than 38 digits"
+    if isinstance(value, str) and len(value) > 4 * limit:
+        value = value[: 4 * limit]
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # --- JSON coding ------------------------------------------------------------------------
@@ -238,20 +265,35 @@ def outbound_from_json(entity: str, obj: Mapping[str, Any]) -> dict[str, Any]:
 # --- typing and checking values ---------------------------------------------------------
 
 
+# Numbers written with more characters than this are refused before any arithmetic: no
+# exchange column holds one, and Python's int and decimal code would choke on some of them.
+MAX_NUMBER_CHARS = 40
+# The integer columns (price list numbers, line numbers) are 32-bit.
+INT_RANGE = (-(2**31), 2**31 - 1)
+# What a line's vat_rate may say instead of a rate: exempt ("zw") or not subject to VAT ("np").
+VAT_WORDS = ("zw", "np")
+
+
 def _to_text(value: Any) -> str:
-    if isinstance(value, (dict, list)):
+    if isinstance(value, (dict, list, bytes, bytearray, memoryview)):
         raise TypeError
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        raise ValueError  # str() of a huge int is slow or refused; no text column wants one
     return value if isinstance(value, str) else str(to_json_value(value))
 
 
 def _to_decimal(value: Any) -> Decimal:
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
         raise TypeError
-    number = (
-        value
-        if isinstance(value, Decimal)
-        else Decimal(repr(value) if isinstance(value, float) else str(value).strip())
-    )
+    if isinstance(value, int) and value.bit_length() > 128:
+        raise ValueError
+    if isinstance(value, Decimal):
+        number = value
+    else:
+        text = repr(value) if isinstance(value, float) else str(value).strip()
+        if len(text) > MAX_NUMBER_CHARS:
+            raise ValueError
+        number = Decimal(text)
     if not number.is_finite():
         raise ValueError
     return number
@@ -259,9 +301,12 @@ def _to_decimal(value: Any) -> Decimal:
 
 def _to_int(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    number = _to_decimal(value)
-    if number != number.to_integral_value():
+        number: int | Decimal = value
+    else:
+        number = _to_decimal(value)
+        if number != number.to_integral_value():
+            raise ValueError
+    if not INT_RANGE[0] <= number <= INT_RANGE[1]:  # compared before int(): 1e999999 stays cheap
         raise ValueError
     return int(number)
 
@@ -301,8 +346,8 @@ def coerce(field: Field, value: Any) -> Any:
         value = None  # an empty cell of a number or time column means "not given"
     try:
         result = None if value is None else convert(value)
-    except (ValueError, TypeError, KeyError, ArithmeticError):
-        raise MalformedRecord(f"{field.name}: {expected}, got {value!r}") from None
+    except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError):
+        raise MalformedRecord(f"{field.name}: {expected}, got {show(value)}") from None
     if field.required and (result is None or (isinstance(result, str) and not result.strip())):
         raise MalformedRecord(f"{field.name} is missing")
     return result
@@ -340,12 +385,17 @@ def _inbound_line(position: int, raw: Any) -> dict[str, Any]:
         value = raw.get(field.name)
         if field.name == "line_no" and value is None:
             value = position  # JSON lines may leave numbering to their order
+        if field.name == "vat_rate" and isinstance(value, str) and (
+            value.strip().lower() in VAT_WORDS
+        ):
+            line[field.name] = value.strip().lower()  # exempt / not subject: the writer's rule
+            continue
         try:
             line[field.name] = coerce(field, value)
         except MalformedRecord as exc:
             raise MalformedRecord(f"line {position}: {exc}") from None
     if line["price_kind"] is not None and line["price_kind"] not in PRICE_KINDS:
         raise MalformedRecord(
-            f"line {position}: price_kind must be 'net' or 'gross', got {line['price_kind']!r}"
+            f"line {position}: price_kind must be 'net' or 'gross', got {show(line['price_kind'])}"
         )
     return line

@@ -240,16 +240,53 @@ class SqlEndpoint(Endpoint):
             query = select(header).where(header.c.status == "new").order_by(header.c.id)
             if last_id is not None:
                 query = query.where(header.c.id > last_id)
-            with self.engine.connect() as conn:
-                rows = conn.execute(query.limit(BATCH)).mappings().all()
-                by_header = (
-                    self._lines(conn, lines, [r["id"] for r in rows]) if lines is not None else {}
-                )
-            for row in rows:
-                yield self._inbound(entity, dict(row), by_header.get(row["id"], []))
-            if len(rows) < BATCH:
+            query = query.limit(BATCH)
+            try:
+                with self.engine.connect() as conn:
+                    rows = conn.execute(query).mappings().all()
+                    by_header = (
+                        self._lines(conn, lines, [r["id"] for r in rows])
+                        if lines is not None else {}
+                    )
+                offered = [
+                    self._inbound(entity, dict(row), by_header.get(row["id"], []))
+                    for row in rows
+                ]
+                count = len(rows)
+            except (DBAPIError, ValueError, TypeError, ArithmeticError, LookupError) as exc:
+                # A row the driver cannot hand over (text that is not UTF-8, a value of the
+                # wrong type): read this batch row by row, so that only that row is rejected.
+                offered, count = self._one_by_one(entity, header, lines, query, exc)
+            yield from offered
+            if count < BATCH:
                 return
-            last_id = rows[-1]["id"]
+            last_id = offered[-1].ref
+
+    def _one_by_one(
+        self, entity: str, header: Table, lines: Table | None, query: Any, cause: BaseException
+    ) -> tuple[list[Inbound], int]:
+        """One batch read a row at a time; a row that cannot be read is offered with its reason.
+
+        Raises when not even the ids can be read: then the endpoint itself fails."""
+        ids_query = query.with_only_columns(header.c.id)
+        try:
+            with self.engine.connect() as conn:
+                ids = [row[0] for row in conn.execute(ids_query)]
+        except DBAPIError:
+            raise cause from None
+        offered: list[Inbound] = []
+        for row_id in ids:
+            try:
+                with self.engine.connect() as conn:
+                    row = conn.execute(select(header).where(header.c.id == row_id)).mappings().one()
+                    found = self._lines(conn, lines, [row_id]) if lines is not None else {}
+                offered.append(self._inbound(entity, dict(row), found.get(row_id, [])))
+            except (DBAPIError, ValueError, TypeError, ArithmeticError, LookupError) as exc:
+                reason = f"the row cannot be read: {self._masked(exc)[:300]}"
+                label = f"{header.name} id {row_id}"
+                self._unmarked.setdefault(entity, {})[row_id] = reason
+                offered.append(Inbound(ref=row_id, record=None, error=reason, label=label))
+        return offered, len(ids)
 
     @staticmethod
     def _lines(conn: Connection, table: Table, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
@@ -266,14 +303,23 @@ class SqlEndpoint(Endpoint):
 
     def _inbound(self, entity: str, row: Mapping[str, Any], lines: list[dict[str, Any]]) -> Inbound:
         row_id = row["id"]
-        label = inbound_label(entity, row) or f"id {row_id}"
+        where = f"{inbox_table_name(entity)} id {row_id}"
+        try:
+            name = inbound_label(entity, row)
+        except Exception:  # noqa: BLE001 - only a name for messages
+            name = None
+        label = f"{name} ({where})" if name else where
         try:
             lines_arg = lines if entity in WITH_LINES else None
             record = inbound_record(entity, row, lines_arg, record_id=row_id)
         except MalformedRecord as exc:
-            self._unmarked.setdefault(entity, {})[row_id] = str(exc)
-            return Inbound(ref=row_id, record=None, error=str(exc), label=label)
-        return Inbound(ref=row_id, record=record, error=None, label=label)
+            error = str(exc)
+        except (ValueError, TypeError, ArithmeticError, RecursionError) as exc:
+            error = f"the row cannot be read: {type(exc).__name__}"  # only this row fails
+        else:
+            return Inbound(ref=row_id, record=record, error=None, label=label)
+        self._unmarked.setdefault(entity, {})[row_id] = error
+        return Inbound(ref=row_id, record=None, error=error, label=label)
 
     def _mark(
         self,
@@ -297,18 +343,53 @@ class SqlEndpoint(Endpoint):
                 "m_error": error,
             }
         )
-        if len(pending) >= BATCH:
-            self._flush(entity)
+        if len(pending) % BATCH == 0:
+            try:
+                self._flush(entity)
+            except Exception:  # noqa: BLE001 - kept, tried again and reported by finish_inbox
+                log.debug("marks of %s kept for later", entity)
 
     def finish_inbox(self, entity: str) -> None:
-        """Reject rows read with an error and never marked, then commit every pending mark."""
+        """Reject rows read with an error and never marked, then commit every pending mark.
+
+        Marks that cannot be written raise Unreachable naming the endpoint, after every mark
+        that could be written was: those rows stay ``new`` and the next pass finds the
+        documents already in Optima."""
         for row_id, error in self._unmarked.pop(entity, {}).items():
             self.mark(entity, Inbound(row_id, None, error, ""), status="rejected", error=error)
-        self._flush(entity)
+        try:
+            self._flush(entity)
+        except Exception as exc:  # noqa: BLE001 - try each row, then report what is left
+            unmarked = self._flush_each(entity)
+            if unmarked:
+                reason = self._masked(exc.orig if isinstance(exc, DBAPIError) else exc)
+                ids = ", ".join(str(i) for i in unmarked[:5])
+                raise Unreachable(
+                    f"the sql endpoint {self.display} could not record the outcome of "
+                    f"{len(unmarked)} row(s) of {inbox_table_name(entity)} (id {ids}"
+                    f"{', ...' if len(unmarked) > 5 else ''}): {reason[:300]}",
+                    "Check the table and the account's rights; those rows stay 'new', and what "
+                    "they hold that is in Optima already is recognised on the next pass",
+                ) from None
+
+    def _flush_each(self, entity: str) -> list[int]:
+        """Write the pending marks one row at a time; the ids whose mark could not be written."""
+        pending = self._marks.pop(entity, [])
+        failed: list[int] = []
+        for mark in pending:
+            self._marks[entity] = [mark]
+            try:
+                self._flush(entity)
+            except Exception:  # noqa: BLE001 - collected and reported by finish_inbox
+                failed.append(mark["m_id"])
+        self._marks.pop(entity, None)
+        return failed
 
     def _flush(self, entity: str) -> None:
-        pending = self._marks.pop(entity, [])
+        """Write the pending marks in one transaction; they stay pending if it fails."""
+        pending = self._marks.get(entity, [])
         if not pending:
+            self._marks.pop(entity, None)
             return
         header = METADATA.tables[inbox_table_name(entity)]
         stmt = (
@@ -324,6 +405,7 @@ class SqlEndpoint(Endpoint):
         )
         with self.engine.begin() as conn:
             conn.execute(stmt, pending)
+        self._marks.pop(entity, None)
 
 
 class SqlExport(Export):

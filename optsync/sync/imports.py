@@ -78,7 +78,12 @@ def run_import(job: ImportJob, rejected: list[Rejection]) -> Step:
                 job.progress(job.entity, step.read, None)
     flush()
     if not job.dry_run:
-        job.endpoint.finish_inbox(job.entity)
+        try:
+            job.endpoint.finish_inbox(job.entity)
+        except Exception as exc:  # the endpoint's bookkeeping: what Optima holds stays counted
+            step.status = "failed"
+            step.error = _endpoint_problem(exc)
+            return step
     if step.rejected:
         step.status = "partial"
     return step
@@ -90,3 +95,13 @@ def _reject(job: ImportJob, step: Step, inbound: Inbound, reason: str,
         job.endpoint.mark(job.entity, inbound, status="rejected", error=reason)
     step.rejected += 1
     rejected.append(Rejection(inbound.label, reason))
+
+
+def _endpoint_problem(exc: BaseException) -> str:
+    """Why the endpoint could not record the outcome of the records (one line, no secret)."""
+    from optsync.errors import OptsyncError
+    from optsync.secrets import redact
+
+    text = exc.message if isinstance(exc, OptsyncError) else (
+        f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    return redact(text)[:500]

@@ -247,7 +247,7 @@ def test_inbox_orders_are_read_with_their_lines(endpoint: SqlEndpoint, sql_url: 
     add_orders(sql_url)
     first, second, bad = list(endpoint.inbox("orders"))
 
-    assert first.label == "WWW-1001" and first.error is None and first.record is not None
+    assert first.label == "WWW-1001 (optsync_inbox_orders id 1)" and first.error is None and first.record is not None
     assert first.record["issued_at"] == datetime(2026, 11, 29, 9, 30)
     assert first.record["notes"] == "Proszę o fakturę"
     assert first.record["lines"] == [
@@ -315,8 +315,9 @@ def test_inbox_customers_products_and_prices(endpoint: SqlEndpoint, sql_url: str
     (new_product,) = endpoint.inbox("products")
     (price,) = endpoint.inbox("prices")
     assert customer.record is not None and customer.record["name"] == "Jan Kowalski"
-    assert new_product.label == "X1" and new_product.record is not None
-    assert price.label == "X1/2"
+    assert new_product.label == "X1 (optsync_inbox_products id 1)"
+    assert new_product.record is not None
+    assert price.label == "X1/2 (optsync_inbox_prices id 1)"
     assert price.record is not None and price.record["value"] == Decimal("9.99")
 
 
