@@ -1,4 +1,4 @@
-"""The integrated applications and their default flows (SPEC 2.3)."""
+"""The integrated applications and their default flows."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A CI job's step: run one pass of a company and fail the job when the pass does not end ok.
-# Exit codes (SPEC 2.7): 0 ok, 1 partial/failed, 2 bad input, 69 unreachable, 75 locked,
+# Exit codes (README.md, "Exit codes"): 0 ok, 1 partial/failed, 2 bad input, 69 unreachable, 75 locked,
 # 78 configuration incomplete. The JSON result is kept as a build artifact.
 #   OPTSYNC_HOME=/srv/optsync COMPANY="Demo Sp. z o.o." bash examples/ci/run-pass.sh
 set -uo pipefail

@@ -1,4 +1,4 @@
-"""``optsync company``: Optima company databases (SPEC 2.2)."""
+"""``optsync company``: Optima company databases."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``optsync logs``: the log list, filtered as the seed's automat button does (SPEC 2.8)."""
+"""``optsync logs``: the log list; ``--filter sync`` shows what Optima's log list filtered
+to the automat shows."""
 
 from __future__ import annotations
 

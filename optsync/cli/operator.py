@@ -1,4 +1,4 @@
-"""``optsync operator``: the Optima operator the automat acts as (SPEC 2.1)."""
+"""``optsync operator``: the Optima operator the automat acts as."""
 
 from __future__ import annotations
 

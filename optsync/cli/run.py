@@ -1,4 +1,4 @@
-"""``optsync run``: one pass of a company, of all, or of those due (SPEC 2.6)."""
+"""``optsync run``: one pass of a company, of all, or of those due."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``optsync schedule``: per-company schedules and their OS entries (SPEC 2.4, 2.5)."""
+"""``optsync schedule``: per-company schedules and their OS entries."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from optsync import output
 from optsync.cli.common import ctx_of, new_app, report
 from optsync.errors import BadInput
 
-app = new_app("Per-company schedules (the seed's Harmonogramy) and their OS entries.")
+app = new_app("When each company's passes run (Optima's Harmonogramy), and the cron or Task "
+              "Scheduler entries that start them.")
 BackendOpt = Annotated[
     str, typer.Option("--backend", help="auto, cron, windows or external.")
 ]
@@ -113,7 +114,7 @@ def install(
             output.info(f"drift: {result.target} differs from the schedules "
                         "(run 'optsync schedule install')")
             raise typer.Exit(1)
-        output.info(f"in step: {result.target} matches the schedules")
+        output.info(f"no drift: {result.target} matches the schedules")
         return
     output.info(
         f"{result.entries} entries {'written to' if result.changed else 'already in'} "

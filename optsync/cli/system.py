@@ -52,7 +52,7 @@ def status(
                      "company's last pass failed, no cron daemon for the user crontab."),
     ] = False,
 ) -> None:
-    """Show the scheduler service state, like the seed's service section."""
+    """Show the state of scheduled passes: OS entries, cron daemon, last and next pass."""
     from optsync.status import collect, render, tell
 
     report = collect(ctx_of(ctx).state(create=False))

@@ -1,4 +1,7 @@
-"""The Optima configuration database: the operator check of SPEC 2.1 and the company list.
+"""The Optima configuration database: the operator check and the company list.
+
+Before a pass, the operator optsync acts as must exist in ``CDN.Operatorzy``, not be blocked
+and not be barred from the company in ``CDN.BazZakazy``.
 
 Companies are matched by the database name taken from ``Baz_Dostep`` (``NET:<db>,<server>,NT=<n>``,
 parsed in Python so the computed ``Baz_NazwaBazy`` is not needed) or by ``Baz_Nazwa``,
@@ -105,7 +108,7 @@ def check_operator(
     company_bazid: int | None = None,
 ) -> OperatorInfo:
     """Return the operator if it exists, is not blocked and is not barred from the company,
-    else raise :class:`ConfigError` naming the reason (SPEC 2.1)."""
+    else raise :class:`ConfigError` naming the reason."""
     t = tables_for(config_conn)
     row = config_conn.execute(operator_query(t, acronym)).first()
     if row is None:

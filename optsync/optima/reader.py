@@ -1,7 +1,8 @@
-"""Streaming, batched reads of the Optima entities optsync exports (SPEC 3, outbound fields of 4.1).
+"""Streaming, batched reads of the Optima entities optsync exports.
 
 Each ``read_*`` function yields ``list[dict]`` batches whose keys are exactly the outbound
-fields of its entity (plus ``_ts``, the source modification time, where Optima has one).
+fields of its entity (the columns of its table in README.md, "Outbound tables"; plus ``_ts``,
+the source modification time, where Optima has one).
 Values are ``Decimal``, naive ``datetime`` (Optima's local server time), ``int`` and ``str``.
 Each query is built by a ``*_query`` function so that tests can compile it for SQL Server.
 

@@ -1,7 +1,7 @@
 """The external backend: optsync writes no OS entries; something else calls ``run --due``.
 
-For hosted or container setups (the seed's hosted version): a Kubernetes CronJob, a CI
-schedule or a systemd timer runs ``optsync run --due`` every minute, and optsync itself decides
+For hosted or container setups, with no OS scheduler of their own: a Kubernetes CronJob,
+a CI schedule or a systemd timer runs ``optsync run --due`` every minute, and optsync itself decides
 which companies are due. Several hosts sharing one state database may all do so; the company
 locks split the work between them. See ``examples/kubernetes-cronjob.yaml`` and
 ``examples/systemd/``.

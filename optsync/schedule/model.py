@@ -1,4 +1,4 @@
-"""The schedule of one company (the seed's "Harmonogramy") and the start times it defines.
+"""The schedule of one company (Optima's "Harmonogramy") and the start times it defines.
 
 Times are minutes after local midnight; days are 0 (Monday) to 6 (Sunday). A window with
 ``end < start`` runs past midnight and belongs to the day it starts on.

@@ -1,8 +1,8 @@
-"""The company lease: one pass per company at a time, across processes and hosts (SPEC 5).
+"""The company lease: one pass per company at a time, across processes and hosts.
 
 A row per company in ``optsync_locks``, taken atomically (insert, or compare-and-swap on the
 holder's token), renewed while the pass runs, and taken over when it expired or its holder
-on this host is no longer running.
+on this host is no longer running. docs/guarantees.md states the guarantee.
 """
 
 from __future__ import annotations

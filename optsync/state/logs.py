@@ -1,4 +1,4 @@
-"""Log records in the state database (SPEC 2.8)."""
+"""Log records in the state database: what ``optsync logs`` lists."""
 
 from __future__ import annotations
 

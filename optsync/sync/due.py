@@ -1,4 +1,4 @@
-"""Which companies a ``run --all`` or ``run --due`` covers (SPEC 2.6).
+"""Which companies a ``run --all`` or ``run --due`` covers.
 
 A company is due when its enabled schedule's most recent start (at or before now, no older
 than one ``every``) is later than the start of its last pass, or it never ran. Everything

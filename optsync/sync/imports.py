@@ -1,4 +1,4 @@
-"""The import side of a pass: an endpoint's inbound records into Optima (SPEC 3, 5).
+"""The import side of a pass: an endpoint's inbound records into Optima.
 
 Records go to the Optima writer in small batches; each lands whole or not at all there, and
 only then is it marked in the endpoint. A record the writer has seen before (its GUID is in

@@ -1,4 +1,4 @@
-"""One step of a pass: an (integration, entity, direction) with its counts (SPEC 2.6)."""
+"""One step of a pass: an (integration, entity, direction) with its counts."""
 
 from __future__ import annotations
 

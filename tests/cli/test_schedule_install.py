@@ -70,12 +70,12 @@ def test_second_install_changes_nothing(cli, companies, tab):
     assert "already in" in result.stderr
 
 
-def test_dry_run_exits_0_in_step_and_1_after_a_hand_edit(cli, companies, tab):
+def test_dry_run_exits_0_without_drift_and_1_after_a_hand_edit(cli, companies, tab):
     companies("Alfa")
     cli("schedule", "install", "--crontab", str(tab))
-    in_step = cli("schedule", "install", "--dry-run", "--crontab", str(tab))
-    assert "in step" in in_step.stderr
-    assert jobs_of(in_step.stdout, "Alfa") == jobs_of(tab.read_text(), "Alfa")
+    matching = cli("schedule", "install", "--dry-run", "--crontab", str(tab))
+    assert "no drift" in matching.stderr
+    assert jobs_of(matching.stdout, "Alfa") == jobs_of(tab.read_text(), "Alfa")
 
     tab.write_text(tab.read_text().replace("0,30 * * * * /", "*/20 * * * * /"))
     edited = tab.read_bytes()

@@ -175,7 +175,7 @@ def test_status_table_for_people(cli, companies, tmp_path):
     companies("Alfa")
     cli("schedule", "install", "--crontab", str(tmp_path / "tab"))
     out = cli("status").stdout
-    assert "host:        test-host" in out and "in step with the schedules" in out
+    assert "host:        test-host" in out and "entries:     match the schedules" in out
     assert "Alfa" in out
 
 

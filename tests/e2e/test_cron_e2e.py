@@ -105,7 +105,7 @@ def test_cron_fires_the_installed_entry_and_a_scheduled_pass_is_recorded(tmp_pat
         installed = _crontab("-l").stdout
         assert installed.startswith((original or "") + FOREIGN)
         assert f"--home {home} run --company Firma --scheduled" in installed
-        optsync(home, "schedule", "install", "--dry-run")  # in step: exit 0
+        optsync(home, "schedule", "install", "--dry-run")  # no drift: exit 0
 
         run_id, status, reason = _wait_for_a_finished_scheduled_run(home)
         assert status in ("ok", "partial"), f"scheduled run {run_id} ended {status} ({reason})"
