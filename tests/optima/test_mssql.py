@@ -80,8 +80,15 @@ def assert_cdn_qualified(statements: list[str]) -> None:
         assert not [b for b in bare if f"[CDN].[{b}]" not in sql], sql
 
 
-def test_reader_statements_compile_for_sql_server(cdn_engine):
+def test_reader_statements_compile_for_sql_server(cdn_engine, monkeypatch):
     t = optima_tables("CDN")
+    original = reader.RawRows.__init__
+
+    def record(self: Any, conn: Any, stmt: Any, *args: Any, **kwargs: Any) -> None:
+        cdn_engine.statements.append(mssql_sql(stmt))  # read on the driver's cursor
+        original(self, conn, stmt, *args, **kwargs)
+
+    monkeypatch.setattr(reader.RawRows, "__init__", record)
     with cdn_engine.engine.connect() as conn:
         for fn in (
             reader.read_products,
