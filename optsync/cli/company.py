@@ -19,11 +19,14 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 def add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The company's name (free text).")],
-    db: Annotated[str, typer.Option("--db", help="SQLAlchemy URL or 'odbc:...' string.")],
+    db: Annotated[str, typer.Option("--db", help="The company's Optima database: a SQLAlchemy URL "
+                                         "or an 'odbc:' connection string.")],
     config_db: Annotated[
-        Optional[str], typer.Option("--config-db", help="Its Optima configuration database.")
+        Optional[str], typer.Option("--config-db", help="The Optima configuration database "
+                                   "that lists this company (its operators are checked there).")
     ] = None,
-    description: Annotated[Optional[str], typer.Option("--description")] = None,
+    description: Annotated[Optional[str], typer.Option(
+        "--description", help="A note about the company, for people.")] = None,
 ) -> None:
     """Register a company database (it need not be reachable yet)."""
     from optsync import manage
@@ -35,8 +38,9 @@ def add(
 @app.command()
 def discover(
     ctx: typer.Context,
-    config_db: Annotated[str, typer.Option("--config-db", help="Optima configuration DB URL.")],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, change nothing.")] = False,
+    config_db: Annotated[str, typer.Option("--config-db", help="The Optima configuration "
+                                   "database (CDN_KNF_Konfiguracja): a SQLAlchemy URL or an 'odbc:' string.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be registered; change nothing.")] = False,
     json: JsonOpt = False,
 ) -> None:
     """Register every active company of an Optima configuration database."""
@@ -81,7 +85,7 @@ def list_(ctx: typer.Context, json: JsonOpt = False) -> None:
 def remove(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The company's name.")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Remove without asking for confirmation.")] = False,
 ) -> None:
     """Remove a company with its integrations and schedule (runs and logs stay)."""
     from optsync import manage

@@ -16,18 +16,30 @@ app = new_app("Integrated applications of a company: eshop, xl, detal, mobile.")
 def add(
     ctx: typer.Context,
     company: Annotated[str, typer.Option("--company", help="The company's name.")],
-    app_: Annotated[str, typer.Option("--app", help="eshop, xl, detal or mobile.")],
+    app_: Annotated[str, typer.Option(
+        "--app", help="The application: eshop (e-Sklep or wszystko.pl shop), xl (Comarch ERP "
+        "XL), detal (Optima Detal tills) or mobile (Comarch ERP Mobile).")],
     endpoint: Annotated[
-        str, typer.Option("--endpoint", help="Database URL (sql) or folder / file:// URL.")
+        str, typer.Option("--endpoint", help="Where the application meets optsync: a database "
+                          "URL or 'odbc:' string (exchange tables in that database), or a "
+                          "folder or file:// URL (JSON files).")
     ],
-    name: Annotated[Optional[str], typer.Option("--name", help="Default: the app.")] = None,
-    export: Annotated[Optional[str], typer.Option("--export", help="Comma list.")] = None,
-    import_: Annotated[Optional[str], typer.Option("--import", help="Comma list.")] = None,
+    name: Annotated[Optional[str], typer.Option(
+        "--name", help="A name for this integration [default: the application's].")] = None,
+    export: Annotated[Optional[str], typer.Option(
+        "--export", help="What Optima sends to the application, comma-separated: products, "
+        "prices, stock, customers, documents [default: the application's].")] = None,
+    import_: Annotated[Optional[str], typer.Option(
+        "--import", help="What the application sends into Optima, comma-separated: customers, "
+        "orders, receipts, products, prices [default: the application's].")] = None,
     price_list: Annotated[
-        Optional[int], typer.Option("--price-list", help="Optima price number (DfC_Lp).")
+        Optional[int], typer.Option("--price-list", help="Send only this price list: its number (Lp) in "
+                     "Optima's price list definitions [default: every active price list].")
     ] = None,
     warehouse: Annotated[
-        Optional[str], typer.Option("--warehouse", help="Warehouse symbol (Mag_Symbol).")
+        Optional[str], typer.Option("--warehouse", help="The symbol of an Optima warehouse: only its stock "
+                     "is sent, and imported documents are issued from it [default: every "
+                     "warehouse's stock; documents from the first active warehouse].")
     ] = None,
 ) -> None:
     """Add an integration with the app's default flows."""
@@ -42,7 +54,8 @@ def add(
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    company: Annotated[Optional[str], typer.Option("--company")] = None,
+    company: Annotated[Optional[str], typer.Option(
+        "--company", help="Only this company's integrations (its name).")] = None,
     json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """List integrations."""
@@ -63,7 +76,7 @@ def list_(
 def remove(
     ctx: typer.Context,
     integration: Annotated[str, typer.Argument(help="The integration's name.")],
-    company: Annotated[str, typer.Option("--company")],
+    company: Annotated[str, typer.Option("--company", help="The company's name.")],
 ) -> None:
     """Remove an integration and its sync state."""
     from optsync import manage

@@ -45,9 +45,11 @@ def parse_since(value: str) -> datetime:
 @app.callback()
 def logs(
     ctx: typer.Context,
-    filter_: Annotated[str, typer.Option("--filter", help="sync, schedule, config or all.")]
+    filter_: Annotated[str, typer.Option("--filter", help="sync (passes), schedule (OS "
+                                                   "entries), config (configuration changes) or all.")]
     = "all",
-    company: Annotated[Optional[str], typer.Option("--company")] = None,
+    company: Annotated[Optional[str], typer.Option(
+        "--company", help="Only this company's records (its name).")] = None,
     level: Annotated[
         Optional[str], typer.Option("--level", help="Minimum: debug, info, warning, error.")
     ] = None,
@@ -93,7 +95,7 @@ def logs(
 @app.command()
 def prune(
     ctx: typer.Context,
-    older_than: Annotated[str, typer.Option("--older-than", help="e.g. 90d.")],
+    older_than: Annotated[str, typer.Option("--older-than", help="An age: 90d, 12w or 48h.")],
 ) -> None:
     """Delete log records older than a duration."""
     from optsync.state import logs as store

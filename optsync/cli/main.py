@@ -30,7 +30,8 @@ def root(
         typer.Option("--home", help="Folder of optsync's files [default: $OPTSYNC_HOME, "
                      "else the user data folder].", show_default=False),
     ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show an error's full traceback "
+                                                    "(for a bug report).")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True,
                            help="Show the version and exit.")

@@ -19,7 +19,8 @@ def set_(
     ctx: typer.Context,
     acronym: Annotated[str, typer.Argument(help="The operator's acronym in Optima.")],
     password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+        bool, typer.Option("--password-stdin", help="Read the password from the first line of "
+                                   "stdin (it is never an argument).")
     ] = False,
     no_password: Annotated[
         bool, typer.Option("--no-password", help="The operator logs in without a password.")
@@ -67,7 +68,7 @@ def _password_from_stdin() -> str:
 @app.command()
 def show(
     ctx: typer.Context,
-    json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """Show the operator (never the password)."""
     from optsync.state.config import get_operator

@@ -17,7 +17,7 @@ ENTITIES = tuple(dict.fromkeys(EXPORT_ENTITIES + IMPORT_ENTITIES))
 
 def run(
     ctx: typer.Context,
-    company: Annotated[Optional[str], typer.Option("--company", help="One company.")] = None,
+    company: Annotated[Optional[str], typer.Option("--company", help="The name of the company to run.")] = None,
     company_key: Annotated[
         Optional[str], typer.Option(
             "--company-key", metavar="KEY",
@@ -25,21 +25,28 @@ def run(
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every company with integrations.")]
     = False,
-    due: Annotated[bool, typer.Option("--due", help="Every company that is due now.")]
+    due: Annotated[bool, typer.Option("--due", help="Every company whose scheduled start "
+                                                          "has come and has not been served yet.")]
     = False,
     scheduled: Annotated[
-        bool, typer.Option("--scheduled", help="Skip (exit 0) outside the schedule's window.")
+        bool, typer.Option("--scheduled", help="As the OS entries run it: outside the "
+                     "schedule's hours or days, do nothing and exit 0.")
     ] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and compare only.")]
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and compare; write nothing to "
+                                                                  "Optima or the applications.")]
     = False,
-    full: Annotated[bool, typer.Option("--full", help="Ignore watermarks, send all.")]
+    full: Annotated[bool, typer.Option("--full", help="Send everything again, not only what "
+                                                            "changed since the last pass.")]
     = False,
-    only: Annotated[Optional[str], typer.Option("--only", help="export or import.")] = None,
+    only: Annotated[Optional[str], typer.Option("--only", help="export (Optima to the "
+                                                   "applications) or import (the applications into Optima).")] = None,
     entity: Annotated[
-        Optional[list[str]], typer.Option("--entity", help="Only this entity (repeatable).")
+        Optional[list[str]], typer.Option("--entity", help="Only this kind of data: products, prices, "
+                     "stock, customers, documents, orders or receipts (repeatable).")
     ] = None,
     wait: Annotated[
-        float, typer.Option("--wait", help="Wait up to SECONDS for the company lock.")
+        float, typer.Option("--wait", help="When another pass of the company is running, "
+                     "wait up to this many seconds for it to end.")
     ] = 0.0,
     json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:

@@ -14,7 +14,9 @@ from optsync.errors import BadInput
 app = new_app("When each company's passes run (Optima's Harmonogramy), and the cron or Task "
               "Scheduler entries that start them.")
 BackendOpt = Annotated[
-    str, typer.Option("--backend", help="auto, cron, windows or external.")
+    str, typer.Option("--backend", help="Where the entries go: cron, windows (Task Scheduler), "
+                      "external (none: something else runs 'optsync run --due' every minute) or "
+                      "auto (Task Scheduler on Windows, else cron).")
 ]
 CrontabOpt = Annotated[
     Optional[Path], typer.Option("--crontab", dir_okay=False,
@@ -28,13 +30,17 @@ def set_(
     company: Annotated[str, typer.Option("--company", help="The company's name.")],
     enable: Annotated[bool, typer.Option("--enable", help="Switch passes on.")] = False,
     disable: Annotated[bool, typer.Option("--disable", help="Switch passes off.")] = False,
-    from_: Annotated[Optional[str], typer.Option("--from", help="HH:MM, e.g. 08:00.")] = None,
-    to: Annotated[Optional[str], typer.Option("--to", help="HH:MM, inclusive.")] = None,
+    from_: Annotated[Optional[str], typer.Option("--from", help="The first start of "
+                                                                  "the day, HH:MM (e.g. 08:00).")] = None,
+    to: Annotated[Optional[str], typer.Option("--to", help="The last start of the day, HH:MM, "
+                                                           "inclusive; before --from runs past midnight.")] = None,
     every: Annotated[
-        Optional[str], typer.Option("--every", help="15m, 1h, 1h30m or minutes.")
+        Optional[str], typer.Option("--every", help="The time between starts: 15m, 1h, 1h30m "
+                                                 "or plain minutes.")
     ] = None,
     days: Annotated[
-        Optional[str], typer.Option("--days", help="all, mon-fri, mon,wed,fri, sat-sun.")
+        Optional[str], typer.Option("--days", help="The days of the week: all, mon-fri, "
+                                                "mon,wed,fri or sat-sun.")
     ] = None,
 ) -> None:
     """Set a company's schedule; unchanged options keep their values."""
@@ -78,7 +84,8 @@ def install(
     backend: BackendOpt = "auto",
     crontab: CrontabOpt = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print what would be written; exit 1 on drift.")
+        bool, typer.Option("--dry-run", help="Print what would be written; exit 1 "
+                                   "when the installed entries differ from the schedules.")
     ] = False,
     take_over: Annotated[
         bool, typer.Option(
