@@ -173,7 +173,7 @@ def parts():
 
 def in_process(home: Path, optima_url: str, shop_url: str) -> dict:
     """A full export and a no-change pass through the library, each with its parts."""
-    from optsync import manage
+    from optsync.services import config as manage
     from optsync.state.db import State
     from optsync.sync.engine import PassOptions, run_company
 
@@ -433,7 +433,7 @@ def bench_startup(work: Path, times: int) -> dict:
 
 
 def bench_due(work: Path, companies: int) -> dict:
-    from optsync import manage
+    from optsync.services import config as manage
     from optsync.schedule.model import Schedule
     from optsync.state import config as cfg
     from optsync.state.db import State

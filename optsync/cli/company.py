@@ -29,7 +29,7 @@ def add(
         "--description", help="A note about the company, for people.")] = None,
 ) -> None:
     """Register a company database (it need not be reachable yet)."""
-    from optsync import manage
+    from optsync.services import config as manage
 
     report(manage.add_company(ctx_of(ctx).state(), name, db, config_db=config_db,
                               description=description))
@@ -44,7 +44,7 @@ def discover(
     json: JsonOpt = False,
 ) -> None:
     """Register every active company of an Optima configuration database."""
-    from optsync import manage
+    from optsync.services import config as manage
 
     outcome = manage.discover(ctx_of(ctx).state(), config_db, dry_run=dry_run)
     if json:
@@ -88,7 +88,7 @@ def remove(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Remove without asking for confirmation.")] = False,
 ) -> None:
     """Remove a company with its integrations and schedule (runs and logs stay)."""
-    from optsync import manage
+    from optsync.services import config as manage
 
     state = ctx_of(ctx).state()
     from optsync.state.config import get_company
@@ -109,6 +109,6 @@ def rename(
     new: Annotated[str, typer.Argument(help="Its new name.")],
 ) -> None:
     """Rename a company; its schedule, integrations, runs and OS entries follow."""
-    from optsync import manage
+    from optsync.services import config as manage
 
     report(manage.rename_company(ctx_of(ctx).state(), old, new))

@@ -43,7 +43,7 @@ def add(
     ] = None,
 ) -> None:
     """Add an integration with the app's default flows."""
-    from optsync import manage
+    from optsync.services import config as manage
 
     report(manage.add_integration(
         ctx_of(ctx).state(), company, app_, endpoint, name=name, export=export,
@@ -79,7 +79,7 @@ def remove(
     company: Annotated[str, typer.Option("--company", help="The company's name.")],
 ) -> None:
     """Remove an integration and its sync state."""
-    from optsync import manage
+    from optsync.services import config as manage
 
     report(manage.remove_integration(ctx_of(ctx).state(), company, integration))
 
@@ -92,6 +92,6 @@ def rename(
     new: Annotated[str, typer.Argument(help="Its new name.")],
 ) -> None:
     """Rename an integration; its settings and sync state stay."""
-    from optsync import manage
+    from optsync.services import config as manage
 
     report(manage.rename_integration(ctx_of(ctx).state(), company, old, new))

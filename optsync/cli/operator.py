@@ -27,7 +27,7 @@ def set_(
     ] = False,
 ) -> None:
     """Store the operator's acronym and password (encrypted)."""
-    from optsync import manage
+    from optsync.services import config as manage
 
     if password_stdin and no_password:
         raise BadInput(
@@ -91,6 +91,6 @@ def show(
 @app.command()
 def remove(ctx: typer.Context) -> None:
     """Forget the operator."""
-    from optsync import manage
+    from optsync.services import config as manage
 
     report(manage.remove_operator(ctx_of(ctx).state()))

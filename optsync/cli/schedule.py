@@ -44,7 +44,7 @@ def set_(
     ] = None,
 ) -> None:
     """Set a company's schedule; unchanged options keep their values."""
-    from optsync import manage
+    from optsync.services import config as manage
 
     if enable and disable:
         raise BadInput("--enable and --disable exclude each other", "Give only one of them")
@@ -60,7 +60,7 @@ def list_(
 ) -> None:
     """Show every company's schedule, last pass and next pass."""
     from optsync.schedule.model import DAY_NAMES, format_days, format_every
-    from optsync.schedule.service import schedule_rows
+    from optsync.services.schedules import schedule_rows
 
     rows = schedule_rows(ctx_of(ctx).state())
     if json:
@@ -103,7 +103,7 @@ def install(
     ] = None,
 ) -> None:
     """Write OS entries for every enabled schedule (idempotent)."""
-    from optsync.schedule.service import install as do_install
+    from optsync.services.schedules import install as do_install
 
     account = None
     if run_as is not None and not dry_run:
@@ -177,7 +177,7 @@ def uninstall(
     ctx: typer.Context, backend: BackendOpt = "auto", crontab: CrontabOpt = None
 ) -> None:
     """Remove every OS entry of this home."""
-    from optsync.schedule.service import uninstall as do_uninstall
+    from optsync.services.schedules import uninstall as do_uninstall
 
     result = do_uninstall(ctx_of(ctx).state(), backend, crontab=crontab)
     output.info(f"entries {'removed from' if result.changed else 'were not in'} "

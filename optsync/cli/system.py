@@ -53,7 +53,7 @@ def status(
     ] = False,
 ) -> None:
     """Show the state of scheduled passes: OS entries, cron daemon, last and next pass."""
-    from optsync.status import collect, render, tell
+    from optsync.services.status import collect, render, tell
 
     report = collect(ctx_of(ctx).state(create=False))
     if json:
@@ -67,7 +67,7 @@ def status(
 
 def doctor(ctx: typer.Context, json: JsonOpt = False) -> None:
     """Check what a new installation needs and say how to fix each problem."""
-    from optsync.doctor import render, run_checks
+    from optsync.services.doctor import render, run_checks
 
     checks = run_checks(ctx_of(ctx).state(create=False))
     if json:

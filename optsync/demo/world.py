@@ -140,7 +140,7 @@ def build(root: Path) -> None:
 
 
 def configure(state, root: Path) -> None:
-    from optsync import manage
+    from optsync.services import config as manage
 
     manage.set_operator(state, "ADMIN", None)
     manage.discover(state, f"sqlite:///{root / 'optima' / 'CDN_KNF_Konfiguracja.db'}")
@@ -158,7 +158,7 @@ def configure(state, root: Path) -> None:
 def run_demo(home: Path, *, reset: bool = False) -> int:
     """Build (once) and run the demo; return the exit code."""
     from optsync.schedule.cron import CronBackend
-    from optsync.schedule.service import entries
+    from optsync.services.schedules import entries
     from optsync.state import logs
     from optsync.state.db import State
     from optsync.sync.engine import PassOptions, run_company

@@ -28,7 +28,7 @@ class Outcome:
 
 
 def _after_change(state: State, outcome: Outcome) -> Outcome:
-    from optsync.schedule.service import reconcile
+    from optsync.services.schedules import reconcile
 
     note, warning = reconcile(state)
     if note:

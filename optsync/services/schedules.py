@@ -120,7 +120,7 @@ def ownership_problem(state: State, target: str, owner: str) -> str:
 
 
 def take_over_hint(state: State, backend: str, crontab: Path | None) -> str:
-    from optsync.status import hint
+    from optsync.services.status import hint
 
     args = ["schedule", "install", "--take-over"]
     if backend not in ("auto", resolve_backend("auto").name):
@@ -351,14 +351,14 @@ def _password_account(backend: SchedulerBackend, install_id: str) -> str | None:
 
 
 def _run_as_hint(state: State, account: str) -> str:
-    from optsync.status import hint
+    from optsync.services.status import hint
 
     return hint(state, "schedule", "install", "--backend", "windows", "--run-as", account)
 
 
 def schedule_rows(state: State, now: datetime | None = None) -> list[dict]:
     """``schedule list``: every company, those without a schedule as disabled (SPEC 2.9)."""
-    from optsync.manage import schedule_json
+    from optsync.services.config import schedule_json
     from optsync.schedule.model import Schedule
     from optsync.state.runs import last_runs
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from optsync.home import hostname, is_default_home
-from optsync.schedule import service
+from optsync.services import schedules as service
 from optsync.schedule.backend import Entry, resolve_backend
 from optsync.schedule.daemon import START_HINT, cron_daemon_running
 from optsync.state.db import State

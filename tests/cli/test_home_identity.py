@@ -139,7 +139,7 @@ def test_windows_tasks_of_a_copied_home_are_refused_by_their_working_directory(
     from test_schedule_install import FakeSchtasks
 
     from optsync.errors import ConfigError
-    from optsync.schedule import service
+    from optsync.services import schedules as service
     from optsync.state.db import State
 
     companies("Alfa")

@@ -174,7 +174,7 @@ def test_run_company_key_unknown_or_combined_exits_2(cli, args):
 def test_windows_tasks_run_passes_by_company_key(cli, home):
     from test_schedule_install import FakeSchtasks
 
-    from optsync.schedule import service
+    from optsync.services import schedules as service
     from optsync.state.db import State
 
     cli("company", "add", "Sklep %PATH%", "--db", "sqlite:///x.db")

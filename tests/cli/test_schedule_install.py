@@ -219,7 +219,7 @@ class FakeSchtasks:
 
 
 def test_windows_backend_through_the_service_records_the_install(cli, companies, home):
-    from optsync.schedule import service
+    from optsync.services import schedules as service
     from optsync.state.db import State
 
     companies("Alfa", "Żabka & Syn")

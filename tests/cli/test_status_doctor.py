@@ -145,7 +145,7 @@ def test_no_cron_daemon_is_a_problem_for_the_user_crontab(
 ):
     companies("Alfa")
     cli("schedule", "install")
-    monkeypatch.setattr("optsync.status.cron_daemon_running", lambda: running)
+    monkeypatch.setattr("optsync.services.status.cron_daemon_running", lambda: running)
     result = cli("status", "--check", code=code)
     assert ("start cron: 'service cron start'" in result.stderr) is (not running)
     assert cli.json("status", code=None)["daemon_running"] is running

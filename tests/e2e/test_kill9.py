@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from optsync import manage
+from optsync.services import config as manage
 from optsync.demo import shop_orders, write_shop_orders
 from optsync.errors import ExitCode
 from optsync.optima.sample import bulk_company_db, create_company_db

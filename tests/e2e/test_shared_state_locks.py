@@ -25,7 +25,7 @@ import pytest
 from pg_databases import pg_databases
 from sqlalchemy import Engine, create_engine, text
 
-from optsync import manage
+from optsync.services import config as manage
 from optsync.optima.sample import create_company_db
 from optsync.state import config as cfg
 from optsync.state.db import State

@@ -9,7 +9,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from optsync import manage
+from optsync.services import config as manage
 from optsync.optima.sample import create_company_db, create_config_db
 from optsync.state.db import State
 

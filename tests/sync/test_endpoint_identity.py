@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sync_world import COMPANY, World
 
-from optsync import manage
+from optsync.services import config as manage
 from optsync.endpoints.tables import MARK_TABLE
 from optsync.state import tables as t
 from optsync.sync import identity

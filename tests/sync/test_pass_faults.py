@@ -6,7 +6,7 @@ import json
 
 from sync_world import COMPANY
 
-from optsync import manage
+from optsync.services import config as manage
 from optsync.errors import ExitCode
 
 

@@ -10,7 +10,7 @@ import pytest
 from shop_scenarios import two_good_orders_and_one_bad
 from sync_world import COMPANY, make_world
 
-from optsync import manage
+from optsync.services import config as manage
 from optsync.demo import write_shop_orders
 from optsync.errors import ExitCode
 

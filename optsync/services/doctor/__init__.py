@@ -38,7 +38,7 @@ class Check:
 
 def run_checks(state: State) -> list[Check]:
     """Every check, in the order a new installation meets them; never raises for a finding."""
-    from optsync.doctor import local, odbc, remote
+    from optsync.services.doctor import local, odbc, remote
 
     checks = [local.home(state), local.state_database(state)]
     if checks[-1].status != "fail":

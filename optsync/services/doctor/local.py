@@ -7,10 +7,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from optsync.doctor import Check
+from optsync.services.doctor import Check
 from optsync.errors import OptsyncError
 from optsync.state.db import State
-from optsync.status import hint
+from optsync.services.status import hint
 
 INSTALL_CRON = "install cron: 'apt-get install cron' (Debian, Ubuntu) or 'dnf install cronie'"
 
@@ -80,7 +80,7 @@ def _uses_user_crontab(state: State | None) -> bool:
     if state is None:
         return False
     from optsync.home import hostname
-    from optsync.schedule.service import USER_CRONTAB, active_installs
+    from optsync.services.schedules import USER_CRONTAB, active_installs
 
     return any(r.host == hostname() and r.backend == "cron" and r.target == USER_CRONTAB
                for r in active_installs(state))

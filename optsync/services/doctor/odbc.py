@@ -6,7 +6,7 @@ import configparser
 import os
 from pathlib import Path
 
-from optsync.doctor import Check
+from optsync.services.doctor import Check
 
 SQLSERVER_DRIVERS = ("ODBC Driver 18 for SQL Server", "ODBC Driver 17 for SQL Server")
 INSTALL_UNIXODBC = "install unixODBC: 'apt-get install unixodbc' (Debian, Ubuntu) or " \

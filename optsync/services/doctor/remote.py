@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from optsync.doctor import Check
+from optsync.services.doctor import Check
 from optsync.errors import OptsyncError, Unreachable
 from optsync.state import config as cfg
 from optsync.state.db import State
-from optsync.status import hint
+from optsync.services.status import hint
 
 COMPANY_TABLES = ("Towary", "TwrCeny", "Kontrahenci", "TraNag")
 CONFIG_TABLES = ("Bazy", "Operatorzy")
