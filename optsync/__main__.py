@@ -1,3 +1,3 @@
-from optsync.cli.main import main
+from optsync.cli.fast import main
 
 main()

@@ -52,5 +52,26 @@ run.register(app)
 app.add_typer(logs.app, name="logs")
 
 
+def _command(argv: list[str]) -> str | None:
+    """The command word of ``argv``, after the global options."""
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--home":
+            i += 2
+        elif argv[i].startswith("--home=") or argv[i] == "--debug":
+            i += 1
+        else:
+            return argv[i]
+    return None
+
+
 def main() -> None:
+    import sys
+
+    if _command(sys.argv[1:]) == "run":  # what cron starts: build only that command
+        lean = new_app(app.info.help, context_settings={"help_option_names": ["-h", "--help"]})
+        lean.callback()(root)
+        run.register(lean)
+        lean(prog_name="optsync")
+        return
     app()
