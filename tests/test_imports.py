@@ -1,4 +1,4 @@
-"""The cron start-up path stays light: heavy imports only where they are needed (SPEC 6)."""
+"""The cron start-up path stays light: heavy imports only where they are needed (bench/README.md)."""
 
 from __future__ import annotations
 

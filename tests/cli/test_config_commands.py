@@ -1,4 +1,4 @@
-"""The configuration commands of SPEC 2.1-2.4 and their error contract (SPEC 2.7)."""
+"""The configuration commands and their error contract (README.md, "Exit codes")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``schedule install`` and friends through the CLI, into crontab files (SPEC 2.4, 2.5)."""
+"""``schedule install`` and friends through the CLI, into crontab files."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``status`` (the service section) and ``doctor`` through the CLI (SPEC 2.8)."""
+"""``status`` (the service section) and ``doctor`` through the CLI."""
 
 from __future__ import annotations
 

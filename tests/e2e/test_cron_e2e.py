@@ -1,4 +1,4 @@
-"""End to end: the real cron daemon fires the entries ``schedule install`` wrote (SPEC 8).
+"""End to end: the real cron daemon fires the entries ``schedule install`` wrote.
 
 Slow (60-120 s: cron starts jobs on the minute, and reads a changed crontab at the next one).
 It writes the user crontab of whoever runs it and puts it back exactly as it was, in a

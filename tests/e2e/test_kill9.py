@@ -1,4 +1,4 @@
-"""Durability: a pass killed with ``kill -9`` loses nothing and leaves no stuck lock (SPEC 5).
+"""Durability: a pass killed with ``kill -9`` loses nothing and leaves no stuck lock (docs/guarantees.md).
 
 Real subprocesses (``python -m optsync --home H run --company X``) over a company database
 big enough for a pass to take a couple of seconds. The pass is killed at a measured fraction

@@ -1,4 +1,4 @@
-"""A pass end to end with the Optima databases in PostgreSQL (schema "CDN"), SPEC 2.6, 3, 5, 8.
+"""A pass end to end with the Optima databases in PostgreSQL (schema "CDN").
 
 The company and configuration databases are PostgreSQL databases of their own, created for
 each test on the test server and dropped after it; the endpoint is a SQLite file or another

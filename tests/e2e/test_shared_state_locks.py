@@ -1,4 +1,4 @@
-"""Two hosts sharing one PostgreSQL state database split the companies between them (SPEC 2.6, 5).
+"""Two hosts sharing one PostgreSQL state database split the companies between them.
 
 Each "host" is a home of its own whose ``optsync.toml`` points at the same state database,
 and a different ``OPTSYNC_HOSTNAME``; both run ``optsync run --due --json`` (or ``--all``) as

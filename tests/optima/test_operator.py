@@ -1,4 +1,4 @@
-"""The operator check of SPEC 2.1 and the company list of 'company discover'."""
+"""The operator check before a pass and the company list of 'company discover'."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The reader yields exactly the outbound fields of SPEC 4.1, from the right Optima rows."""
+"""The reader yields exactly the outbound fields of the exchange tables (README.md), from the right Optima rows."""
 
 from __future__ import annotations
 

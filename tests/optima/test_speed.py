@@ -1,4 +1,4 @@
-"""Import speed (SPEC 6: 10,000 orders of 5 lines at 1,000 orders/s or more), run apart."""
+"""Import speed (the target of bench/README.md: 10,000 orders of 5 lines at 1,000 orders/s or more), run apart."""
 
 from __future__ import annotations
 

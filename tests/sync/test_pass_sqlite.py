@@ -1,4 +1,4 @@
-"""A pass end to end on SQLite files (SPEC 2.6, 3, 4, 5), through the CLI."""
+"""A pass end to end on SQLite files, through the CLI."""
 
 from __future__ import annotations
 
