@@ -19,6 +19,7 @@ import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection
@@ -55,7 +56,7 @@ class ExportJob:
     warehouse: str | None = None
     batch_size: int = BATCH
     clock: watermark.ServerClock = watermark.server_time
-    window: Any = watermark.WINDOW
+    window: timedelta = watermark.WINDOW  # how far before the previous read to read again
     progress: Progress | None = None
 
 
