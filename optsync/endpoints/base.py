@@ -67,7 +67,12 @@ class EndpointMark:
 
 @dataclass(slots=True)
 class Inbound:
-    """One inbound record offered by an endpoint, or the reason it could not be read."""
+    """One inbound record offered by an endpoint, or the reason it could not be read.
+
+    Whatever the application sent, reading it never raises: a record that cannot be read
+    comes with ``error`` set (and ``record`` None) and a ``label`` naming where it is (file and
+    line, or table and id), and the pass rejects it with that reason.
+    """
 
     ref: Any  # opaque to callers; handed back to Endpoint.mark
     record: dict[str, Any] | None
@@ -221,7 +226,13 @@ class Endpoint(ABC):
 
     @abstractmethod
     def finish_inbox(self, entity: str) -> None:
-        """Make the marks durable; inbounds read with an error and never marked count as rejected."""
+        """Make the marks durable; inbounds read with an error and never marked count as rejected.
+
+        Bookkeeping that fails (a mark that cannot be written, a file that cannot be moved) is
+        raised after everything else was recorded, as one error naming the endpoint; the step
+        then fails while still counting what Optima received, and the records left unmarked
+        are recognised as already imported by the next pass.
+        """
 
     # --- optsync's mark and housekeeping (optional for plugins) ----------------------------
 

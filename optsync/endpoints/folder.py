@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from stat import S_ISREG
 from typing import IO, Any
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
@@ -255,8 +256,12 @@ class FolderEndpoint(Endpoint):
         """
         path = state.path
         try:
-            with open(path, "rb") as handle:
+            # non-blocking: a FIFO put in the file's place meanwhile never stalls the pass
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            with os.fdopen(fd, "rb") as handle:
                 stat = os.fstat(handle.fileno())
+                if not S_ISREG(stat.st_mode):
+                    return  # no longer a regular file: skipped like any other
                 state.seen = (stat.st_size, stat.st_mtime_ns)
                 if stat.st_size > MAX_FILE_BYTES:
                     raise _TooLarge(stat.st_size)
@@ -269,8 +274,12 @@ class FolderEndpoint(Endpoint):
                               f"file ({MAX_FILE_BYTES // MIB} MiB): split it")
             return
         except OSError as exc:
+            state.seen = _signature(path)  # unreadable (no permission): filed in failed/
             yield self._offer(entity, state, path.name, None,
                               f"cannot read the file: {exc.strerror or type(exc).__name__}")
+            return
+        if not data and not self._stale(state):
+            state.waiting = True  # just created, nothing written yet: not filed empty
             return
         if data.startswith(codecs.BOM_UTF8):
             data = data[len(codecs.BOM_UTF8):]
