@@ -294,3 +294,23 @@ def test_a_done_or_failed_that_is_a_file_fails_the_step_and_keeps_the_counts(
     assert (again["written"], again["unchanged"]) == (0, 1)  # recognised, not imported twice
     assert imported(shop) == ["PAR/1"]
     assert "a.jsonl" in names(shop.inbox / blocked)
+
+
+def test_rows_of_one_customer_in_a_file_are_not_twins_the_latest_is_considered(cli, shop):
+    customers = shop.folder / "in" / "customers"
+    customers.mkdir(parents=True)
+    rows = [{"external_id": "K-1", "name": "Sklep Pod Lipą", "tax_id": "5252248481",
+             "city": "Kraków"},
+            {"external_id": "K-1", "name": "Sklep Pod Lipą s.c.", "tax_id": "5252248481",
+             "city": "Kraków"}]
+    (customers / "a.jsonl").write_text("".join(line(r) for r in rows))
+
+    result = cli("run", "--company", COMPANY, "--only", "import", "--entity", "customers",
+                 "--json")
+    (step,) = [s for s in json.loads(result.stdout)["steps"] if s["integration"] == "kasa"]
+    assert (step["read"], step["rejected"], step["status"]) == (2, 0, "ok")
+    with shop.optima() as c:
+        names = [r[0] for r in c.execute(
+            "select Knt_Nazwa1 from Kontrahenci where Knt_Nip like '525%2248481'")]
+    assert names == ["Sklep Pod Lipą s.c."]
+    assert (customers / "done" / "a.jsonl").exists()
