@@ -252,14 +252,6 @@ def wholly_masked(text: str) -> str:
     return (found.group(1) + "://" + MASK) if found else MASK
 
 
-def mask(text: str) -> str:
-    """``text`` with every password replaced by ``***``; wholly masked when unreadable."""
-    try:
-        return parse(text).masked
-    except Unparsable:
-        return wholly_masked(text)
-
-
 def shown(stored: str | None) -> str | None:
     """A stored (already masked) string as it may be shown; wholly masked when doubtful.
 

@@ -30,10 +30,6 @@ class Schedule:
     days: frozenset[int] = field(default=ALL_DAYS)
 
     @property
-    def crosses_midnight(self) -> bool:
-        return self.end < self.start
-
-    @property
     def length(self) -> int:
         """Minutes from the window's start to its end (0 when both are equal)."""
         return (self.end - self.start) % MINUTES_PER_DAY

@@ -83,21 +83,11 @@ def key_values(entity: str, key: str) -> tuple:
     )
 
 
-def row_hash(values: Any) -> int:
-    """63 bits of a stable hash of a row's values (never negative: see :func:`legacy_hash`)."""
-    digest = hashlib.blake2b(repr(values).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> 1
-
-
 def row_hashes(rows: list[Any]) -> list[int]:
-    """:func:`row_hash` of each row, in one loop."""
+    """Per row, 63 bits of a stable hash of its values (never negative: see
+    :func:`legacy_hash`), in one loop."""
     blake, number = hashlib.blake2b, int.from_bytes
     return [number(blake(repr(r).encode(), digest_size=8).digest(), "big") >> 1 for r in rows]
-
-
-def record_hash(record: dict) -> int:
-    """:func:`row_hash` of a record (its source timestamp already popped)."""
-    return row_hash(tuple(record.values()))
 
 
 def old_record_hash(record: dict) -> int:
