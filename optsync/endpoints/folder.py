@@ -522,13 +522,19 @@ class _Refused(ValueError):
     """JSON optsync does not read: beyond its limits, or not standard JSON."""
 
 
-def _number(text: str, kind: type) -> Any:
+def _decimal(text: str) -> Decimal:
     if len(text) > MAX_NUMBER_CHARS:
         raise _Refused(f"a number of {len(text):,} characters (at most {MAX_NUMBER_CHARS})")
     try:
-        return kind(text)
-    except (ArithmeticError, ValueError):
+        return Decimal(text)
+    except ArithmeticError:
         raise _Refused(f"the number {text} is out of range") from None
+
+
+def _integer(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _Refused(f"a number of {len(text):,} characters (at most {MAX_NUMBER_CHARS})")
+    return int(text)
 
 
 def _constant(name: str) -> Any:
@@ -543,14 +549,11 @@ def _load(data: bytes) -> Any:
     text = data.decode("utf-8")
     try:
         value = json.loads(
-            text,
-            parse_float=lambda t: _number(t, Decimal),
-            parse_int=lambda t: _number(t, int),
-            parse_constant=_constant,
+            text, parse_float=_decimal, parse_int=_integer, parse_constant=_constant
         )
     except RecursionError:
         raise _Refused(f"nested deeper than {MAX_DEPTH} levels") from None
-    if _depth(value) > MAX_DEPTH:
+    if data.count(b"[") + data.count(b"{") > MAX_DEPTH and _depth(value) > MAX_DEPTH:
         raise _Refused(f"nested deeper than {MAX_DEPTH} levels")
     return value
 
