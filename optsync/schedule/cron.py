@@ -3,9 +3,15 @@
 Every optsync line has the comment ``# optsync:<install-id>:<company-key>`` on the line above
 it. Install and uninstall work on the text: they remove this install id's tag+line pairs and
 put the new block where the first of them was (else at the end), so every other line keeps its
-bytes. python-crontab's own writer is not used because it rewrites lines it cannot parse (it
-comments them out and strips blanks); the user's crontab is read with ``crontab -l`` and
-written with ``crontab FILE``, the same program python-crontab would call.
+bytes.
+
+python-crontab does two things here: it finds the crontab program, and its parser checks every
+time spec optsync writes (:func:`render_block`). Its reader and writer are not used: the
+writer rewrites lines it cannot parse (it comments them out and strips blanks), and the reader
+decodes ``crontab -l`` strictly as UTF-8 (a comment in CP1250 would stop the install) and
+takes any warning of the crontab program for a failure. The user's crontab is read with
+``crontab -l`` and written with ``crontab FILE``, the same program python-crontab calls, with
+bytes that are not UTF-8 kept as they are.
 """
 
 from __future__ import annotations
@@ -51,12 +57,23 @@ def _cron_quote(arg: str) -> str:
 
 
 def render_block(entries: Sequence[Entry], install_id: str) -> str:
-    """The tag+line pairs for ``entries``, in company-key order."""
+    """The tag+line pairs for ``entries``, in company-key order; each time spec checked by
+    python-crontab's parser, so a spec cron would refuse is never written."""
+    # python-crontab takes ~30 ms to import: only installs and drift checks render lines,
+    # never the pass a cron line starts.
+    from crontab import CronSlices
+
     check_token(install_id, "install id")
     lines: list[str] = []
     for entry in sorted(entries, key=lambda e: e.company_key):
         command = cron_command(entry.argv, entry.log_path)
         for spec in plan_cron(entry.schedule):
+            if not CronSlices.is_valid(str(spec)):
+                raise OptsyncError(
+                    f"the cron time '{spec}' planned for company key {entry.company_key} is "
+                    "not valid cron syntax; nothing written",
+                    "Report it with the schedule ('optsync schedule list --json')",
+                )
             lines += [tag(install_id, entry.company_key), f"{spec} {command}"]
     return "".join(line + "\n" for line in lines)
 

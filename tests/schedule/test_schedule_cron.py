@@ -243,3 +243,48 @@ def test_python_crontab_reads_every_line_we_write_as_a_valid_job(crontab: Path):
     jobs = [job for job in CronTab(tab=backend.installed(ID)) if job.is_valid()]
     assert len(jobs) == backend.installed(ID).count("# optsync:")
     assert all("--scheduled" in job.command for job in jobs)
+
+
+# python-crontab: its parser checks what optsync writes; its reader is not used -----------
+
+
+def test_a_planned_time_cron_would_refuse_stops_the_install_and_writes_nothing(
+    crontab: Path, monkeypatch
+):
+    from optsync.schedule import cron
+    from optsync.schedule.planner import CronSpec
+
+    before = crontab.read_bytes()
+    monkeypatch.setattr(cron, "plan_cron", lambda schedule: [CronSpec("61", "*", "*", "*", "*")])
+    with pytest.raises(OptsyncError, match="'61 \\* \\* \\* \\*' .* is not valid cron syntax"):
+        CronBackend(crontab).install([entry("1")], ID)
+    assert crontab.read_bytes() == before
+
+
+def test_every_time_the_planner_writes_passes_python_crontabs_parser(crontab: Path):
+    from crontab import CronSlices
+
+    schedules = [Schedule(), Schedule(start=8 * 60 + 10, end=17 * 60 + 50, every=25,
+                                      days=parse_days("mon-fri")),
+                 Schedule(start=22 * 60, end=2 * 60, every=45, days=parse_days("sat-sun"))]
+    block = render_block([entry(str(n), schedule=s) for n, s in enumerate(schedules, 1)], ID)
+    specs = [" ".join(line.split()[:5]) for line in block.splitlines() if not line.startswith("#")]
+    assert len(specs) >= 3 and all(CronSlices.is_valid(spec) for spec in specs)
+
+
+def test_a_user_crontab_that_is_not_utf8_is_kept_byte_for_byte_where_python_crontab_fails(
+    fake_crontab, monkeypatch
+):
+    import crontab
+
+    program, store = fake_crontab
+    store.write_bytes(FOREIGN.encode() + "# kopia zapasowa o 3:00 (Zażółć)\n".encode("cp1250"))
+    before = store.read_bytes()
+    monkeypatch.setattr(crontab, "CRON_COMMAND", str(program))
+    with pytest.raises(UnicodeDecodeError):
+        crontab.CronTab(user=True)  # why optsync reads the crontab itself (see cron.py)
+    backend = CronBackend(crontab_command=str(program))
+    assert backend.install([entry("1")], ID) is True
+    assert store.read_bytes().startswith(before)
+    assert backend.uninstall(ID) is True
+    assert store.read_bytes() == before
