@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from typing import Annotated, Optional
 
 import typer
 
 from optsync import output
 from optsync.apps import EXPORT_ENTITIES, IMPORT_ENTITIES
-from optsync.cli.common import ctx_of
+from optsync.cli import render
+from optsync.cli.common import ctx_of, known_fault
 from optsync.errors import BadInput, ExitCode, OptsyncError
+from optsync.sync.options import PassOptions
 
 ENTITIES = tuple(dict.fromkeys(EXPORT_ENTITIES + IMPORT_ENTITIES))
 
@@ -62,8 +65,6 @@ def run(
                        f"Use one of {', '.join(ENTITIES)}, for example --entity products")
     if wait < 0:
         raise BadInput(f"--wait {wait} is negative", "Use seconds, for example --wait 60")
-    from optsync.sync.engine import PassOptions
-
     state = ctx_of(ctx).state(create=False)
     if company_key is not None:
         company = _company_by_key(state, company_key)
@@ -77,15 +78,15 @@ def run(
 
 def _company_by_key(state, key: str) -> str:
     """The name of the company whose key (its number) OS entries gave; unknown: exit 2."""
-    from optsync.state import config as cfg
+    from optsync.services.start import company_by_key  # start-up time: the cron path
 
-    found = [c for c in cfg.list_companies(state) if str(c.id) == key.strip()]
-    if not found:
+    found = company_by_key(state, key)
+    if found is None:
         raise BadInput(
             f"--company-key {key!r} names no registered company",
             "Run 'optsync schedule install' to rewrite the OS entries",
         )
-    return found[0].name
+    return found.name
 
 
 def _progress(opts, *, enabled: bool, console=None):
@@ -94,10 +95,9 @@ def _progress(opts, *, enabled: bool, console=None):
     Each step gets a line with rows done, the total where it is cheap to know (a first export
     of products or customers), the rate and the time left; a finished step leaves its summary.
     """
-    from contextlib import nullcontext
-
     if not enabled:
         return nullcontext()
+    # start-up time: rich's progress display loads only on a terminal
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -141,51 +141,26 @@ def _progress(opts, *, enabled: bool, console=None):
 
 
 def _run(state, opts, company, due, trigger, *, json: bool, people: bool) -> None:
-    from optsync.sync.engine import run_company
-
     if company is not None:
-        try:
-            result = run_company(state, company, opts)
-        except OptsyncError as exc:
-            if json and getattr(exc, "run", None) is not None:
-                output.emit_json(exc.run.as_json())  # type: ignore[attr-defined]
-            raise
-        if json:
-            output.emit_json(result.as_json())
-            if result.status == "skipped" and result.reason == "locked":
-                _summary(result)  # stdout stays JSON; stderr (cron.log) still says why
-        elif people:
-            _summary(result)
-        if result.status == "skipped":
-            raise typer.Exit(int(ExitCode.LOCKED) if result.reason == "locked" else 0)
-        if result.status != "ok":
-            raise typer.Exit(1)
+        _run_one(state, opts, company, json=json, people=people)
         return
+    # start-up time: the pass machinery (Optima reader, writer, endpoints) loads for a pass
+    from optsync.services import passes
 
-    from optsync.sync.due import all_companies, due_companies
-
-    chosen = due_companies(state) if due else all_companies(state)
+    chosen = passes.to_run(state, due=due)
     results = []
     failed = False
-    for comp in chosen:
-        try:
-            result = run_company(state, comp.name, opts, company=comp)
-        except Exception as exc:  # one company's failure never stops the others
-            from optsync.cli.common import known_fault
-
-            known = exc if isinstance(exc, OptsyncError) else known_fault(exc)
-            what = known.message if known is not None else f"unexpected {type(exc).__name__}"
-            output.info(output.error_line(f"{comp.name}: {what}"))
-            result = getattr(exc, "run", None)
-            if result is None:  # failed outside the pass itself, e.g. the state database
-                from optsync.state import runs
-
-                result = runs.start(state, comp.id, comp.name, trigger, status="failed",
-                                    reason="error")
-        results.append(result)
-        failed = failed or result.status in ("partial", "failed")
+    for done in passes.run_each(state, chosen, opts):
+        if done.error is not None:
+            known = done.error if isinstance(done.error, OptsyncError) else known_fault(done.error)
+            what = known.message if known is not None else f"unexpected {type(done.error).__name__}"
+            output.info(output.error_line(f"{done.company}: {what}"))
+        if done.run is None:
+            continue  # not even a failed run could be recorded: its error follows
+        results.append(done.run)
+        failed = failed or done.run.status in ("partial", "failed")
         if people:
-            _summary(result)
+            render.pass_summary(done.run)
     if json:
         output.emit_json([r.as_json() for r in results])
     elif people and not chosen:
@@ -194,25 +169,33 @@ def _run(state, opts, company, due, trigger, *, json: bool, people: bool) -> Non
         raise typer.Exit(1)
 
 
-def _summary(result) -> None:
-    """The one line a pass leaves for people (and in cron.log)."""
+def _run_one(state, opts, company: str, *, json: bool, people: bool) -> None:
+    """One company's pass: its JSON or summary, and the exit code its outcome calls for."""
+    result = None
+    if opts.scheduled:  # cron's start outside the window ends here, before the pass loads
+        from optsync.services.start import skipped_outside_window  # start-up time: cron path
+
+        result = skipped_outside_window(state, company, opts.trigger)
+    if result is None:
+        # start-up time: the pass machinery (Optima reader, writer, endpoints) loads for a pass
+        from optsync.services import passes
+
+        done = passes.run_one(state, company, opts)
+        if done.error is not None:
+            if json and done.run is not None:
+                output.emit_json(done.run.as_json())
+            raise done.error
+        result = done.run
+    if json:
+        output.emit_json(result.as_json())
+        if result.status == "skipped" and result.reason == "locked":
+            render.pass_summary(result)  # stdout stays JSON; stderr (cron.log) still says why
+    elif people:
+        render.pass_summary(result)
     if result.status == "skipped":
-        output.info(f"{result.company}: skipped ({result.reason})")
-        return
-    steps = result.steps
-    written = sum(s["written"] for s in steps)
-    rejected = sum(s["rejected"] for s in steps)
-    failed = sum(1 for s in steps if s["status"] == "failed")
-    took = (result.finished_at - result.started_at).total_seconds() if result.finished_at else 0
-    line = (f"{result.company}: {result.status} (run {result.id}, "
-            f"{len(steps)} steps, {written} written, {rejected} rejected")
-    if failed:
-        line += f", {failed} failed"
-    output.info(line + f", {took:.1f} s)")
-    for s in steps:
-        if s["status"] == "failed":
-            output.info(f"  {s['direction']} {s['entity']} ({s['integration']}) failed: "
-                        f"{s['error']}")
+        raise typer.Exit(int(ExitCode.LOCKED) if result.reason == "locked" else 0)
+    if result.status != "ok":
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from optsync import output
+from optsync.cli import render
 from optsync.cli.common import ctx_of
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
@@ -38,7 +39,7 @@ def demo(
     reset: Annotated[bool, typer.Option("--reset", help="Start the demo afresh.")] = False,
 ) -> None:
     """Build the embedded demo (SQLite) in <home>/demo and run a pass of each company."""
-    from optsync.demo import run_demo
+    from optsync.demo.world import run_demo
 
     raise typer.Exit(run_demo(ctx_of(ctx).home, reset=reset))
 
@@ -53,27 +54,27 @@ def status(
     ] = False,
 ) -> None:
     """Show the state of scheduled passes: OS entries, cron daemon, last and next pass."""
-    from optsync.services.status import collect, render, tell
+    from optsync.services.status import collect  # start-up time: loaded by this command only
 
     report = collect(ctx_of(ctx).state(create=False))
     if json:
         output.emit_json(report.as_json())
     else:
-        render(report)
-    tell(report)
+        render.status_report(report)
+    render.status_problems(report)
     if check and report.problems:
         raise typer.Exit(1)
 
 
 def doctor(ctx: typer.Context, json: JsonOpt = False) -> None:
     """Check what a new installation needs and say how to fix each problem."""
-    from optsync.services.doctor import render, run_checks
+    from optsync.services.doctor import run_checks  # start-up time: loaded by this command only
 
     checks = run_checks(ctx_of(ctx).state(create=False))
     if json:
         output.emit_json([c.as_json() for c in checks])
     else:
-        render(checks)
+        render.doctor_checks(checks)
     if any(c.status == "fail" for c in checks):
         raise typer.Exit(1)
 

@@ -125,35 +125,3 @@ def optsync_command() -> list[str]:
 
 
 Runner = Callable[[list[str]], "CompletedProcess[str] | Any"]
-
-
-def resolve_backend(
-    name: str,
-    *,
-    crontab_file: Path | None = None,
-    runner: Runner | None = None,
-    run_as: tuple[str, str] | None = None,
-) -> SchedulerBackend:
-    """The backend called ``name`` (auto, cron, windows, external); auto picks by OS."""
-    import os
-
-    if name == "auto":
-        name = "windows" if os.name == "nt" else "cron"
-    # Imported here so the cron path never loads the Windows backend, and back.
-    if name == "cron":
-        from optsync.schedule.cron import CronBackend
-
-        return CronBackend(crontab_file)
-    if name == "windows":
-        from optsync.schedule.windows import WindowsBackend
-
-        account = {"run_as": run_as[0], "password": run_as[1]} if run_as else {}
-        return WindowsBackend(runner, **account) if runner else WindowsBackend(**account)
-    if name == "external":
-        from optsync.schedule.external import ExternalBackend
-
-        return ExternalBackend()
-    raise BadInput(
-        f"--backend {name!r} is not a scheduler backend",
-        "Use --backend auto, cron, windows or external",
-    )

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from optsync.errors import OptsyncError, Unreachable
+from optsync.home import default_home
 from optsync.schedule.backend import Entry, SchedulerBackend, check_token
 from optsync.schedule.planner import plan_cron
 
@@ -151,8 +152,6 @@ def home_of_line(line: str) -> str | None:
             return words[index + 1]
         if word == "run":
             break
-    from optsync.home import default_home
-
     return str(default_home())
 
 

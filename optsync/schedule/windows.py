@@ -29,6 +29,7 @@ reformats the XML it returns, and prints non-ASCII text in the console code page
 from __future__ import annotations
 
 import csv
+import getpass
 import hashlib
 import os
 import re
@@ -42,7 +43,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from optsync.errors import BadInput, OptsyncError
+from optsync.errors import BadInput, OptsyncError, Unreachable
 from optsync.schedule.backend import Entry, Runner, SchedulerBackend, check_token
 from optsync.schedule.model import format_days, format_hhmm
 
@@ -62,8 +63,6 @@ def run_schtasks(argv: list[str]) -> subprocess.CompletedProcess[str]:
             argv, capture_output=True, text=True, encoding=encoding, errors="replace", check=False
         )
     except FileNotFoundError:
-        from optsync.errors import Unreachable
-
         raise Unreachable(
             "schtasks is not available on this machine",
             "Use --backend windows on Windows; elsewhere --backend cron or external",
@@ -103,8 +102,6 @@ class Principal:
 
 def current_user() -> str:
     r"""``DOMAIN\user`` of whoever runs optsync (the user name alone off Windows)."""
-    import getpass
-
     user = os.environ.get("USERNAME") or getpass.getuser()
     domain = os.environ.get("USERDOMAIN")
     return f"{domain}\\{user}" if domain and os.name == "nt" else user

@@ -1,7 +1,8 @@
 """Configuration changes: operator, companies, integrations, schedules.
 
 Each change is validated before anything is written, logged (category ``config``), and
-followed by a reconcile of the OS entries (the seed's service restart).
+followed by a reconcile of the OS entries: what restarting Comarch's automat service after a
+change of its parameters does.
 """
 
 from __future__ import annotations
@@ -10,11 +11,17 @@ from dataclasses import dataclass, field
 
 from optsync import dburl
 from optsync.apps import APPS, EXPORT_ENTITIES, IMPORT_ENTITIES, parse_entities
-from optsync.errors import BadInput, OptsyncError
+from optsync.endpoints import endpoint_kind, load_endpoint
+from optsync.errors import BadInput, OptsyncError, Unreachable
+from optsync.names import check_name, name_problem, printable
+from optsync.optima.choices import check_settings
+from optsync.optima.operator import read_companies
 from optsync.schedule.model import Schedule, parse_days, parse_every, parse_hhmm
-from optsync.secrets import split_secret
+from optsync.secrets import mask_url, split_secret
+from optsync.services.schedules import reconcile, schedule_json
 from optsync.state import config as cfg
 from optsync.state import logs
+from optsync.state import tables as t
 from optsync.state.db import State
 
 
@@ -28,8 +35,6 @@ class Outcome:
 
 
 def _after_change(state: State, outcome: Outcome) -> Outcome:
-    from optsync.services.schedules import reconcile
-
     note, warning = reconcile(state)
     if note:
         outcome.notes.append(note)
@@ -40,8 +45,6 @@ def _after_change(state: State, outcome: Outcome) -> Outcome:
 
 def check_company_name(name: str, what: str = "company name") -> str:
     """The name rule of :mod:`optsync.names` for a company (exit 2 naming ``what``)."""
-    from optsync.names import check_name
-
     return check_name(name, what, "'Demo Sp. z o.o.'")
 
 
@@ -114,9 +117,7 @@ def add_company(
 
 
 def discover(state: State, config_db: str, *, dry_run: bool = False) -> Outcome:
-    """Register every active company of an Optima configuration database (SPEC 2.2)."""
-    from optsync.optima.operator import read_companies
-
+    """Register every active company of an Optima configuration database."""
     config_db = dburl.absolute(dburl.validate(config_db, "--config-db"))
     dburl.connect_check(config_db, "configuration database")
     engine = dburl.engine_for(config_db)
@@ -126,9 +127,6 @@ def discover(state: State, config_db: str, *, dry_run: bool = False) -> Outcome:
     except OptsyncError:
         raise
     except Exception as exc:
-        from optsync.errors import Unreachable
-        from optsync.secrets import mask_url
-
         raise Unreachable(
             f"the configuration database {mask_url(config_db)} has no readable CDN.Bazy "
             f"({type(exc).__name__})",
@@ -136,8 +134,6 @@ def discover(state: State, config_db: str, *, dry_run: bool = False) -> Outcome:
         ) from None
     finally:
         engine.dispose()
-
-    from optsync.names import name_problem, printable
 
     results = []
     skipped: list[str] = []
@@ -209,8 +205,6 @@ def rename_company(state: State, old: str, new: str) -> Outcome:
             f"company {new!r} already exists",
             "Choose another name, or 'optsync company remove' that company first",
         )
-    from optsync.names import printable
-
     with state.engine.begin() as conn:
         cfg.update_company(conn, company.id, {"name": new})
         logs.write(
@@ -227,8 +221,6 @@ def add_integration(
     export: str | None = None, import_: str | None = None, price_list: int | None = None,
     warehouse: str | None = None,
 ) -> Outcome:
-    from optsync.endpoints import endpoint_kind
-
     company = cfg.get_company(state, company_name)
     if app not in APPS:
         raise BadInput(f"--app {app!r} is not known", f"Use one of {', '.join(APPS)}")
@@ -242,8 +234,6 @@ def add_integration(
         )
     if warehouse is not None and not warehouse.strip():
         raise BadInput("--warehouse is empty", "Give a Mag_Symbol, for example --warehouse MAG")
-    from optsync.names import check_name
-
     name = check_name(app if name is None else name, "--name", "--name eshop")
     if not endpoint.strip():
         raise BadInput("--endpoint is empty", "Use a database URL or a folder path")
@@ -286,8 +276,6 @@ def _check_settings(state: State, company: cfg.Company, price_list: int | None,
     options = [f"--price-list {price_list}" if price_list is not None else "",
                f"--warehouse {warehouse}" if warehouse is not None else ""]
     what = " and ".join(o for o in options if o)
-    from optsync.optima.choices import check_settings
-
     try:
         problems = check_settings(company.real_db_url(state), price_list, warehouse)
     except OptsyncError as exc:
@@ -304,8 +292,6 @@ def _check_settings(state: State, company: cfg.Company, price_list: int | None,
 
 
 def _endpoint_warning(endpoint: str) -> str | None:
-    from optsync.endpoints import load_endpoint
-
     try:
         ep = load_endpoint(endpoint)
         try:
@@ -336,8 +322,6 @@ def remove_integration(state: State, company_name: str, name: str) -> Outcome:
 
 def rename_integration(state: State, company_name: str, old: str, new: str) -> Outcome:
     """Give an integration a new name; its settings and sync state stay."""
-    from optsync.names import check_name, printable
-
     company = cfg.get_company(state, company_name)
     found = [i for i in cfg.list_integrations(state, company) if i.name == old]
     if not found:
@@ -349,8 +333,6 @@ def rename_integration(state: State, company_name: str, old: str, new: str) -> O
     if any(i.name == new for i in cfg.list_integrations(state, company)):
         raise BadInput(f"the company already has an integration named {new!r}",
                        "Choose another name")
-    from optsync.state import tables as t
-
     with state.engine.begin() as conn:
         conn.execute(t.integrations.update().where(t.integrations.c.id == found[0].id)
                      .values(name=new))
@@ -391,10 +373,3 @@ def set_schedule(
             company=company.name, data=schedule_json(new), conn=conn,
         )
     return _after_change(state, Outcome(notes=[f"schedule of {company.name!r} saved"]))
-
-
-def schedule_json(s: Schedule) -> dict:
-    return {
-        "enabled": s.enabled, "from": s.from_text, "to": s.to_text, "every": s.every,
-        "days": s.day_names,
-    }

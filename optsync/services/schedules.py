@@ -14,6 +14,7 @@ Entries of this install id naming another home are never touched, unless
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,12 +22,17 @@ from pathlib import Path
 from sqlalchemy import select
 
 from optsync.errors import BadInput, ConfigError
-from optsync.home import hostname, is_default_home
-from optsync.schedule.backend import Entry, SchedulerBackend, optsync_command, resolve_backend
+from optsync.home import hostname, is_default_home, read_settings
+from optsync.names import name_problem
+from optsync.schedule.backend import Entry, SchedulerBackend, optsync_command
+from optsync.schedule.model import Schedule
+from optsync.schedule.registry import auto_name, resolve_backend
+from optsync.services.hints import hint
 from optsync.state import config as cfg
 from optsync.state import logs
 from optsync.state import tables as t
 from optsync.state.db import State, utcnow
+from optsync.state.runs import last_runs
 
 USER_CRONTAB = "user crontab"
 
@@ -61,8 +67,6 @@ def command_for(state: State, company: cfg.Company, *, by_key: bool = False) -> 
     rule, and every Windows task (Task Scheduler expands ``%NAME%`` and has no escape), name
     it by its key instead.
     """
-    from optsync.names import name_problem
-
     argv = optsync_command()
     if not is_default_home(state.home):
         argv += ["--home", str(state.home)]
@@ -92,8 +96,6 @@ def entries(state: State, backend: str = "cron") -> list[Entry]:
 
 def same_home(written: str, home: Path) -> bool:
     """Whether a home named in an entry is ``home`` (the same folder, by any spelling)."""
-    import os
-
     if os.path.normcase(os.path.realpath(written)) == os.path.normcase(os.path.realpath(home)):
         return True
     try:
@@ -120,10 +122,8 @@ def ownership_problem(state: State, target: str, owner: str) -> str:
 
 
 def take_over_hint(state: State, backend: str, crontab: Path | None) -> str:
-    from optsync.services.status import hint
-
     args = ["schedule", "install", "--take-over"]
-    if backend not in ("auto", resolve_backend("auto").name):
+    if backend not in ("auto", auto_name()):
         args += ["--backend", backend]
     if crontab is not None:
         args += ["--crontab", str(crontab)]
@@ -216,10 +216,6 @@ def install(
 
 def environment_warnings(state: State) -> list[str]:
     """What this shell has that OS entries will not: cron and Task Scheduler pass no OPTSYNC_*."""
-    import os
-
-    from optsync.home import read_settings
-
     warnings = []
     env_url = os.environ.get("OPTSYNC_STATE_URL")
     if env_url and read_settings(state.home).get("state_url") != env_url:
@@ -351,17 +347,11 @@ def _password_account(backend: SchedulerBackend, install_id: str) -> str | None:
 
 
 def _run_as_hint(state: State, account: str) -> str:
-    from optsync.services.status import hint
-
     return hint(state, "schedule", "install", "--backend", "windows", "--run-as", account)
 
 
 def schedule_rows(state: State, now: datetime | None = None) -> list[dict]:
-    """``schedule list``: every company, those without a schedule as disabled (SPEC 2.9)."""
-    from optsync.services.config import schedule_json
-    from optsync.schedule.model import Schedule
-    from optsync.state.runs import last_runs
-
+    """``schedule list``: every company, those without a schedule as disabled."""
     now = now or datetime.now().astimezone()
     schedules = cfg.get_schedules(state)
     last = last_runs(state)
@@ -376,3 +366,11 @@ def schedule_rows(state: State, now: datetime | None = None) -> list[dict]:
             "next_run": nxt.isoformat(timespec="seconds") if nxt else None,
         })
     return rows
+
+
+def schedule_json(s: Schedule) -> dict:
+    """A schedule as ``schedule list --json`` and the config log show it."""
+    return {
+        "enabled": s.enabled, "from": s.from_text, "to": s.to_text, "every": s.every,
+        "days": s.day_names,
+    }

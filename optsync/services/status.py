@@ -1,4 +1,4 @@
-"""``optsync status``: the service section, collected as data and drawn for people.
+"""``optsync status``: the service section, collected as data (the CLI draws it).
 
 The service section: OS entries, the cron daemon, and each company's passes.
 
@@ -17,19 +17,23 @@ that file runs it).
 
 from __future__ import annotations
 
-import os
-import shlex
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from optsync.home import hostname, is_default_home
-from optsync.services import schedules as service
-from optsync.schedule.backend import Entry, resolve_backend
+from optsync.home import hostname
+from optsync.schedule.backend import Entry
 from optsync.schedule.daemon import START_HINT, cron_daemon_running
-from optsync.state.db import State
+from optsync.schedule.registry import auto_name
+from optsync.secrets import redact
+from optsync.services import schedules as service
+from optsync.services.hints import hint
+from optsync.state import config as cfg
+from optsync.state import logs
+from optsync.state.db import State, iso
+from optsync.state.locks import holder
+from optsync.state.runs import last_runs, settle_interrupted
 
 
 @dataclass
@@ -53,21 +57,11 @@ class Report:
         }
 
 
-def hint(state: State, *args: str) -> str:
-    """A quoted optsync command line for a message, with ``--home`` when a shell needs it."""
-    argv = ["optsync"]
-    env_home = os.environ.get("OPTSYNC_HOME")
-    if not is_default_home(state.home) and not (
-        env_home and Path(env_home).expanduser().absolute() == state.home
-    ):
-        argv += ["--home", str(state.home)]
-    text = shlex.join([*argv, *args])
-    return f'"{text}"' if "'" in text else f"'{text}'"
 
 
 def _install_hint(state: State, backend: str, target: str) -> str:
     args = ["schedule", "install"]
-    if backend != resolve_backend("auto").name:
+    if backend != auto_name():
         args += ["--backend", backend]
     if backend == "cron" and target != service.USER_CRONTAB:
         args += ["--crontab", target]
@@ -93,7 +87,7 @@ def collect(
         targets = [(r.backend, r.target) for r in records if r.host == here]
     in_use = (
         targets[0][0] if targets else records[0].backend if records
-        else resolve_backend("auto").name
+        else auto_name()
     )
     report = Report(
         host=here, backend=in_use, installs=[_install_json(r) for r in records],
@@ -110,8 +104,6 @@ def collect(
 
 
 def _install_json(record: service.InstallRecord) -> dict[str, Any]:
-    from optsync.state.runs import iso
-
     return {
         "host": record.host, "backend": record.backend, "target": record.target,
         "installed_at": iso(record.installed_at), "entries": record.entries,
@@ -133,8 +125,6 @@ def _check_targets(
             installed = chosen.installed(install_id)
             planned = chosen.render(service.entries(state, chosen.name), install_id)
         except Exception as exc:  # noqa: BLE001 - reported, never a crash of status
-            from optsync.secrets import redact
-
             first = (str(getattr(exc, "what", "") or exc).splitlines() or [""])[0]
             report.problems.append(
                 f"cannot read the entries in {target} ({name}): {redact(first)}; "
@@ -205,10 +195,6 @@ def _daemon_problem(report: Report, cron_targets: list[str]) -> None:
 
 
 def _companies(state: State, report: Report) -> list[dict[str, Any]]:
-    from optsync.state import config as cfg
-    from optsync.state.locks import holder
-    from optsync.state.runs import iso, last_runs, settle_interrupted
-
     now = datetime.now().astimezone()
     schedules = cfg.get_schedules(state)
     gone = {r.id: r for r in settle_interrupted(state)}
@@ -263,8 +249,6 @@ def _resends(state: State, run_id: int | None) -> list[str]:
     """Why a run sent everything again to an endpoint (from its warnings in the log)."""
     if run_id is None:
         return []
-    from optsync.state import logs
-
     found = []
     for record in logs.query(state, category="sync", run_id=run_id, min_level="warning",
                              limit=200):
@@ -272,51 +256,3 @@ def _resends(state: State, run_id: int | None) -> list[str]:
         if data.get("event") == "resend":
             found.append(f"integration {data.get('integration')}: {data.get('reason')}")
     return found
-
-
-def _yes_no(value: bool | None, yes: str, no: str, unknown: str) -> str:
-    return unknown if value is None else yes if value else no
-
-
-def render(report: Report) -> None:
-    """Draw the report for people: a summary and a table of companies on stdout."""
-    from optsync import output
-
-    installs = [
-        f"{i['host']}: {i['backend']} in {i['target']} ({i['entries']} entries, "
-        f"{i['installed_at']})"
-        for i in report.installs
-    ]
-    lines = [
-        f"host:        {report.host}",
-        f"backend:     {report.backend}",
-        "installed:   " + ("\n             ".join(installs) if installs else "nothing"),
-        "entries:     " + _yes_no(report.in_sync, "in step with the schedules",
-                                  "differ from the schedules", "not installed on this host"),
-    ]
-    if report.backend == "cron":
-        lines.append("cron daemon: " + _yes_no(report.daemon_running, "running",
-                                               "not running", "unknown"))
-    sys.stdout.write("\n".join(lines) + "\n")
-    output.table(
-        None, ["company", "enabled", "last pass", "next pass", "running now"],
-        [
-            (c["name"], "yes" if c["enabled"] else "no",
-             f"{c['last_run']['started_at']} {c['last_run']['status']}" if c["last_run"]
-             else "never",
-             c["next_run"] or "",
-             f"run {c['running']['run_id']} on {c['running']['host']} "
-             f"(pid {c['running']['pid']})" if c["running"] else "")
-            for c in report.companies
-        ],
-    )
-
-
-def tell(report: Report) -> None:
-    """Problems and notes for people, on stderr (also under ``--json``)."""
-    from optsync import output
-
-    for problem in report.problems:
-        output.info(f"optsync: problem: {problem}")
-    for note in report.notes:
-        output.info(f"optsync: note: {note}")

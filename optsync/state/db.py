@@ -20,6 +20,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso(ts: datetime | None) -> str | None:
+    """A stored time as ISO 8601 in UTC to the second (a naive one is taken as UTC)."""
+    if ts is None:
+        return None
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).isoformat(timespec="seconds")
+
+
 def _v1(conn: Connection) -> None:
     """Configuration, runs, logs and sync state."""
     t.metadata.create_all(

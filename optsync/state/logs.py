@@ -10,8 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select
 
 from optsync.state import tables as t
-from optsync.state.db import State, utcnow
-from optsync.state.runs import iso
+from optsync.state.db import State, iso, utcnow
 
 LEVELS = ("debug", "info", "warning", "error")
 CATEGORIES = ("sync", "schedule", "config")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -19,16 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from optsync.errors import OptsyncError
 from optsync.home import hostname
+from optsync.state import locks, logs
 from optsync.state import tables as t
-from optsync.state.db import State, utcnow
-
-
-def iso(ts: datetime | None) -> str | None:
-    if ts is None:
-        return None
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC).isoformat(timespec="seconds")
+from optsync.state.db import State, iso, utcnow
 
 
 @dataclass
@@ -139,8 +132,6 @@ def settle_interrupted(state: State, company_id: int | None = None, *,
     of that company can still be working. Each run found is logged once (by whoever changes
     it); when the state database cannot be written, the runs are still returned as found.
     """
-    from optsync.state import locks, logs
-
     q = select(t.runs).where(t.runs.c.status == "running")
     if company_id is not None:
         q = q.where(t.runs.c.company_id == company_id)

@@ -11,37 +11,33 @@ endpoint is marked with this run. One failing step does not stop the others.
 
 from __future__ import annotations
 
+import shlex
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
+from optsync import dburl
+from optsync.dburl import database_name
+from optsync.endpoints import load_endpoint
+from optsync.endpoints.records import ENTITY_KEYS
 from optsync.errors import ConfigError, ExitCode, OptsyncError, Unreachable
+from optsync.optima.choices import setting_problems
+from optsync.optima.operator import OperatorInfo, check_operator
+from optsync.optima.tables import tables_for
+from optsync.optima.writer import OptimaWriter
 from optsync.secrets import redact
 from optsync.state import config as cfg
-from optsync.state import locks, logs, runs
+from optsync.state import locks, logs, runs, syncstate
 from optsync.state.db import State
+from optsync.sync import identity
+from optsync.sync.due import still_due
+from optsync.sync.export import ExportJob, key_function, key_values, run_export
+from optsync.sync.imports import ImportJob, run_import
+from optsync.sync.options import PassOptions
 from optsync.sync.steps import Step, run_status
+from optsync.sync.window import skip_outside_window
 
-
-@dataclass
-class PassOptions:
-    trigger: str = "manual"  # manual | scheduled | due
-    scheduled: bool = False
-    dry_run: bool = False
-    full: bool = False
-    only: str | None = None  # export | import
-    entities: set[str] = field(default_factory=set)
-    wait: float = 0.0
-    on_start: Callable[[str], None] | None = None  # progress for people: a step begins
-    on_step: Callable[[Step], None] | None = None  # progress for people: a step ended
-    # progress for people within a long step: (entity, rows done, total when cheap to know)
-    on_rows: Callable[[str, int, int | None], None] | None = None
-
-    @property
-    def complete(self) -> bool:
-        """Whether this pass does everything a scheduled one would (and so serves --due)."""
-        return not (self.dry_run or self.only or self.entities)
+__all__ = ["PassOptions", "PassOutcome", "run_company", "run_pass"]
 
 
 def _log(state: State, level: str, message: str, company: str, run_id: int | None = None,
@@ -58,36 +54,52 @@ def _skip(state: State, company: cfg.Company, opts: PassOptions, reason: str,
     return run
 
 
+@dataclass
+class PassOutcome:
+    """A pass as recorded (ok, partial, failed, skipped) and what stopped it, if anything did."""
+
+    run: runs.Run
+    error: Exception | None = None  # a pass that could not start, or that broke off
+
+
 def run_company(state: State, name: str, opts: PassOptions, *, now: datetime | None = None,
                 company: cfg.Company | None = None) -> runs.Run:
-    """Run (or skip) one pass of a company; raise for what stops it before it starts."""
+    """Run (or skip) one pass of a company; raise for what stopped it (recorded already)."""
+    outcome = run_pass(state, name, opts, now=now, company=company)
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.run
+
+
+def run_pass(state: State, name: str, opts: PassOptions, *, now: datetime | None = None,
+             company: cfg.Company | None = None) -> PassOutcome:
+    """Run (or skip) one pass of a company; what stops it is recorded and returned, not raised.
+
+    An unknown company raises (nothing to record it under), and so does an interrupt
+    (Ctrl-C), after the run is recorded as failed.
+    """
     company = company or cfg.get_company(state, name)
     if opts.scheduled:
-        schedule = cfg.get_schedule(state, company.id)
-        now = now or datetime.now().astimezone()
-        if schedule is None or not schedule.in_window(now):
-            why = "no enabled schedule" if schedule is None or not schedule.enabled else (
-                "outside its window or days")
-            return _skip(state, company, opts, "not-scheduled", why)
+        skipped = skip_outside_window(state, company, opts.trigger, now)
+        if skipped is not None:
+            return PassOutcome(skipped)
 
     try:
         op_info, integrations = _preflight(state, company)
     except OptsyncError as exc:
-        _refused(state, company, opts, exc)
-        raise
+        return PassOutcome(_refused(state, company, opts, exc), exc)
 
     lease = locks.acquire(state, company.id, opts.wait)
     if lease is None:
         held = locks.holder(state, company.id)
         where = f" by pid {held.pid} on {held.host}" if held else ""
-        return _skip(state, company, opts, "locked", f"another pass holds the lock{where}")
+        return PassOutcome(_skip(state, company, opts, "locked",
+                                 f"another pass holds the lock{where}"))
     try:
-        if opts.trigger == "due":
-            from optsync.sync.due import still_due
-
-            if not still_due(state, company):  # served by another host since it was chosen
-                return _skip(state, company, opts, "locked",
-                             "another pass served it since it was found due")
+        if opts.trigger == "due" and not still_due(state, company):
+            # served by another host since it was chosen
+            return PassOutcome(_skip(state, company, opts, "locked",
+                                     "another pass served it since it was found due"))
         runs.settle_interrupted(state, company.id, holding=True)
         locked_at = time.time()  # optsync's temporary files older than this are leftovers
         keep = runs.running_ids(state)  # other companies' passes may share an endpoint
@@ -106,7 +118,8 @@ def run_company(state: State, name: str, opts: PassOptions, *, now: datetime | N
             why = exc.message if isinstance(exc, OptsyncError) else type(exc).__name__
             _log(state, "error", f"pass of {company.name} failed: {redact(why)}",
                  company.name, run.id)
-            exc.run = run  # type: ignore[attr-defined]  # recorded already: --all reports it
+            if isinstance(exc, Exception):
+                return PassOutcome(run, exc)
             raise
         run.steps = [s.as_json() for s in steps]
         run.status = run_status(steps)
@@ -116,7 +129,7 @@ def run_company(state: State, name: str, opts: PassOptions, *, now: datetime | N
              {"status": run.status, "steps": len(steps),
               "written": sum(s.written for s in steps),
               "rejected": sum(s.rejected for s in steps)})
-        return run
+        return PassOutcome(run)
     finally:
         lease.release()
 
@@ -138,24 +151,21 @@ def _preflight(state: State, company: cfg.Company):
     return _check_operator(state, company, operator.acronym), integrations
 
 
-def _refused(state: State, company: cfg.Company, opts: PassOptions, exc: OptsyncError) -> None:
+def _refused(state: State, company: cfg.Company, opts: PassOptions,
+             exc: OptsyncError) -> runs.Run:
     """Record a pass that could not start as a failed run, so logs and status show it."""
     run = runs.start(state, company.id, company.name, opts.trigger, status="failed",
                      reason=REASONS.get(exc.exit_code, "error"))
     _log(state, "error", f"pass of {company.name} not started: {exc.message}", company.name,
          run.id, {"reason": run.reason})
-    exc.run = run  # type: ignore[attr-defined]
+    return run
 
 
 def _check_operator(state: State, company: cfg.Company, acronym: str):
     """The operator as Optima knows it; checked where the configuration database is known."""
-    from optsync.optima.operator import OperatorInfo, check_operator
-
     config_url = company.real_config_db_url(state)
     if config_url is None:
         return OperatorInfo(None, acronym, acronym)
-    from optsync import dburl
-
     engine = dburl.engine_for(config_url)
     try:
         with engine.connect() as conn:
@@ -181,8 +191,6 @@ def _check_operator(state: State, company: cfg.Company, acronym: str):
 
 def _database_name(url: str) -> str | None:
     """The database a company URL names (a SQLite file's stem), as CDN.Bazy lists it."""
-    from optsync.dburl import database_name
-
     return database_name(url)
 
 
@@ -198,11 +206,6 @@ class Housekeeping:
 def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration], op_info,
           run_id: int, opts: PassOptions, lease: locks.Lease,
           housekeeping: Housekeeping | None = None) -> list[Step]:
-    from optsync import dburl
-    from optsync.endpoints import load_endpoint
-    from optsync.optima.tables import tables_for
-    from optsync.optima.writer import OptimaWriter
-
     housekeeping = housekeeping or Housekeeping(time.time(), set())
     warned: set[str] = set()
 
@@ -251,8 +254,6 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
                             step = job.export(entity)
                             _note(state, company, run_id, step, opts)
                         else:
-                            from optsync.sync.imports import ImportJob, run_import
-
                             rejected: list = []
                             step = run_import(ImportJob(endpoint, writer, integ.name, entity,
                                                         dry_run=opts.dry_run,
@@ -297,8 +298,6 @@ class _IntegrationPass:
 
     def prepare(self, housekeeping: Housekeeping) -> None:
         """Leftovers, the mark, added columns and the settings, before any step."""
-        from optsync.sync import identity
-
         exports = self.integ.export
         if not self.opts.dry_run:
             try:
@@ -361,8 +360,6 @@ class _IntegrationPass:
         return "documents" if name == "document_lines" else name
 
     def _check_settings(self) -> None:
-        from optsync.optima.choices import setting_problems
-
         wanted = set(self.opts.entities) if self.opts.entities else None
         needed = [e for e in ("prices", "stock") if e in self.integ.export
                   and self.opts.only in (None, "export") and (wanted is None or e in wanted)]
@@ -375,8 +372,6 @@ class _IntegrationPass:
         except Exception as exc:  # noqa: BLE001 - the steps themselves report the database
             self.log("warning", f"price list and warehouse not checked: {_reason(exc)}")
             return
-        import shlex
-
         command = shlex.join(["optsync", "integration", "remove", self.integ.name,
                               "--company", self.company.name])
         fix = f"remove the integration ({command}) and add it again with a valid value"
@@ -385,15 +380,11 @@ class _IntegrationPass:
             self.settings[entity] = f"{problem}; {fix}"
 
     def export(self, entity: str) -> Step:
-        from optsync.sync.export import ExportJob, run_export
-
         if entity in self.settings:
             return _failed(self.integ.name, entity, "export", self.settings[entity])
         resend = entity in self.full_for
         old: set[str] = set()
         if resend and not self.opts.dry_run:
-            from optsync.sync import identity
-
             old = set(identity.forget(self.state, self.integ.id, entity))
         with self.optima.connect() as conn:
             step = run_export(ExportJob(
@@ -409,10 +400,6 @@ class _IntegrationPass:
     def _delete_stale(self, entity: str, old: set[str]) -> int:
         """After sending everything again: mark deleted what the endpoint still shows or the
         state database had sent, and Optima no longer has."""
-        from optsync.endpoints.records import ENTITY_KEYS
-        from optsync.state import syncstate
-        from optsync.sync.export import key_function, key_values
-
         key_of = key_function(entity)
         names = ENTITY_KEYS[entity]
         candidates = set(old)
@@ -433,8 +420,6 @@ class _IntegrationPass:
 
     def finish(self, planned: list[tuple[str, str]]) -> None:
         """Mark the endpoint with this run, unless a needed re-send is not complete yet."""
-        from optsync.sync import identity
-
         verdict = self.verdict
         if self.opts.dry_run or verdict is None or verdict.known is None:
             return

@@ -8,7 +8,8 @@ import pytest
 from schedule_helpers import EXAMPLES, UPDATE_GOLDEN, entry
 
 from optsync.errors import BadInput
-from optsync.schedule.backend import Entry, optsync_command, resolve_backend
+from optsync.schedule.backend import Entry, optsync_command
+from optsync.schedule.registry import resolve_backend
 from optsync.schedule.cron import CronBackend, render_block
 from optsync.schedule.external import ExternalBackend
 from optsync.schedule.model import Schedule, parse_days

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import tempfile
 from pathlib import Path
 
-from optsync.services.doctor import Check
+from crontab import CRON_COMMAND
+
 from optsync.errors import OptsyncError
-from optsync.state.db import State
-from optsync.services.status import hint
+from optsync.home import hostname, is_default_home
+from optsync.names import name_problem, printable, shell_word, suggest
+from optsync.schedule.daemon import START_HINT, cron_daemon_running
+from optsync.secrets import mask_url
+from optsync.services.doctor.check import Check
+from optsync.services.hints import hint
+from optsync.services.schedules import USER_CRONTAB, active_installs
+from optsync.state import config as cfg
+from optsync.state import tables as t
+from optsync.state.db import SCHEMA_VERSION, State
 
 INSTALL_CRON = "install cron: 'apt-get install cron' (Debian, Ubuntu) or 'dnf install cronie'"
 
@@ -43,10 +53,6 @@ def _writable(folder: Path) -> bool:
 
 def state_database(state: State) -> Check:
     """The state database opens, is upgraded, and takes a write (rolled back)."""
-    from optsync.secrets import mask_url
-    from optsync.state import tables as t
-    from optsync.state.db import SCHEMA_VERSION
-
     where = mask_url(state.url)
     try:
         state.install_id()
@@ -79,16 +85,11 @@ def scheduler(state: State | None) -> list[Check]:
 def _uses_user_crontab(state: State | None) -> bool:
     if state is None:
         return False
-    from optsync.home import hostname
-    from optsync.services.schedules import USER_CRONTAB, active_installs
-
     return any(r.host == hostname() and r.backend == "cron" and r.target == USER_CRONTAB
                for r in active_installs(state))
 
 
 def _crontab_command(state: State | None) -> Check:
-    from crontab import CRON_COMMAND  # the program the cron backend runs
-
     found = shutil.which(str(CRON_COMMAND))
     if found:
         return Check("crontab command", "ok", found)
@@ -99,8 +100,6 @@ def _crontab_command(state: State | None) -> Check:
 
 
 def _cron_daemon() -> Check:
-    from optsync.schedule.daemon import START_HINT, cron_daemon_running
-
     running = cron_daemon_running()
     if running is None:
         return Check("cron daemon", "ok", "cannot tell on this system (no /proc)")
@@ -139,9 +138,6 @@ def names(state: State) -> list[Check]:
     They keep working (OS entries name such a company by its key); each is listed with the
     command that renames it (``$'...'`` spells the characters a shell cannot show).
     """
-    from optsync.names import name_problem, printable, shell_word, suggest
-    from optsync.state import config as cfg
-
     found = []
     for company in cfg.list_companies(state):
         problem = name_problem(company.name)
@@ -166,10 +162,6 @@ def names(state: State) -> list[Check]:
 
 def _command(state: State, *words: str) -> str:
     """An optsync command line of already quoted ``words``, with --home where needed."""
-    import shlex
-
-    from optsync.home import is_default_home
-
     argv = ["optsync"]
     env_home = os.environ.get("OPTSYNC_HOME")
     if not is_default_home(state.home) and not (

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import configparser
 import os
+from ctypes.util import find_library
 from pathlib import Path
 
-from optsync.services.doctor import Check
+from sqlalchemy.engine import make_url
+
+from optsync import connstr
+from optsync.secrets import mask_url
+from optsync.services.doctor.check import Check
 
 SQLSERVER_DRIVERS = ("ODBC Driver 18 for SQL Server", "ODBC Driver 17 for SQL Server")
 INSTALL_UNIXODBC = "install unixODBC: 'apt-get install unixodbc' (Debian, Ubuntu) or " \
@@ -36,9 +41,6 @@ def _freetds_braces(sqlserver_urls: list[str]) -> list[Check]:
     The ODBC rules write a '}' inside braces as '}}' (Microsoft's driver reads one '}');
     FreeTDS 1.3 keeps both, so such a login fails there.
     """
-    from optsync import connstr
-    from optsync.secrets import mask_url
-
     found = []
     for url in sqlserver_urls:
         driver = wanted_driver(url) or ""
@@ -64,16 +66,12 @@ def is_sqlserver(url: str) -> bool:
 
 def wanted_driver(url: str) -> str | None:
     """The ODBC driver an ``odbc:`` string or ``mssql+pyodbc`` URL names, if any."""
-    from optsync import connstr
-
     try:
         if url.lower().startswith("odbc:"):
             driver = connstr.odbc_get(url[5:], "DRIVER")
             return driver.strip() if driver else None
         if connstr.kind_of(url) != "url":
             return None
-        from sqlalchemy.engine import make_url
-
         driver = make_url(url).query.get("driver")
     except Exception:  # noqa: BLE001 - not readable: nothing named (input refuses these)
         return None
@@ -81,8 +79,6 @@ def wanted_driver(url: str) -> str | None:
 
 
 def _unixodbc(needed: bool) -> Check:
-    from ctypes.util import find_library
-
     library = find_library("odbc")
     if library:
         return Check("unixODBC", "ok", f"driver manager {library} found")

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from optsync.services.doctor import Check
+from sqlalchemy import inspect
+
+from optsync.dburl import engine_for, first_line, timeout_args
+from optsync.endpoints import load_endpoint
 from optsync.errors import OptsyncError, Unreachable
+from optsync.optima.choices import check_settings
+from optsync.optima.tables import schema_for
+from optsync.secrets import mask_url
+from optsync.services.doctor.check import Check
+from optsync.services.hints import hint
 from optsync.state import config as cfg
 from optsync.state.db import State
-from optsync.services.status import hint
+from optsync.sync.identity import disagreement
 
 COMPANY_TABLES = ("Towary", "TwrCeny", "Kontrahenci", "TraNag")
 CONFIG_TABLES = ("Bazy", "Operatorzy")
@@ -26,7 +34,8 @@ def configuration(state: State) -> list[Check]:
         own = [i for i in integrations if i.company_id == company.id]
         if not own:
             checks.append(Check(
-                f"company {company.name}", "warn", "has no integrations; its passes exit 78",
+                f"company {company.name}", "warn",
+                "has no integrations, so its passes stop before doing anything (exit 78)",
                 "run " + hint(state, "integration", "add", "--company", company.name,
                               "--app", "eshop", "--endpoint", "TARGET"),
             ))
@@ -86,12 +95,6 @@ def _database(state: State, company: cfg.Company, *, config: bool) -> Check:
 
 def missing_tables(url: str, what: str, tables: tuple[str, ...]) -> list[str]:
     """The tables of ``tables`` the database lacks; Unreachable when it cannot be opened."""
-    from sqlalchemy import inspect
-
-    from optsync.dburl import engine_for, first_line, timeout_args
-    from optsync.optima.tables import schema_for
-    from optsync.secrets import mask_url
-
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):].split("?", 1)[0]
         if path and path != ":memory:" and not Path(path).exists():
@@ -114,8 +117,6 @@ def missing_tables(url: str, what: str, tables: tuple[str, ...]) -> list[str]:
 
 
 def _endpoint(state: State, integ: cfg.Integration) -> Check:
-    from optsync.endpoints import load_endpoint
-
     name = f"endpoint {integ.company}/{integ.name}"
     try:
         endpoint = load_endpoint(integ.real_endpoint(state))
@@ -127,13 +128,9 @@ def _endpoint(state: State, integ: cfg.Integration) -> Check:
     except OptsyncError as exc:
         return Check(name, "fail", exc.what, exc.fix)
     except Exception as exc:  # noqa: BLE001 - a finding, not a crash
-        from optsync.dburl import first_line
-
         first = first_line(exc, integ.real_endpoint(state))
         return Check(name, "fail", f"{integ.endpoint} cannot be used ({type(exc).__name__}: "
                      f"{first})", "check the endpoint with 'optsync integration list'")
-    from optsync.sync.identity import disagreement
-
     why = disagreement(state, integ.id, marks)
     if why is not None:
         return Check(
@@ -148,8 +145,6 @@ def _endpoint(state: State, integ: cfg.Integration) -> Check:
 
 def _settings(state: State, company: cfg.Company, integ: cfg.Integration) -> Check:
     """The integration's price list and warehouse exist in the company database."""
-    from optsync.optima.choices import check_settings
-
     name = f"settings {integ.company}/{integ.name}"
     try:
         problems = check_settings(company.real_db_url(state), integ.price_list, integ.warehouse)

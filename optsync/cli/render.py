@@ -1,0 +1,102 @@
+"""What the services return, drawn for people: lines, tables and the notes on stderr.
+
+The one place where results become text. JSON goes out through :func:`optsync.output.emit_json`
+from each command; everything a person reads is shaped here.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from optsync import output
+
+if TYPE_CHECKING:
+    from optsync.services.config import Outcome
+    from optsync.services.doctor import Check
+    from optsync.services.status import Report
+    from optsync.state.runs import Run
+
+DOCTOR_STATUSES = ("ok", "warn", "fail")
+
+
+def outcome(result: Outcome, *, quiet: bool = False) -> None:
+    """A configuration change's notes and warnings, for people (stderr)."""
+    if not quiet:
+        for note in result.notes:
+            output.info(note)
+    for warning in result.warnings:
+        output.warn(warning)
+
+
+def _yes_no(value: bool | None, yes: str, no: str, unknown: str) -> str:
+    return unknown if value is None else yes if value else no
+
+
+def status_report(report: Report) -> None:
+    """The service section for people: a summary and a table of companies on stdout."""
+    installs = [
+        f"{i['host']}: {i['backend']} in {i['target']} ({i['entries']} entries, "
+        f"{i['installed_at']})"
+        for i in report.installs
+    ]
+    lines = [
+        f"host:        {report.host}",
+        f"backend:     {report.backend}",
+        "installed:   " + ("\n             ".join(installs) if installs else "nothing"),
+        "entries:     " + _yes_no(report.in_sync, "match the schedules",
+                                  "differ from the schedules", "not installed on this host"),
+    ]
+    if report.backend == "cron":
+        lines.append("cron daemon: " + _yes_no(report.daemon_running, "running",
+                                               "not running", "unknown"))
+    sys.stdout.write("\n".join(lines) + "\n")
+    output.table(
+        None, ["company", "enabled", "last pass", "next pass", "running now"],
+        [
+            (c["name"], "yes" if c["enabled"] else "no",
+             f"{c['last_run']['started_at']} {c['last_run']['status']}" if c["last_run"]
+             else "never",
+             c["next_run"] or "",
+             f"run {c['running']['run_id']} on {c['running']['host']} "
+             f"(pid {c['running']['pid']})" if c["running"] else "")
+            for c in report.companies
+        ],
+    )
+
+
+def status_problems(report: Report) -> None:
+    """Problems and notes for people, on stderr (also under ``--json``)."""
+    for problem in report.problems:
+        output.info(f"optsync: problem: {problem}")
+    for note in report.notes:
+        output.info(f"optsync: note: {note}")
+
+
+def doctor_checks(checks: list[Check]) -> None:
+    """The checks as a table on stdout and a one-line tally on stderr."""
+    output.table(None, ["check", "status", "detail", "fix"],
+                 [(c.check, c.status.upper(), c.detail, c.fix) for c in checks])
+    tally = {s: sum(c.status == s for c in checks) for s in DOCTOR_STATUSES}
+    output.info(f"{tally['ok']} ok, {tally['warn']} warning(s), {tally['fail']} failure(s)")
+
+
+def pass_summary(result: Run) -> None:
+    """The one line a pass leaves for people (and in cron.log), and each failed step."""
+    if result.status == "skipped":
+        output.info(f"{result.company}: skipped ({result.reason})")
+        return
+    steps = result.steps
+    written = sum(s["written"] for s in steps)
+    rejected = sum(s["rejected"] for s in steps)
+    failed = sum(1 for s in steps if s["status"] == "failed")
+    took = (result.finished_at - result.started_at).total_seconds() if result.finished_at else 0
+    line = (f"{result.company}: {result.status} (run {result.id}, "
+            f"{len(steps)} steps, {written} written, {rejected} rejected")
+    if failed:
+        line += f", {failed} failed"
+    output.info(line + f", {took:.1f} s)")
+    for s in steps:
+        if s["status"] == "failed":
+            output.info(f"  {s['direction']} {s['entity']} ({s['integration']}) failed: "
+                        f"{s['error']}")
