@@ -7,6 +7,7 @@ Optima) comes back as a duplicate and is marked imported again, never written tw
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,7 +67,8 @@ def run_import(job: ImportJob, rejected: list[Rejection]) -> Step:
                 step.unchanged += 1
         batch.clear()
 
-    for inbound in job.endpoint.inbox(job.entity):
+    lost: list[BaseException] = []  # the endpoint failing mid-read: what came before counts
+    for inbound in _until_failure(job.endpoint.inbox(job.entity), lost):
         step.read += 1
         if inbound.error or inbound.record is None:
             _reject(job, step, inbound, inbound.error or "unreadable record", rejected)
@@ -84,6 +86,10 @@ def run_import(job: ImportJob, rejected: list[Rejection]) -> Step:
             step.status = "failed"
             step.error = _endpoint_problem(exc)
             return step
+    if lost:
+        step.status = "failed"
+        step.error = _endpoint_problem(lost[0])
+        return step
     if step.rejected:
         step.status = "partial"
     return step
@@ -95,6 +101,15 @@ def _reject(job: ImportJob, step: Step, inbound: Inbound, reason: str,
         job.endpoint.mark(job.entity, inbound, status="rejected", error=reason)
     step.rejected += 1
     rejected.append(Rejection(inbound.label, reason))
+
+
+def _until_failure(records: Iterator[Inbound], failures: list[BaseException]) -> Iterator[Inbound]:
+    """The endpoint's records until it fails as a whole (that failure kept in ``failures``), so
+    that the records read before it are still written, marked and counted."""
+    try:
+        yield from records
+    except Exception as exc:  # noqa: BLE001 - reported as the step's failure
+        failures.append(exc)
 
 
 def _endpoint_problem(exc: BaseException) -> str:

@@ -314,3 +314,27 @@ def test_rows_of_one_customer_in_a_file_are_not_twins_the_latest_is_considered(c
             "select Knt_Nazwa1 from Kontrahenci where Knt_Nip like '525%2248481'")]
     assert names == ["Sklep Pod Lipą s.c."]
     assert (customers / "done" / "a.jsonl").exists()
+
+
+def test_an_endpoint_failing_mid_read_fails_the_step_but_counts_what_came_before(
+    cli, shop, monkeypatch
+):
+    (shop.inbox / "a.jsonl").write_text(line(receipt(shop.code, 1)))
+    (shop.inbox / "b.jsonl").write_text(line(receipt(shop.code, 2)))
+    real = FolderEndpoint._read
+
+    def share_lost_at_b(self, entity, state):
+        if state.path.name == "b.jsonl":
+            raise OSError(112, "Host is down", str(state.path))
+        return real(self, entity, state)
+
+    monkeypatch.setattr(FolderEndpoint, "_read", share_lost_at_b)
+    step = step_of(run(cli, code=1))
+    assert (step["status"], step["read"], step["written"]) == ("failed", 1, 1)
+    assert "Host is down" in step["error"]
+    assert names(shop.inbox / "done") == ["a.jsonl"]  # what was done is filed
+
+    monkeypatch.setattr(FolderEndpoint, "_read", real)
+    again = step_of(run(cli))
+    assert (again["read"], again["written"]) == (1, 1)
+    assert imported(shop) == ["PAR/1", "PAR/2"]
