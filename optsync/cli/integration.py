@@ -42,7 +42,7 @@ def add(
                      "warehouse's stock; documents from the first active warehouse].")
     ] = None,
 ) -> None:
-    """Add an integration with the app's default flows."""
+    """Add an integrated application to a company, with its default exports and imports."""
     from optsync.services import config as manage
 
     report(manage.add_integration(

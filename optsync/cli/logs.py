@@ -51,9 +51,11 @@ def logs(
     company: Annotated[Optional[str], typer.Option(
         "--company", help="Only this company's records (its name).")] = None,
     level: Annotated[
-        Optional[str], typer.Option("--level", help="Minimum: debug, info, warning, error.")
+        Optional[str], typer.Option("--level", help="The lowest level shown: debug, info, warning "
+                                            "or error.")
     ] = None,
-    since: Annotated[Optional[str], typer.Option("--since", help="2h, 3d or an ISO time.")]
+    since: Annotated[Optional[str], typer.Option("--since", help="Only newer records: an age "
+                                                              "(2h, 3d) or an ISO date or time.")]
     = None,
     run: Annotated[Optional[int], typer.Option("--run", help="Only this run's records.")]
     = None,
