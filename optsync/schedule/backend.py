@@ -77,10 +77,6 @@ class SchedulerBackend(ABC):
     def installed(self, install_id: str) -> str:
         """What this install id owns in the target now, rendered as :meth:`render` does."""
 
-    @abstractmethod
-    def installed_keys(self, install_id: str) -> set[str]:
-        """Company keys that have entries of this install id in the target now."""
-
     def installed_homes(self, install_id: str) -> set[str]:
         """The homes this install id's entries in the target start passes of, as written."""
         return set()

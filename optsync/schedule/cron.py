@@ -187,9 +187,6 @@ class CronBackend(SchedulerBackend):
     def installed(self, install_id: str) -> str:
         return Crontab.parse(self.read(), check_token(install_id, "install id")).owned()
 
-    def installed_keys(self, install_id: str) -> set[str]:
-        return Crontab.parse(self.read(), check_token(install_id, "install id")).keys
-
     def installed_homes(self, install_id: str) -> set[str]:
         crontab = Crontab.parse(self.read(), check_token(install_id, "install id"))
         homes = set()

@@ -29,9 +29,6 @@ class ExternalBackend(SchedulerBackend):
     def installed(self, install_id: str) -> str:
         return ""
 
-    def installed_keys(self, install_id: str) -> set[str]:
-        return set()
-
     def install(self, entries: Sequence[Entry], install_id: str) -> bool:
         return False
 

@@ -305,10 +305,6 @@ class WindowsBackend(SchedulerBackend):
     def installed(self, install_id: str) -> str:
         return "".join(describe(name, self._query_xml(name)) for name in self._ours(install_id))
 
-    def installed_keys(self, install_id: str) -> set[str]:
-        prefix = f"{FOLDER}{install_id}."
-        return {name[len(prefix) :].split(" ", 1)[0] for name in self._ours(install_id)}
-
     def installed_facts(self, install_id: str) -> list[dict[str, str]]:
         """:func:`task_facts` of each task this install id has now."""
         return [task_facts(self._query_xml(name)) for name in self._ours(install_id)]

@@ -281,7 +281,9 @@ def test_disabling_one_company_deletes_only_its_task(schtasks: FakeSchtasks, tmp
         [off, CASES["mon-fri-quarter-hours"], CASES["past-midnight-sat-sun"]], ID
     )
     assert [c[1] for c in schtasks.calls if c[1] != "/Query"] == ["/Delete"]
-    assert backend.installed_keys(ID) == {"2", "3"}
+    prefix = f"\\optsync\\{ID}."
+    assert {name[len(prefix):].split(" ", 1)[0] for name in schtasks.tasks
+            if name.startswith(prefix)} == {"2", "3"}
 
 
 def test_uninstall_deletes_this_install_ids_tasks_only(schtasks: FakeSchtasks, tmp_path: Path):
