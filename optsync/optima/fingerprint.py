@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import BigInteger, Connection, Select, cast, func, literal_column, select
 
 from optsync.optima.tables import OptimaTables
 
@@ -24,7 +24,7 @@ def _weighted(value: Any, ident: Any, prime: int) -> Any:
     return func.sum(value * (ident % prime + 1))
 
 
-def prices_queries(t: OptimaTables) -> list[Select[Any]]:
+def prices_queries(t: OptimaTables, dialect_name: str = "sqlite") -> list[Select[Any]]:
     c, d, w = t.TwrCeny.c, t.DefCeny.c, t.Towary.c
     return [
         # Text columns cannot be summed: grouping by them moves a changed row between groups,
@@ -42,7 +42,20 @@ def prices_queries(t: OptimaTables) -> list[Select[Any]]:
     ]
 
 
-def stock_queries(t: OptimaTables) -> list[Select[Any]]:
+def _date_number(column: Any, dialect_name: str) -> Any:
+    """A date as a number the database can sum (which row is a pair's current one follows
+    its date, so a row dated back must move the fingerprint too)."""
+    if dialect_name == "postgresql":
+        number = func.extract("epoch", column)
+    elif dialect_name == "mssql":
+        number = cast(func.datediff(literal_column("minute"), literal_column("'2000-01-01'"),
+                                    column), BigInteger)
+    else:
+        number = func.julianday(column)
+    return func.coalesce(number, 0)
+
+
+def stock_queries(t: OptimaTables, dialect_name: str = "sqlite") -> list[Select[Any]]:
     i, m, w = t.TwrIlosci.c, t.Magazyny.c, t.Towary.c
     return [
         select(
@@ -52,6 +65,7 @@ def stock_queries(t: OptimaTables) -> list[Select[Any]]:
             _weighted(i.TwI_Rezerwacje, i.TwI_TwIId, 1013),
             _weighted(i.TwI_TwrId, i.TwI_TwIId, 1019),
             _weighted(func.coalesce(i.TwI_MagId, 0), i.TwI_TwIId, 1021),
+            _weighted(_date_number(i.TwI_Data, dialect_name), i.TwI_TwIId, 1031),
         ),
         select(func.count(), func.max(m.Mag_TS_Mod), func.max(m.Mag_MagId)),
         select(func.count(), func.max(w.Twr_TS_Mod), func.max(w.Twr_TwrId)),
@@ -61,13 +75,27 @@ def stock_queries(t: OptimaTables) -> list[Select[Any]]:
 QUERIES = {"prices": prices_queries, "stock": stock_queries}
 
 
-def fingerprint(conn: Connection, t: OptimaTables, entity: str) -> str | None:
-    """A digest of what a full read of ``entity`` depends on (None: not fingerprinted)."""
+def fingerprint(conn: Connection, t: OptimaTables, entity: str,
+                memo: dict[str, list] | None = None) -> str | None:
+    """A digest of what a full read of ``entity`` depends on (None: not fingerprinted).
+
+    ``memo`` keeps query results for the rest of one pass: prices and stock both depend on
+    the products table, whose aggregate (a scan of a wide table Optima does not index by
+    modification time) is then computed once. A result computed earlier in the pass is
+    never newer than the read that follows it, so a change it misses changes the next pass's
+    fingerprint instead.
+    """
     build = QUERIES.get(entity)
     if build is None:
         return None
     digest = hashlib.blake2b(digest_size=16)
-    for query in build(t):
-        for row in conn.execute(query):
-            digest.update(repr(tuple(row)).encode())
+    for query in build(t, conn.dialect.name):
+        key = str(query)
+        rows = memo.get(key) if memo is not None else None
+        if rows is None:
+            rows = [tuple(row) for row in conn.execute(query)]
+            if memo is not None:
+                memo[key] = rows
+        for row in rows:
+            digest.update(repr(row).encode())
     return "fp:" + digest.hexdigest()

@@ -146,6 +146,18 @@ def _raw_source(job: ExportJob, since: Any) -> _Source:
     return _Source(iter(raw), _two_as_key, row_hashes, lambda r: raw.record(r))
 
 
+_MEMO: dict[tuple[int, int], dict] = {}
+
+
+def _pass_memo(job: ExportJob) -> dict:
+    """Fingerprint results shared by the steps of one pass on one Optima database."""
+    key = (id(job.optima.engine), job.run_id)
+    if key not in _MEMO:
+        _MEMO.clear()  # an earlier pass's: never reused
+        _MEMO[key] = {}
+    return _MEMO[key]
+
+
 def _total(job: ExportJob, since: Any) -> int | None:
     """The rows a first read will bring, where one count tells it (progress display only)."""
     if job.progress is None or since is not None or job.entity not in DELETES_COUNTED:
@@ -163,7 +175,8 @@ def run_export(job: ExportJob) -> Step:
         since = watermark.since_for(mark.watermark, mark.started_utc, started, job.window)
 
     # Full-read entities: skip the read when the tables it depends on did not change.
-    current_fp = None if watermarked else fingerprint(job.optima, job.tables, job.entity)
+    current_fp = None if watermarked else fingerprint(job.optima, job.tables, job.entity,
+                                                      _pass_memo(job))
     if current_fp is not None and not job.full and mark.digest == current_fp:
         return step
 
