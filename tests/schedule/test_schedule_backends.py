@@ -9,10 +9,10 @@ from schedule_helpers import EXAMPLES, UPDATE_GOLDEN, entry
 
 from optsync.errors import BadInput
 from optsync.schedule.backend import Entry, optsync_command
-from optsync.schedule.registry import resolve_backend
 from optsync.schedule.cron import CronBackend, render_block
 from optsync.schedule.external import ExternalBackend
 from optsync.schedule.model import Schedule, parse_days
+from optsync.schedule.registry import resolve_backend
 from optsync.schedule.windows import Principal, WindowsBackend, task_xml, xml_bytes
 
 
