@@ -11,7 +11,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 python - "$work" <<'PY'
 import sys
 from pathlib import Path
-from optsync.optima.sample import create_company_db, create_config_db
+from optsync.demo.sample import create_company_db, create_config_db
 work = Path(sys.argv[1]); work.mkdir(parents=True, exist_ok=True)
 create_config_db(f"sqlite:///{work}/CDN_KNF_Konfiguracja.db",
                  [("Sklep Kwiatek Sp. z o.o.", "CDN_Kwiatek", True)],

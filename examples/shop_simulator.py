@@ -42,7 +42,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args()
 
-    from optsync.demo import shop_orders, write_shop_orders
+    from optsync.demo.world import shop_orders, write_shop_orders
 
     codes = product_codes(args.endpoint, args.optima)
     if len(codes) < 4:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from optsync.demo import shop_orders
+from optsync.demo.world import shop_orders
 
 
 def two_good_orders_and_one_bad(codes: list[str]) -> tuple[list[dict], list[dict]]:

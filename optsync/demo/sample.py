@@ -1,16 +1,24 @@
 """Optima-shaped sample databases (SQLite or PostgreSQL) for the demo, the tests and the benchmark.
 
-Everything is deterministic for a given ``seed``: names, NIPs, prices, stock and timestamps
-(which start at :data:`BASE_TIME`, not at the wall clock). Refuses a database that already
-holds Optima data, so it can never overwrite a real company.
+The products, customers, price lists, warehouses and document definitions come from the
+package's ``data/catalogue.json``. Everything is deterministic for a given ``seed``: names, tax
+IDs, prices, stock and timestamps (which start at :data:`BASE_TIME`, not at the wall clock).
+Refuses a database that already holds Optima data, so it can never overwrite a real company.
+
+Rows are complete as Optima writes them (every NOT NULL column named, through the same helper
+the writer uses, :func:`optsync.optima.rows.static_shape`). The approved and cancelled sample
+documents, which optsync itself never writes, are inserted with that helper; the draft receipt
+goes through :class:`optsync.optima.writer.OptimaWriter`, as imported receipts do.
 """
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from importlib import resources
 from typing import Any
 
 from sqlalchemy import Engine, Insert, Table, create_engine, func, insert, select
@@ -18,6 +26,7 @@ from sqlalchemy.engine import Connection
 
 from optsync.errors import BadInput
 from optsync.optima.inbound import code_base, line_amounts, unique_code
+from optsync.optima.operator import OperatorInfo
 from optsync.optima.rows import static_shape
 from optsync.optima.tables import (
     OptimaTables,
@@ -26,235 +35,44 @@ from optsync.optima.tables import (
     new_id,
     optima_tables,
 )
-from optsync.optima.writer.documents import NIEOKRESLONY
+from optsync.optima.writer import NIEOKRESLONY, OptimaWriter
 
 BASE_TIME = datetime(2026, 1, 5, 8, 0, 0)
 CONFIG_SERVER = r"SERWER\OPTIMA"
 CONFIG_DATABASE = "CDN_KNF_Konfiguracja"
+# The till that left a draft receipt in each sample company (its import application id).
+DRAFT_APP_ID = "KASA2"
 
 _CENT = Decimal("0.01")
 
+
+def load_catalogue() -> dict[str, Any]:
+    """The sample data of ``optsync/demo/data/catalogue.json`` (a package resource)."""
+    source = resources.files("optsync.demo") / "data" / "catalogue.json"
+    return json.loads(source.read_text(encoding="utf-8"))
+
+
+DATA = load_catalogue()
+
 # code, name, unit, VAT rate, retail price (gross, price list 1)
-CATALOG: tuple[tuple[str, str, str, int, str], ...] = (
-    ("KAWA-LAV-1KG", "Kawa ziarnista Lavazza Qualità Oro 1kg", "szt", 23, "74.99"),
-    ("KAWA-JAC-500", "Kawa mielona Jacobs Krönung 500g", "szt", 23, "32.49"),
-    ("HERB-LIP-100", "Herbata Lipton Yellow Label 100 torebek", "szt", 23, "21.99"),
-    ("MLEKO-UHT-32", "Mleko UHT 3,2% 1L", "szt", 5, "3.89"),
-    ("MLEKO-UHT-20", "Mleko UHT 2,0% 1L", "szt", 5, "3.59"),
-    ("MASLO-EKS-200", "Masło ekstra 82% 200g", "szt", 5, "7.99"),
-    ("SER-GOUDA", "Ser Gouda w bloku", "kg", 5, "32.90"),
-    ("JOGURT-NAT-400", "Jogurt naturalny 400g", "szt", 5, "3.29"),
-    ("CHLEB-ZYT-500", "Chleb żytni na zakwasie 500g", "szt", 5, "7.50"),
-    ("BULKA-KAJZERKA", "Bułka kajzerka", "szt", 5, "0.89"),
-    ("MAKA-PSZ-1KG", "Mąka pszenna typ 450 1kg", "szt", 5, "3.49"),
-    ("CUKIER-1KG", "Cukier biały kryształ 1kg", "szt", 5, "4.29"),
-    ("SOL-JOD-1KG", "Sól kamienna jodowana 1kg", "szt", 5, "1.99"),
-    ("OLEJ-RZEP-1L", "Olej rzepakowy 1L", "szt", 5, "8.99"),
-    ("MAKARON-SPA-500", "Makaron spaghetti 500g", "szt", 5, "4.49"),
-    ("RYZ-BASMATI-1KG", "Ryż basmati 1kg", "szt", 5, "9.99"),
-    ("POMIDORY-PUSZ-400", "Pomidory krojone w puszce 400g", "szt", 5, "3.99"),
-    ("KONC-POMID-200", "Koncentrat pomidorowy 30% 200g", "szt", 5, "3.49"),
-    ("WODA-NIEGAZ-15", "Woda mineralna niegazowana 1,5L", "szt", 8, "2.19"),
-    ("SOK-POMAR-1L", "Sok pomarańczowy 100% 1L", "szt", 5, "6.99"),
-    ("PIWO-ZYWIEC-05", "Piwo Żywiec puszka 0,5L", "szt", 23, "4.29"),
-    ("WINO-CZERW-075", "Wino czerwone wytrawne 0,75L", "szt", 23, "29.99"),
-    ("CZEKOLADA-MLE-100", "Czekolada mleczna Wedel 100g", "szt", 5, "5.49"),
-    ("DELICJE-147", "Ciastka Delicje Szampańskie 147g", "szt", 8, "6.29"),
-    ("CHIPSY-SOL-140", "Chipsy ziemniaczane solone 140g", "szt", 8, "6.99"),
-    ("JAJA-M-10", "Jaja kurze rozmiar M 10 szt.", "opak", 5, "8.99"),
-    ("SZYNKA-KONS", "Szynka konserwowa", "kg", 5, "39.90"),
-    ("KIELBASA-SLASKA", "Kiełbasa śląska", "kg", 5, "24.90"),
-    ("FILET-KURCZAK", "Filet z kurczaka", "kg", 5, "26.90"),
-    ("JABLKA-SZAMPION", "Jabłka Szampion", "kg", 5, "4.49"),
-    ("BANANY", "Banany", "kg", 5, "6.99"),
-    ("ZIEMNIAKI", "Ziemniaki młode", "kg", 5, "3.49"),
-    ("PAPIER-TOAL-8", "Papier toaletowy trzywarstwowy 8 rolek", "opak", 23, "15.99"),
-    ("PLYN-NACZYN-1L", "Płyn do mycia naczyń cytrynowy 1L", "szt", 23, "9.49"),
-    ("PROSZEK-PRANIA-3KG", "Proszek do prania kolorów 3kg", "szt", 23, "39.99"),
-    ("MYDLO-PLYN-500", "Mydło w płynie antybakteryjne 500ml", "szt", 23, "8.49"),
-    ("PASTA-ZEBY-75", "Pasta do zębów wybielająca 75ml", "szt", 23, "11.99"),
-    ("RECZNIK-PAP-2", "Ręcznik papierowy 2 rolki", "opak", 23, "7.99"),
-    ("WORKI-SMIECI-35L", "Worki na śmieci 35L 50 szt.", "opak", 23, "6.49"),
-    ("BATERIE-AA-4", "Baterie alkaliczne AA 4 szt.", "opak", 23, "14.99"),
+CATALOG: tuple[tuple[str, str, str, int, str], ...] = tuple(
+    (p["code"], p["name"], p["unit"], p["vat_rate"], p["retail_price"]) for p in DATA["products"]
 )
 
 # Nazwa1, Nazwa2, street, house, flat, postal code, city, e-mail domain, tax office prefix
-CUSTOMERS: tuple[tuple[str, str, str, str, str, str, str, str, str], ...] = (
-    (
-        "Hurtownia Spożywcza Kowalski Sp. z o.o.",
-        "",
-        "ul. Marszałkowska",
-        "84",
-        "12",
-        "00-514",
-        "Warszawa",
-        "kowalski-hurt.pl",
-        "525",
-    ),
-    (
-        "Delikatesy Smakosz s.c.",
-        "Anna i Piotr Nowakowie",
-        "ul. Floriańska",
-        "15",
-        "",
-        "31-019",
-        "Kraków",
-        "smakosz.krakow.pl",
-        "676",
-    ),
-    (
-        "Przedsiębiorstwo Handlowo-Usługowe Zielony",
-        "Koszyk Jan Wiśniewski",
-        "ul. Piotrkowska",
-        "120",
-        "4",
-        "90-006",
-        "Łódź",
-        "zielonykoszyk.pl",
-        "725",
-    ),
-    (
-        "Piekarnia Złoty Kłos",
-        "",
-        "ul. Grunwaldzka",
-        "7",
-        "",
-        "80-236",
-        "Gdańsk",
-        "zlotyklos.pl",
-        "584",
-    ),
-    (
-        "Kawiarnia Mała Czarna",
-        "",
-        "ul. Święty Marcin",
-        "29",
-        "2",
-        "61-806",
-        "Poznań",
-        "malaczarna.pl",
-        "778",
-    ),
-    (
-        "Restauracja Pod Wawelem Sp. z o.o.",
-        "",
-        "ul. Świętej Gertrudy",
-        "26",
-        "",
-        "31-048",
-        "Kraków",
-        "podwawelem.pl",
-        "676",
-    ),
-    (
-        "Sklep Spożywczy Ewa Zając",
-        "",
-        "ul. Grochowska",
-        "207",
-        "",
-        "04-077",
-        "Warszawa",
-        "sklep-zajac.pl",
-        "113",
-    ),
-    (
-        "Bistro Pod Arkadami",
-        "Tomasz Lewandowski",
-        "ul. Rynek",
-        "12",
-        "",
-        "50-101",
-        "Wrocław",
-        "podarkadami.pl",
-        "897",
-    ),
-    (
-        "Supermarket Jedynka Sp. j.",
-        "",
-        "al. Jana Pawła II",
-        "45",
-        "",
-        "01-008",
-        "Warszawa",
-        "jedynka.com.pl",
-        "527",
-    ),
-    (
-        "Hotel Nad Wisłą Sp. z o.o.",
-        "",
-        "ul. Bulwarowa",
-        "3",
-        "",
-        "87-100",
-        "Toruń",
-        "nadwisla.pl",
-        "879",
-    ),
-    (
-        "Catering Smaczny Kąsek",
-        "Magdalena Wójcik",
-        "ul. Długa",
-        "5",
-        "3",
-        "31-147",
-        "Kraków",
-        "smacznykasek.pl",
-        "945",
-    ),
-    (
-        "Szkoła Podstawowa nr 12",
-        "im. Marii Konopnickiej",
-        "ul. Szkolna",
-        "1",
-        "",
-        "02-495",
-        "Warszawa",
-        "sp12.edu.pl",
-        "522",
-    ),
-    (
-        "Stołówka Zakładowa Metalex",
-        "",
-        "ul. Przemysłowa",
-        "18",
-        "",
-        "44-100",
-        "Gliwice",
-        "metalex.com.pl",
-        "631",
-    ),
-    (
-        "Kiosk Ruchu Stanisław Kamiński",
-        "",
-        "pl. Wolności",
-        "2",
-        "",
-        "35-073",
-        "Rzeszów",
-        "kiosk-kaminski.pl",
-        "813",
-    ),
-    (
-        "Cukiernia Słodki Raj",
-        "Barbara Kowalczyk",
-        "ul. Mickiewicza",
-        "33",
-        "1",
-        "20-612",
-        "Lublin",
-        "slodkiraj.pl",
-        "712",
-    ),
+CUSTOMERS: tuple[tuple[str, str, str, str, str, str, str, str, str], ...] = tuple(
+    (c["name1"], c["name2"], c["street"], c["house"], c["flat"], c["postal_code"], c["city"],
+     c["email_domain"], c["tax_office_prefix"])
+    for c in DATA["customers"]
 )
 
-DOC_DEFINITIONS = (
-    (301, "FZ", "Faktura zakupu"),
-    (302, "FS", "Faktura sprzedaży"),
-    (305, "PA", "Paragon"),
-    (306, "WZ", "Wydanie zewnętrzne"),
-    (308, "RO", "Rezerwacja odbiorcy"),
-    (309, "ZD", "Zamówienie u dostawcy"),
+# class, symbol, name
+DOC_DEFINITIONS: tuple[tuple[int, str, str], ...] = tuple(
+    (d["class"], d["symbol"], d["name"]) for d in DATA["document_definitions"]
 )
+
+NET, GROSS = 1, 2  # DfC_Typ / TwC_Typ: prices net or gross
+PRICE_LISTS: tuple[dict[str, Any], ...] = tuple(DATA["price_lists"])
 
 
 def _engine(url: str | Engine) -> Engine:
@@ -380,26 +198,13 @@ def _base_rows(conn: Connection, t: OptimaTables) -> dict[str, int]:
         t.DefCeny,
         [
             {
-                "DfC_Lp": 1,
-                "DfC_Nazwa": "Detaliczna",
-                "DfC_Nieaktywna": 0,
-                "DfC_Typ": 2,
+                "DfC_Lp": price_list["number"],
+                "DfC_Nazwa": price_list["name"],
+                "DfC_Nieaktywna": 1 if price_list["inactive"] else 0,
+                "DfC_Typ": GROSS if price_list["kind"] == "gross" else NET,
                 "DfC_Waluta": "PLN",
-            },
-            {
-                "DfC_Lp": 2,
-                "DfC_Nazwa": "Hurtowa",
-                "DfC_Nieaktywna": 0,
-                "DfC_Typ": 1,
-                "DfC_Waluta": "PLN",
-            },
-            {
-                "DfC_Lp": 3,
-                "DfC_Nazwa": "Wyprzedaż 2019",
-                "DfC_Nieaktywna": 1,
-                "DfC_Typ": 1,
-                "DfC_Waluta": "PLN",
-            },
+            }
+            for price_list in PRICE_LISTS
         ],
     )
     insert_complete(
@@ -407,17 +212,12 @@ def _base_rows(conn: Connection, t: OptimaTables) -> dict[str, int]:
         t.Magazyny,
         [
             {
-                "Mag_Symbol": "MAG",
-                "Mag_Nazwa": "Magazyn główny",
+                "Mag_Symbol": warehouse["symbol"],
+                "Mag_Nazwa": warehouse["name"],
                 "Mag_TS_Mod": BASE_TIME,
                 "Mag_TS_Zal": BASE_TIME,
-            },
-            {
-                "Mag_Symbol": "SKLEP",
-                "Mag_Nazwa": "Sklep firmowy",
-                "Mag_TS_Mod": BASE_TIME,
-                "Mag_TS_Zal": BASE_TIME,
-            },
+            }
+            for warehouse in DATA["warehouses"]
         ],
     )
     insert_complete(
@@ -483,14 +283,14 @@ def _prices(rng: random.Random, twr_ids: list[int]) -> list[dict[str, Any]]:
     rows = []
     for i, twr_id in enumerate(twr_ids):
         retail = _retail_price(i, rng)
-        for lp, factor in ((1, Decimal(1)), (2, Decimal("0.82")), (3, Decimal("0.5"))):
+        for price_list in PRICE_LISTS:
             rows.append(
                 {
                     "TwC_TwrID": twr_id,
-                    "TwC_TwCNumer": lp,
-                    "TwC_Wartosc": _round2(retail * factor),
+                    "TwC_TwCNumer": price_list["number"],
+                    "TwC_Wartosc": _round2(retail * Decimal(price_list["share_of_retail"])),
                     "TwC_Waluta": "PLN",
-                    "TwC_Typ": 2 if lp == 1 else 1,
+                    "TwC_Typ": GROSS if price_list["kind"] == "gross" else NET,
                 }
             )
     return rows
@@ -571,8 +371,10 @@ def _customers(rng: random.Random, count: int) -> list[dict[str, Any]]:
 
 def _documents(
     conn: Connection, t: OptimaTables, rng: random.Random, count: int, mag_id: int
-) -> None:
-    """Insert ``count`` approved FS/PA documents, one draft FS and one cancelled FS."""
+) -> list[dict[str, Any]]:
+    """Insert ``count`` approved FS/PA documents and one cancelled FS; return the draft receipt
+    a till left in Optima's buffer, as an inbound receipt for the writer (none without products).
+    """
     products = conn.execute(
         select(
             t.Towary.c.Twr_TwrId,
@@ -594,9 +396,9 @@ def _documents(
         ).order_by(t.Kontrahenci.c.Knt_KntId)
     ).all()
     numbers = {302: 0, 305: 0}
-    kinds = [(302 if i % 2 == 0 else 305, 0, 0) for i in range(count)] + [(302, 1, 0), (302, 0, 1)]
+    kinds = [(302 if i % 2 == 0 else 305, 0, 0) for i in range(count)] + [(305, 1, 0), (302, 0, 1)]
+    drafts: list[dict[str, Any]] = []
     for i, (cls, bufor, anulowany) in enumerate(kinds):
-        numbers[cls] += 1
         symbol = "FS" if cls == 302 else "PA"
         day = BASE_TIME + timedelta(days=i % 5, hours=i)
         customer = customers[1 + i % (len(customers) - 1)] if cls == 302 else customers[0]
@@ -627,6 +429,11 @@ def _documents(
                     "TrE_Aktywny": 1,
                 }
             )
+        if bufor:
+            if lines:
+                drafts.append(_draft_receipt(i + 1, day, lines))
+            continue
+        numbers[cls] += 1
         numer_string = f"{symbol}/@numerS/{day.year}"
         header = {
             "TrN_TypDokumentu": cls,
@@ -660,6 +467,43 @@ def _documents(
         shape = static_shape(t.TraNag)
         trn_id = new_id(conn.execute(insert(shape.table), shape.row(header, day)))
         insert_complete(conn, t.TraElem, [{**line, "TrE_TrNId": trn_id} for line in lines])
+    return drafts
+
+
+def _draft_receipt(n: int, day: datetime, lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """The inbound receipt of a till for the sample document lines ``lines`` (net prices)."""
+    return {
+        "external_id": f"{DRAFT_APP_ID}/PAR/{n:04d}",
+        "issued_at": day,
+        "currency": "PLN",
+        "lines": [
+            {
+                "line_no": line["TrE_Lp"],
+                "product_code": line["TrE_TwrKod"],
+                "quantity": line["TrE_Ilosc"],
+                "unit_price": line["TrE_Cena0"],
+                "price_kind": "net",
+            }
+            for line in lines
+        ],
+    }
+
+
+def _write_drafts(engine: Engine, t: OptimaTables, receipts: list[dict[str, Any]]) -> None:
+    """Write draft receipts with the writer the imports use, stamped 5 minutes after they were
+    issued, as the sample's administrator."""
+    if not receipts:
+        return
+    stamp = max(r["issued_at"] for r in receipts) + timedelta(minutes=5)
+    writer = OptimaWriter(
+        engine, t, OperatorInfo(None, "ADMIN", "Administrator"), app_id=DRAFT_APP_ID,
+        namespace="sample", warehouse=DATA["warehouses"][0]["symbol"], clock=lambda _: stamp,
+    )
+    for receipt, result in zip(receipts, writer.import_receipts(receipts)):
+        if result.status != "imported":
+            raise RuntimeError(
+                f"the sample draft receipt {receipt['external_id']} was not written: {result.error}"
+            )
 
 
 def create_company_db(
@@ -675,8 +519,9 @@ def create_company_db(
     It holds ``products`` products (every ninth inactive) priced in price lists 1 Detaliczna,
     2 Hurtowa and 3 (inactive, never to be exported), dated stock history in warehouses MAG and
     SKLEP plus all-warehouse totals, ``customers`` customers (every seventh inactive) plus
-    Optima's ``!NIEOKREŚLONY!``, ``documents`` approved FS/PA documents, one draft and one
-    cancelled FS, and the document definitions FS, PA, RO and others.
+    Optima's ``!NIEOKREŚLONY!``, ``documents`` approved FS/PA documents, one cancelled FS, one
+    draft PA (written by the writer, as a till's receipt awaiting approval), and the document
+    definitions FS, PA, RO and others.
     """
     rng = random.Random(seed)
     engine = _engine(url)
@@ -689,7 +534,8 @@ def create_company_db(
         insert_complete(conn, t.TwrCeny, _prices(rng, twr_ids))
         insert_complete(conn, t.TwrIlosci, _stock(rng, twr_ids, mags))
         insert_complete(conn, t.Kontrahenci, _customers(rng, customers))
-        _documents(conn, t, rng, documents, mags["MAG"])
+        drafts = _documents(conn, t, rng, documents, mags["MAG"])
+    _write_drafts(engine, t, drafts)
     if not isinstance(url, Engine):
         engine.dispose()
 

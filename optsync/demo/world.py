@@ -1,4 +1,4 @@
-"""``optsync demo``: an embedded Optima-shaped world in ``<home>/demo`` and a pass of it (SPEC 9).
+"""``optsync demo``: an embedded Optima-shaped world in ``<home>/demo`` and a pass of it.
 
 Everything is SQLite or plain files under ``<home>/demo``, with its own state database, so a
 real configuration is never touched. Run twice, the second pass has nothing to send.
@@ -15,13 +15,12 @@ from pathlib import Path
 from sqlalchemy import create_engine, insert, select
 
 from optsync import output
+from optsync.demo.sample import DATA, create_company_db, create_config_db
 
-COMPANIES = [
-    # (Baz_Nazwa, database, active)
-    ("Demo Sp. z o.o.", "CDN_Demo", True),
-    ("Hurtownia Zdrowie S.A.", "CDN_Zdrowie", True),
-    ("Archiwum 2019", "CDN_Archiwum", False),
-]
+# (Baz_Nazwa, database, active) of the companies listed in the configuration database
+COMPANIES = [(c["name"], c["database"], c["active"]) for c in DATA["demo"]["companies"]]
+# (Ope_Kod, Ope_Nazwisko, blocked) of Optima's operators
+OPERATORS = [(o["code"], o["name"], o["blocked"]) for o in DATA["demo"]["operators"]]
 
 
 def shop_orders(product_codes: list[str], customer_codes: list[str] | None = None, *,
@@ -32,12 +31,7 @@ def shop_orders(product_codes: list[str], customer_codes: list[str] | None = Non
     customer inline, whom the import creates in Optima.
     """
     customers: list[dict] = [{"customer_code": code} for code in customer_codes or []] or [
-        {"customer_name": "Anna Nowak", "customer_email": "anna.nowak@example.pl",
-         "customer_street": "ul. Długa 5/3", "customer_postal_code": "00-238",
-         "customer_city": "Warszawa"},
-        {"customer_name": "Kawiarnia Pod Arkadami s.c.", "customer_tax_id": "5252248481",
-         "customer_street": "Rynek Główny 12", "customer_postal_code": "31-042",
-         "customer_city": "Kraków"},
+        dict(customer) for customer in DATA["demo"]["shop_customers"]
     ]
     orders = []
     for n in range(start, start + count):
@@ -119,13 +113,11 @@ def _codes(db: Path) -> tuple[list[str], list[str]]:
 
 def build(root: Path) -> None:
     """Create the Optima databases, the shop database and the Detal folder."""
-    from optsync.optima.sample import create_company_db, create_config_db
-
     data = root / "optima"
     data.mkdir(parents=True, exist_ok=True)
     create_config_db(
         f"sqlite:///{data / 'CDN_KNF_Konfiguracja.db'}", COMPANIES,
-        operators=[("ADMIN", "Administrator", False), ("KASIA", "Katarzyna Wiśniewska", False)],
+        operators=OPERATORS,
     )
     for seed, (_, database, active) in enumerate(COMPANIES):
         if active:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from optsync.demo.sample import create_config_db
 from optsync.errors import ExitCode
-from optsync.optima.sample import create_config_db
 
 ODD_NAME = '100% Zdrowia "Żytnia" Sp. z o.o. $HOME'
 SCHEDULE_KEYS = {"company", "enabled", "from", "to", "every", "days", "last_run", "next_run"}

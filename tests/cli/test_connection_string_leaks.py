@@ -198,7 +198,7 @@ def test_postgresql_urls_without_psycopg_name_the_postgres_extra(cli, tmp_path, 
 def test_discover_writes_again_a_company_url_stored_in_a_doubtful_form(cli, home, tmp_path):
     from sqlalchemy import update
 
-    from optsync.optima.sample import create_config_db
+    from optsync.demo.sample import create_config_db
     from optsync.state import tables as t
     from optsync.state.db import State
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from optsync.demo.sample import create_company_db
 from optsync.errors import ExitCode
-from optsync.optima.sample import create_company_db
 
 COMPANY = "Sklep Testowy Sp. z o.o."
 

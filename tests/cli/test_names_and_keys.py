@@ -242,7 +242,7 @@ def test_run_as_asks_the_password_hands_it_to_schtasks_and_never_keeps_it(
 def test_discover_skips_a_company_whose_optima_name_breaks_the_rule_and_registers_the_rest(
     cli, tmp_path
 ):
-    from optsync.optima.sample import create_config_db
+    from optsync.demo.sample import create_config_db
 
     path = tmp_path / "CDN_KNF_Konfiguracja.db"
     create_config_db(f"sqlite:///{path}",

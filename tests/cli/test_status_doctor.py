@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from optsync.optima.sample import create_company_db
+from optsync.demo.sample import create_company_db
 
 STATUS_KEYS = {"host", "backend", "installs", "in_sync", "daemon_running", "companies"}
 COMPANY_KEYS = {"name", "enabled", "last_run", "next_run", "running"}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from optsync.optima.sample import create_company_db
+from optsync.demo.sample import create_company_db
 from optsync.schedule.backend import optsync_command
 from optsync.schedule.daemon import cron_daemon_running
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from optsync.services import config as manage
-from optsync.demo import shop_orders, write_shop_orders
+from optsync.demo.sample import bulk_company_db, create_company_db
+from optsync.demo.world import shop_orders, write_shop_orders
 from optsync.errors import ExitCode
-from optsync.optima.sample import bulk_company_db, create_company_db
+from optsync.services import config as manage
 from optsync.state.db import State
 
 pytestmark = pytest.mark.slow

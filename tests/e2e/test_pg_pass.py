@@ -22,9 +22,9 @@ from shop_scenarios import two_good_orders_and_one_bad
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from optsync.demo.sample import create_company_db, create_config_db
+from optsync.demo.world import write_shop_orders
 from optsync.services import config as manage
-from optsync.demo import write_shop_orders
-from optsync.optima.sample import create_company_db, create_config_db
 from optsync.state.db import State
 
 pytestmark = pytest.mark.slow

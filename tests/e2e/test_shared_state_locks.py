@@ -25,8 +25,8 @@ import pytest
 from pg_databases import pg_databases
 from sqlalchemy import Engine, create_engine, text
 
+from optsync.demo.sample import create_company_db
 from optsync.services import config as manage
-from optsync.optima.sample import create_company_db
 from optsync.state import config as cfg
 from optsync.state.db import State
 

@@ -9,7 +9,7 @@ import pytest
 from pg_databases import pg_databases
 from sqlalchemy import Engine, create_engine, text
 
-from optsync.optima import sample
+from optsync.demo import sample
 from optsync.optima.tables import OptimaTables, tables_for
 
 

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, func, select
 
-from optsync.optima import columns, sample
+from optsync.demo import sample
+from optsync.optima import columns
 from optsync.optima.operator import OperatorInfo
 from optsync.optima.tables import OptimaTables, tables_for
 from optsync.optima.writer import OptimaWriter

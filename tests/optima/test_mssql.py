@@ -19,7 +19,8 @@ from sqlalchemy.engine import create_mock_engine
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql import ClauseElement, Insert
 
-from optsync.optima import columns, operator, reader, sample
+from optsync.demo import sample
+from optsync.optima import columns, operator, reader
 from optsync.optima.operator import OperatorInfo
 from optsync.optima.tables import optima_tables, tables_for
 from optsync.optima.writer import OptimaWriter

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, update
 
+from optsync.demo import sample
 from optsync.errors import ConfigError, ExitCode
-from optsync.optima import sample
 from optsync.optima.operator import (
     CompanyRow,
     OperatorInfo,

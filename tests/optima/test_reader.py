@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from optsync.optima import reader, sample
+from optsync.demo import sample
+from optsync.optima import reader
 from optsync.optima.tables import OptimaTables
 
 PRODUCT_KEYS = {"code", "name", "description", "ean", "unit", "vat_rate", "active", "_ts"}

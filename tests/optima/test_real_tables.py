@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, event, func, inspect, select, text, update
 
-from optsync.optima import columns, sample
+from optsync.demo import sample
+from optsync.optima import columns
 from optsync.optima.operator import OperatorInfo
 from optsync.optima.tables import COMPANY_TABLES, CONFIG_TABLES, OptimaTables, tables_for
 from optsync.optima.writer import OptimaWriter

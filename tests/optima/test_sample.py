@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select
 
+from optsync.demo import sample
 from optsync.errors import BadInput
-from optsync.optima import reader, sample
-from optsync.optima.inbound import tax_digits
+from optsync.optima import reader
+from optsync.optima.inbound import import_guid, tax_digits
 from optsync.optima.tables import schema_for, tables_for
 
 
@@ -69,3 +73,59 @@ def test_bulk_database_has_n_of_each(db_url):
 def test_schema_is_cdn_except_on_sqlite():
     assert schema_for("sqlite") is None
     assert schema_for("postgresql") == schema_for("mssql") == "CDN"
+
+
+def test_the_sample_data_is_the_demo_packages_catalogue_resource(company, t):
+    catalogue = json.loads(
+        (resources.files("optsync.demo") / "data" / "catalogue.json").read_text(encoding="utf-8")
+    )
+    w, c, k = t.Towary.c, t.TwrCeny.c, t.Kontrahenci.c
+    with company.connect() as conn:
+        products = conn.execute(
+            select(w.Twr_Kod, w.Twr_Nazwa, w.Twr_JM, w.Twr_Stawka, c.TwC_Wartosc)
+            .join(t.TwrCeny, (c.TwC_TwrID == w.Twr_TwrId) & (c.TwC_TwCNumer == 1))
+            .order_by(w.Twr_TwrId)
+        ).all()
+        price_lists = conn.execute(
+            select(t.DefCeny.c.DfC_Lp, t.DefCeny.c.DfC_Nazwa).order_by(t.DefCeny.c.DfC_Lp)
+        ).all()
+        definitions = set(conn.execute(select(t.DokDefinicje.c.DDf_Klasa, t.DokDefinicje.c.DDf_Symbol)))
+        warehouses = set(conn.scalars(select(t.Magazyny.c.Mag_Symbol)))
+        customers = set(conn.scalars(select(k.Knt_Nazwa1)))
+    assert [(p[0], p[1], p[2], int(p[3]), Decimal(p[4]).quantize(Decimal("0.01"))) for p in products] == [
+        (p["code"], p["name"], p["unit"], p["vat_rate"], Decimal(p["retail_price"]))
+        for p in catalogue["products"]
+    ]
+    assert price_lists == [(p["number"], p["name"]) for p in catalogue["price_lists"]]
+    assert definitions == {(d["class"], d["symbol"]) for d in catalogue["document_definitions"]}
+    assert warehouses == {w["symbol"] for w in catalogue["warehouses"]}
+    assert {c["name1"] for c in catalogue["customers"]} <= customers
+
+
+def test_the_draft_receipt_is_written_by_the_writer_as_imported_receipts_are(company, t):
+    n, e, d = t.TraNag.c, t.TraElem.c, t.DokDefinicje.c
+    with company.connect() as conn:
+        drafts = conn.execute(select(t.TraNag).where(n.TrN_Bufor == 1)).mappings().all()
+        pa_definition = conn.scalar(select(d.DDf_DDfID).where(d.DDf_Klasa == 305))
+        [draft] = drafts
+        lines = conn.execute(select(t.TraElem).where(e.TrE_TrNId == draft["TrN_TrNID"])).mappings().all()
+    assert (draft["TrN_TypDokumentu"], draft["TrN_Rodzaj"], draft["TrN_Detal"]) == (305, 305000, 1)
+    assert (draft["TrN_NumerString"], draft["TrN_NumerNr"]) == ("PA/@numerS/2026", 3)  # after PA/1, PA/2
+    # the writer's marks: the till's application id and the GUID of its external id, the
+    # document definition of its class, the exchange rate 1/1 of the home currency
+    assert draft["TrN_ImportAppId"] == sample.DRAFT_APP_ID
+    assert draft["TrN_NumerObcy"] == "KASA2/PAR/0006"
+    assert draft["TrN_ImportRowId"] == import_guid("sample", "receipts", "KASA2/PAR/0006")
+    assert draft["TrN_DDfId"] == pa_definition
+    assert (draft["TrN_KursNumer"], draft["TrN_KursL"], draft["TrN_KursM"]) == (3, 1, 1)
+    assert draft["TrN_PodNazwa1"] == "Nieokreślony" and draft["TrN_OpeZalKod"] == "ADMIN"
+    assert lines and all(line["TrE_KursNumer"] == 3 and line["TrE_TypNB"] == 1 for line in lines)
+    assert sum(line["TrE_WartoscBrutto"] for line in lines) == draft["TrN_RazemBrutto"]
+
+
+def test_the_optima_adapter_holds_no_demo_data():
+    adapter = Path(reader.__file__).parent
+    assert not (adapter / "sample.py").exists()
+    for module in adapter.rglob("*.py"):
+        text = module.read_text(encoding="utf-8")
+        assert "optsync.demo" not in text and "from optsync import demo" not in text, module

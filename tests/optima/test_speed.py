@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from optsync.optima import sample
+from optsync.demo import sample
 from optsync.optima.operator import OperatorInfo
 from optsync.optima.tables import tables_for
 from optsync.optima.writer import OptimaWriter

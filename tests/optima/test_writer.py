@@ -306,7 +306,7 @@ def test_inline_customer_is_matched_by_tax_id_or_created_once(writer, company, t
 
 def test_receipts_are_draft_pa_documents_for_the_unknown_customer(writer, company, t):
     [r] = writer.import_receipts([order("PAR-1", ("BANANY", 1, "6.99"), customer_code=None)])
-    assert r.status == "imported" and r.erp_number == "PA/3/2026"  # the sample holds PA/1 and PA/2
+    assert r.status == "imported" and r.erp_number == "PA/4/2026"  # the sample holds PA/1, PA/2, draft PA/3
     [h] = [h for h in headers(company, t, 305) if h["TrN_TrNID"] == r.erp_id]
     assert (h["TrN_Rodzaj"], h["TrN_Bufor"], h["TrN_Detal"]) == (305000, 1, 1)
     assert h["TrN_PodNazwa1"] == "Nieokreślony"

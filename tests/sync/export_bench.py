@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import create_engine, update
 
+from optsync.demo import sample
 from optsync.endpoints import load_endpoint
-from optsync.optima import sample
 from optsync.optima.tables import tables_for
 from optsync.state.db import State
 from optsync.sync.export import ExportJob, run_export

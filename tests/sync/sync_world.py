@@ -9,8 +9,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from optsync.demo.sample import create_company_db, create_config_db
 from optsync.services import config as manage
-from optsync.optima.sample import create_company_db, create_config_db
 from optsync.state.db import State
 
 COMPANY = "Firma Testowa Sp. z o.o."

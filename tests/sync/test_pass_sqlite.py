@@ -10,9 +10,9 @@ import pytest
 from shop_scenarios import two_good_orders_and_one_bad
 from sync_world import COMPANY, make_world
 
-from optsync.services import config as manage
-from optsync.demo import write_shop_orders
+from optsync.demo.world import write_shop_orders
 from optsync.errors import ExitCode
+from optsync.services import config as manage
 
 
 def shop_tables(w) -> set[str]:
