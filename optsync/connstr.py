@@ -175,6 +175,7 @@ _URL_PARTS = re.compile(
 
 
 def _parse_url(text: str) -> Parsed:
+    # start-up time: sqlalchemy loads only where a URL is read
     from sqlalchemy.engine import make_url
 
     try:

@@ -6,6 +6,7 @@ this module checks them at input, opens engines, and names the missing driver pa
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -60,6 +61,7 @@ def validate(url: str, option: str, *, paths_ok: bool = False) -> str:
             f"Use a SQLAlchemy URL, for example {option} sqlite:///optima.db or "
             f"{option} 'mssql+pyodbc://user@server/db?driver=ODBC+Driver+18+for+SQL+Server'",
         )
+    # start-up time: sqlalchemy loads only where a URL is read
     from sqlalchemy.engine import make_url
 
     try:
@@ -79,6 +81,7 @@ def engine_for(url: str, *, what: str = "the database", **kwargs) -> Engine:
     if sa_url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
         _existing_sqlite(sa_url, url, what, kwargs)
+    # driver: SQL Server's fast executemany, loaded for a SQL Server URL only
     from optsync import fastexec  # SQL Server: fast executemany with declared input sizes
 
     try:
@@ -100,8 +103,7 @@ def _existing_sqlite(sa_url: str, url: str, what: str, kwargs: dict) -> None:
     character of the path survives; the engine's URL still names the file, which keeps
     SQLAlchemy's pool for files.
     """
-    import sqlite3
-
+    # start-up time: sqlalchemy loads only where a URL is read
     from sqlalchemy.engine import make_url
 
     parsed = make_url(sa_url)
@@ -214,6 +216,7 @@ def database_name(url: str) -> str | None:
         except connstr.Unparsable:
             return None
         return found.strip() if found else None
+    # start-up time: sqlalchemy loads only where a URL is read
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
@@ -227,6 +230,7 @@ def with_database(config_url: str, database: str) -> str:
     if config_url.lower().startswith("odbc:"):
         return config_url[:5] + connstr.odbc_set(config_url[5:], "DATABASE", database,
                                                  "Initial Catalog")
+    # start-up time: sqlalchemy loads only where a URL is read
     from sqlalchemy.engine import make_url
 
     parsed = make_url(config_url)

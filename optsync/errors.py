@@ -9,6 +9,7 @@ file nobody may write, a folder where a file belongs) are turned into such error
 from __future__ import annotations
 
 import errno
+import getpass
 import os
 from enum import IntEnum
 
@@ -83,12 +84,10 @@ class Drift(OptsyncError):
 def user_name() -> str:
     """The name of the user this process runs as, for messages about file access."""
     try:
-        import pwd
+        import pwd  # optional: the pwd module exists on POSIX only
 
         return pwd.getpwuid(os.geteuid()).pw_name
     except (ImportError, KeyError, AttributeError):
-        import getpass
-
         try:
             return getpass.getuser()
         except Exception:  # noqa: BLE001 - only a name for a message

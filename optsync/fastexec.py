@@ -36,7 +36,7 @@ def install(engine: Engine) -> Engine:
 def _declare_sizes(conn, cursor, statement, parameters, context, executemany) -> None:
     if not executemany or not parameters:
         return
-    import pyodbc
+    import pyodbc  # optional: the SQL Server driver (the sqlserver extra)
 
     sizes = input_sizes(parameters, pyodbc.SQL_WVARCHAR, pyodbc.SQL_DECIMAL)
     if sizes is not None:

@@ -22,7 +22,7 @@ KNOWN_SETTINGS = {
 
 
 def default_home() -> Path:
-    from platformdirs import user_data_dir
+    from platformdirs import user_data_dir  # start-up time: needed only when no home is given
 
     return Path(user_data_dir("optsync", appauthor=False))
 
@@ -87,7 +87,7 @@ def read_settings(home: Path) -> dict:
         raise ConfigError(f"{path} is not valid TOML ({exc})", f"Fix or remove {path}") from None
     unknown = sorted(set(settings) - set(KNOWN_SETTINGS))
     if unknown:
-        import difflib
+        import difflib  # start-up time: only for a suggestion after a typo
 
         key = unknown[0]
         close = difflib.get_close_matches(key, list(KNOWN_SETTINGS), n=1)
@@ -120,6 +120,7 @@ def is_memory_sqlite(url: str) -> bool:
     lowered = url.lower()
     if not lowered.startswith("sqlite"):
         return False
+    # start-up time: sqlalchemy loads only where a URL is read
     from sqlalchemy.engine import make_url
 
     try:

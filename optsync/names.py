@@ -13,6 +13,7 @@ them with the command that renames them.
 
 from __future__ import annotations
 
+import shlex
 import unicodedata
 
 from optsync.errors import BadInput
@@ -85,8 +86,6 @@ def suggest(name: str) -> str:
 
 def shell_word(text: str) -> str:
     """``text`` as one word for a POSIX shell; ``$'...'`` escapes where it holds unprintables."""
-    import shlex
-
     if not any(unicodedata.category(ch) in REFUSED_CATEGORIES for ch in text):
         return shlex.quote(text)
     return "$'" + printable(text.replace("\\", "\\\\").replace("'", "\\'")) + "'"

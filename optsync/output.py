@@ -45,6 +45,7 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
     if not sys.stdout.isatty():
         _plain(title, columns, cells)
         return
+    # start-up time: rich loads only when a table is drawn on a terminal
     from rich.console import Console
     from rich.table import Table
 

@@ -10,10 +10,12 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from optsync import connstr
-from optsync.errors import ConfigError, os_fault
+from optsync.errors import BadInput, ConfigError, os_fault
+from optsync.home import check_home
 
 MASK = "***"
 KEY_FILE = "secret.key"
@@ -80,8 +82,6 @@ class Vault:
                 "enough",
             ) from None
         except OSError as exc:
-            from optsync.home import check_home
-
             check_home(self._home)
             raise (os_fault(exc, path) or exc) from None
         stored = self._stored()
@@ -105,6 +105,7 @@ class Vault:
         )
 
     def _write_new_key(self, path: Path) -> bytes:
+        # start-up time: cryptography loads only when a secret is read or written
         from cryptography.fernet import Fernet
 
         key = Fernet.generate_key()
@@ -126,8 +127,6 @@ class Vault:
             finally:
                 tmp.unlink(missing_ok=True)
         except OSError as exc:
-            from optsync.home import check_home
-
             check_home(self._home)
             raise (os_fault(exc, exc.filename or path) or exc) from None
         return key
@@ -139,8 +138,6 @@ class Vault:
         instead). Whatever stood at ``secret.key`` is kept beside it; returns where, and the
         secrets to store again.
         """
-        from optsync.errors import BadInput
-
         if os.environ.get("OPTSYNC_SECRET_KEY"):
             raise BadInput("the secret key comes from $OPTSYNC_SECRET_KEY",
                            "Set a new key there instead, e.g. from 'python -c \"from "
@@ -168,8 +165,6 @@ class Vault:
         path = self.key_path
         kept = None
         if path.is_dir() or path.exists():
-            from datetime import UTC, datetime
-
             kept = path.with_name(f"{path.name}.old-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
             path.rename(kept)
         self._fernet = None
@@ -178,6 +173,7 @@ class Vault:
 
     def _cipher(self, *, create: bool = True):
         if self._fernet is None:
+            # start-up time: cryptography loads only when a secret is read or written
             from cryptography.fernet import Fernet
 
             try:
@@ -200,6 +196,7 @@ class Vault:
     def decrypt(self, token: str | None) -> str | None:
         if token is None:
             return None
+        # start-up time: cryptography loads only when a secret is read or written
         from cryptography.fernet import InvalidToken
 
         try:
@@ -220,6 +217,7 @@ class Vault:
 
     def unreadable(self) -> list[StoredSecret]:
         """The stored secrets this key cannot decrypt (all of them when it is missing)."""
+        # start-up time: cryptography loads only when a secret is read or written
         from cryptography.fernet import InvalidToken
 
         stored = self._stored()
@@ -276,6 +274,7 @@ def join_secret(masked: str, password: str | None) -> str:
             if found is None:
                 return masked
             return masked[: found.start(2)] + connstr.odbc_quote(password) + masked[found.end(2):]
+    # start-up time: sqlalchemy loads only where a URL is read
     from sqlalchemy.engine import make_url
 
     return make_url(masked).set(password=password).render_as_string(hide_password=False)

@@ -26,7 +26,7 @@ class Ctx:
     _state: object = field(default=None, repr=False)
 
     def state(self, *, create: bool = True):
-        from optsync.state.db import State
+        from optsync.state.db import State  # start-up time: loaded by this command only
 
         if self._state is None:
             self._state = State(self.home, create=create)
@@ -42,7 +42,7 @@ class Ctx:
 def ctx_of(ctx: typer.Context) -> Ctx:
     root = ctx.find_root()
     if not isinstance(root.obj, Ctx):
-        from optsync.home import resolve_home
+        from optsync.home import resolve_home  # start-up time: loaded by this command only
 
         root.obj = Ctx(home=resolve_home(None), debug=_debug_env())
     return root.obj
@@ -97,7 +97,7 @@ class OptsyncGroup(TyperGroup):
 def known_fault(exc: BaseException) -> OptsyncError | None:
     """The one-line error for a fault of the machine that reached the top (a full disk, a
     file this user may not write, a folder where a file belongs), or None."""
-    from optsync.errors import os_fault
+    from optsync.errors import os_fault  # start-up time: loaded by this command only
 
     for cause in (exc, getattr(exc, "orig", None), exc.__cause__, exc.__context__):
         if isinstance(cause, OSError) and cause.errno is not None:
@@ -122,12 +122,3 @@ def new_app(help_text: str, **kwargs) -> typer.Typer:
         rich_markup_mode=None,
         **kwargs,
     )
-
-
-def report(outcome, *, quiet: bool = False) -> None:
-    """Print an Outcome's notes and warnings for people (stderr)."""
-    if not quiet:
-        for note in outcome.notes:
-            output.info(note)
-    for warning in outcome.warnings:
-        output.warn(warning)

@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from optsync import output
-from optsync.cli.common import ctx_of, new_app, report
+from optsync.cli.common import ctx_of, new_app
+from optsync.cli.render import outcome as report
 from optsync.errors import BadInput
 
 app = new_app("Optima company databases.")
@@ -29,7 +30,7 @@ def add(
         "--description", help="A note about the company, for people.")] = None,
 ) -> None:
     """Register a company database (it need not be reachable yet)."""
-    from optsync.services import config as manage
+    from optsync.services import config as manage  # start-up time: loaded by this command only
 
     report(manage.add_company(ctx_of(ctx).state(), name, db, config_db=config_db,
                               description=description))
@@ -44,7 +45,7 @@ def discover(
     json: JsonOpt = False,
 ) -> None:
     """Register every active company of an Optima configuration database."""
-    from optsync.services import config as manage
+    from optsync.services import config as manage  # start-up time: loaded by this command only
 
     outcome = manage.discover(ctx_of(ctx).state(), config_db, dry_run=dry_run)
     if json:
@@ -58,7 +59,7 @@ def discover(
 @app.command("list")
 def list_(ctx: typer.Context, json: JsonOpt = False) -> None:
     """List the registered companies."""
-    from optsync.state import config as cfg
+    from optsync.state import config as cfg  # start-up time: loaded by this command only
 
     state = ctx_of(ctx).state()
     by_company: dict[int, list[str]] = {}
@@ -88,10 +89,10 @@ def remove(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Remove without asking for confirmation.")] = False,
 ) -> None:
     """Remove a company with its integrations and schedule (runs and logs stay)."""
-    from optsync.services import config as manage
+    from optsync.services import config as manage  # start-up time: loaded by this command only
 
     state = ctx_of(ctx).state()
-    from optsync.state.config import get_company
+    from optsync.state.config import get_company  # start-up time: loaded by this command only
 
     get_company(state, name)  # unknown -> exit 2 before asking
     if not yes:
@@ -109,6 +110,6 @@ def rename(
     new: Annotated[str, typer.Argument(help="Its new name.")],
 ) -> None:
     """Rename a company; its schedule, integrations, runs and OS entries follow."""
-    from optsync.services import config as manage
+    from optsync.services import config as manage  # start-up time: loaded by this command only
 
     report(manage.rename_company(ctx_of(ctx).state(), old, new))

@@ -58,6 +58,7 @@ def scheduled_skip(argv: list[str]) -> int | None:
     if options is None:
         return None
     try:
+        # start-up time: the short way loads only what a skip needs
         from optsync.home import resolve_home
         from optsync.state import config as cfg
         from optsync.state.db import State
@@ -79,7 +80,9 @@ def scheduled_skip(argv: list[str]) -> int | None:
     except Exception:  # noqa: BLE001 - the full command reports it properly
         return None
     try:
-        from optsync import output
+        from optsync import output  # start-up time: the short way loads only what a skip needs
+
+        # start-up time: the short way loads only what a skip needs
         from optsync.state import logs, runs
 
         # The record the full command leaves for this start (optsync.sync.engine._skip);
@@ -103,6 +106,7 @@ def main() -> None:
     code = scheduled_skip(sys.argv[1:])
     if code is not None:
         raise SystemExit(code)
+    # start-up time: the short way loads only what a skip needs
     from optsync.cli.main import main as full
 
     full()

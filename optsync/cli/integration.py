@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 import typer
 
 from optsync import output
-from optsync.cli.common import ctx_of, new_app, report
+from optsync.cli.common import ctx_of, new_app
+from optsync.cli.render import outcome as report
 
 app = new_app("Integrated applications of a company: eshop, xl, detal, mobile.")
 
@@ -43,7 +44,7 @@ def add(
     ] = None,
 ) -> None:
     """Add an integrated application to a company, with its default exports and imports."""
-    from optsync.services import config as manage
+    from optsync.services import config as manage  # start-up time: loaded by this command only
 
     report(manage.add_integration(
         ctx_of(ctx).state(), company, app_, endpoint, name=name, export=export,
@@ -59,7 +60,7 @@ def list_(
     json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """List integrations."""
-    from optsync.state import config as cfg
+    from optsync.state import config as cfg  # start-up time: loaded by this command only
 
     state = ctx_of(ctx).state()
     only = cfg.get_company(state, company) if company is not None else None
@@ -79,7 +80,7 @@ def remove(
     company: Annotated[str, typer.Option("--company", help="The company's name.")],
 ) -> None:
     """Remove an integration and its sync state."""
-    from optsync.services import config as manage
+    from optsync.services import config as manage  # start-up time: loaded by this command only
 
     report(manage.remove_integration(ctx_of(ctx).state(), company, integration))
 
@@ -92,6 +93,6 @@ def rename(
     new: Annotated[str, typer.Argument(help="Its new name.")],
 ) -> None:
     """Rename an integration; its settings and sync state stay."""
-    from optsync.services import config as manage
+    from optsync.services import config as manage  # start-up time: loaded by this command only
 
     report(manage.rename_integration(ctx_of(ctx).state(), company, old, new))

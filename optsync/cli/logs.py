@@ -65,7 +65,7 @@ def logs(
     """Show log records, newest last."""
     if ctx.invoked_subcommand is not None:
         return
-    from optsync.state import logs as store
+    from optsync.state import logs as store  # start-up time: loaded by this command only
 
     if filter_ not in ("sync", "schedule", "config", "all"):
         raise BadInput(f"--filter {filter_!r} is not known",
@@ -75,7 +75,7 @@ def logs(
                        "Use debug, info, warning or error, for example --level warning")
     if limit < 1:
         raise BadInput(f"--limit {limit} is not positive", "Use for example --limit 50")
-    from optsync.state.runs import settle_interrupted
+    from optsync.state.runs import settle_interrupted  # start-up time: loaded by this command only
 
     settle_interrupted(ctx_of(ctx).state())  # a killed pass shows as interrupted, logged
     records = store.query(
@@ -100,7 +100,7 @@ def prune(
     older_than: Annotated[str, typer.Option("--older-than", help="An age: 90d, 12w or 48h.")],
 ) -> None:
     """Delete log records older than a duration."""
-    from optsync.state import logs as store
+    from optsync.state import logs as store  # start-up time: loaded by this command only
 
     age = parse_age(older_than, "--older-than")
     count = store.prune(ctx_of(ctx).state(), datetime.now(UTC) - age)

@@ -37,7 +37,7 @@ def root(
                            help="Show the version and exit.")
     ] = False,
 ) -> None:
-    from optsync.home import resolve_home
+    from optsync.home import resolve_home  # start-up time: loaded by this command only
 
     ctx.obj = Ctx(home=resolve_home(home), debug=debug or _debug_env())
     ctx.call_on_close(ctx.obj.close)
@@ -66,7 +66,7 @@ def _command(argv: list[str]) -> str | None:
 
 
 def main() -> None:
-    import sys
+    import sys  # start-up time: loaded by this command only
 
     if _command(sys.argv[1:]) == "run":  # what cron starts: build only that command
         lean = new_app(app.info.help, context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from optsync import output
-from optsync.cli.common import ctx_of, new_app, report
+from optsync.cli.common import ctx_of, new_app
+from optsync.cli.render import outcome as report
 from optsync.errors import BadInput
 
 app = new_app("The Optima operator the automat acts as.")
@@ -27,7 +28,7 @@ def set_(
     ] = False,
 ) -> None:
     """Store the operator's acronym and password (encrypted)."""
-    from optsync.services import config as manage
+    from optsync.services import config as manage  # start-up time: loaded by this command only
 
     if password_stdin and no_password:
         raise BadInput(
@@ -71,7 +72,7 @@ def show(
     json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """Show the operator (never the password)."""
-    from optsync.state.config import get_operator
+    from optsync.state.config import get_operator  # start-up time: loaded by this command only
 
     op = get_operator(ctx_of(ctx).state())
     if json:
@@ -91,6 +92,6 @@ def show(
 @app.command()
 def remove(ctx: typer.Context) -> None:
     """Forget the operator."""
-    from optsync.services import config as manage
+    from optsync.services import config as manage  # start-up time: loaded by this command only
 
     report(manage.remove_operator(ctx_of(ctx).state()))

@@ -78,6 +78,7 @@ def run(
 
 def _company_by_key(state, key: str) -> str:
     """The name of the company whose key (its number) OS entries gave; unknown: exit 2."""
+    # start-up time: loaded by this command only
     from optsync.services.start import company_by_key  # start-up time: the cron path
 
     found = company_by_key(state, key)
@@ -145,7 +146,7 @@ def _run(state, opts, company, due, trigger, *, json: bool, people: bool) -> Non
         _run_one(state, opts, company, json=json, people=people)
         return
     # start-up time: the pass machinery (Optima reader, writer, endpoints) loads for a pass
-    from optsync.services import passes
+    from optsync.services import passes  # start-up time: loaded by this command only
 
     chosen = passes.to_run(state, due=due)
     results = []
@@ -173,12 +174,13 @@ def _run_one(state, opts, company: str, *, json: bool, people: bool) -> None:
     """One company's pass: its JSON or summary, and the exit code its outcome calls for."""
     result = None
     if opts.scheduled:  # cron's start outside the window ends here, before the pass loads
+        # start-up time: loaded by this command only
         from optsync.services.start import skipped_outside_window  # start-up time: cron path
 
         result = skipped_outside_window(state, company, opts.trigger)
     if result is None:
         # start-up time: the pass machinery (Optima reader, writer, endpoints) loads for a pass
-        from optsync.services import passes
+        from optsync.services import passes  # start-up time: loaded by this command only
 
         done = passes.run_one(state, company, opts)
         if done.error is not None:

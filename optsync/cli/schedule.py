@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from optsync import output
-from optsync.cli.common import ctx_of, new_app, report
+from optsync.cli.common import ctx_of, new_app
+from optsync.cli.render import outcome as report
 from optsync.errors import BadInput
 
 app = new_app("When each company's passes run (Optima's Harmonogramy), and the cron or Task "
@@ -44,7 +45,7 @@ def set_(
     ] = None,
 ) -> None:
     """Set a company's schedule; unchanged options keep their values."""
-    from optsync.services import config as manage
+    from optsync.services import config as manage  # start-up time: loaded by this command only
 
     if enable and disable:
         raise BadInput("--enable and --disable exclude each other", "Give only one of them")
@@ -59,6 +60,7 @@ def list_(
     json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """Show every company's schedule, last pass and next pass."""
+    # start-up time: loaded by this command only
     from optsync.schedule.model import DAY_NAMES, format_days, format_every
     from optsync.services.schedules import schedule_rows
 
@@ -103,6 +105,7 @@ def install(
     ] = None,
 ) -> None:
     """Write OS entries for every enabled schedule (idempotent)."""
+    # start-up time: loaded by this command only
     from optsync.services.schedules import install as do_install
 
     account = None
@@ -135,7 +138,7 @@ def install(
 
 
 def _check_account(account: str) -> None:
-    from optsync.names import name_problem
+    from optsync.names import name_problem  # start-up time: loaded by this command only
 
     problem = name_problem(account)
     if problem is not None:
@@ -143,15 +146,15 @@ def _check_account(account: str) -> None:
 
 
 def _has_terminal() -> bool:
-    import sys
+    import sys  # start-up time: loaded by this command only
 
     return sys.stdin.isatty()
 
 
 def _ask_password(account: str, backend: str, crontab: Optional[Path]) -> str:
     """The account's password, asked on the terminal without echo (never an argument)."""
-    import getpass
-    import os
+    import getpass  # start-up time: loaded by this command only
+    import os  # start-up time: loaded by this command only
 
     _check_account(account)
     if backend == "cron" or crontab is not None or (backend == "auto" and os.name != "nt"):
@@ -177,6 +180,7 @@ def uninstall(
     ctx: typer.Context, backend: BackendOpt = "auto", crontab: CrontabOpt = None
 ) -> None:
     """Remove every OS entry of this home."""
+    # start-up time: loaded by this command only
     from optsync.services.schedules import uninstall as do_uninstall
 
     result = do_uninstall(ctx_of(ctx).state(), backend, crontab=crontab)

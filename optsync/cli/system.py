@@ -23,7 +23,7 @@ def init(
     """Create the home and the state database (idempotent)."""
     state = ctx_of(ctx).state()
     state.install_id()  # opens, creates and upgrades the database
-    from optsync.secrets import mask_url
+    from optsync.secrets import mask_url  # start-up time: loaded by this command only
 
     if new_secret_key:
         kept, lost = state.vault.renew()
@@ -39,7 +39,7 @@ def demo(
     reset: Annotated[bool, typer.Option("--reset", help="Start the demo afresh.")] = False,
 ) -> None:
     """Build the embedded demo (SQLite) in <home>/demo and run a pass of each company."""
-    from optsync.demo.world import run_demo
+    from optsync.demo.world import run_demo  # start-up time: loaded by this command only
 
     raise typer.Exit(run_demo(ctx_of(ctx).home, reset=reset))
 
@@ -54,6 +54,7 @@ def status(
     ] = False,
 ) -> None:
     """Show the state of scheduled passes: OS entries, cron daemon, last and next pass."""
+    # start-up time: loaded by this command only
     from optsync.services.status import collect  # start-up time: loaded by this command only
 
     report = collect(ctx_of(ctx).state(create=False))
@@ -68,6 +69,7 @@ def status(
 
 def doctor(ctx: typer.Context, json: JsonOpt = False) -> None:
     """Check what a new installation needs and say how to fix each problem."""
+    # start-up time: loaded by this command only
     from optsync.services.doctor import run_checks  # start-up time: loaded by this command only
 
     checks = run_checks(ctx_of(ctx).state(create=False))

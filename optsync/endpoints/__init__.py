@@ -12,6 +12,7 @@ import logging
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from optsync.endpoints.base import mask_url
 from optsync.errors import BadInput
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ def _load(spec: str) -> type[Endpoint]:
 @lru_cache(maxsize=1)
 def endpoint_classes() -> dict[str, type[Endpoint]]:
     """Every endpoint class by name, in the order targets are offered to them (cached)."""
+    # start-up time: importlib.metadata loads only when endpoint kinds are looked up
     from importlib.metadata import entry_points
 
     plugins: dict[str, type[Endpoint]] = {}
@@ -57,8 +59,6 @@ def endpoint_class(target: str) -> type[Endpoint]:
     for cls in endpoint_classes().values():
         if cls.accepts(target):
             return cls
-    from optsync.endpoints.base import mask_url
-
     raise BadInput(
         f"no endpoint accepts {mask_url(target)!r}",
         "Give a SQLAlchemy URL, a folder path or a file:// URL",

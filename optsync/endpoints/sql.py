@@ -10,14 +10,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Table, and_, bindparam, create_engine, delete, inspect, select, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
+from optsync import fastexec
 from optsync.dburl import first_line, missing_driver, to_sqlalchemy
 from optsync.endpoints.base import Endpoint, EndpointMark, Export, Inbound, Status
 from optsync.endpoints.records import (
-    DOCUMENT_LINE_FIELDS,
-    DOCUMENT_LINE_KEY,
-    ENTITY_KEYS,
-    OUTBOUND_FIELDS,
-    WITH_LINES,
     MalformedRecord,
     inbound_label,
     inbound_record,
@@ -31,6 +27,7 @@ from optsync.endpoints.tables import (
     outbound_table_name,
 )
 from optsync.endpoints.upsert import Prepared, upsert_statement
+from optsync.entities import ENTITIES, EXPORTED
 from optsync.errors import BadInput, Unreachable
 
 if TYPE_CHECKING:
@@ -85,8 +82,6 @@ class SqlEndpoint(Endpoint):
             elif url.startswith("sqlite"):
                 options["connect_args"] = {"timeout": 30}  # wait for the application's writes
             try:
-                from optsync import fastexec  # input sizes: fast executemany made safe
-
                 self._engine = fastexec.install(create_engine(url, **options))
             except (ArgumentError, ValueError) as exc:
                 raise BadInput(
@@ -168,12 +163,12 @@ class SqlEndpoint(Endpoint):
         """Whether any outbound exchange table exists and has a row (tables are not created)."""
         with self.engine.connect() as conn:
             present = set(inspect(conn).get_table_names())
-            for entity in OUTBOUND_FIELDS:
+            for entity in EXPORTED:
                 name = outbound_table_name(entity)
                 if name not in present:
                     continue
                 table = METADATA.tables[name]
-                key = table.c[ENTITY_KEYS[entity][0]]
+                key = table.c[ENTITIES[entity].key[0]]
                 if conn.execute(select(key).limit(1)).first() is not None:
                     return True
         return False
@@ -182,7 +177,7 @@ class SqlEndpoint(Endpoint):
         """Keys of the outbound rows with ``deleted = 0`` (none when the table is missing)."""
         name = outbound_table_name(entity)
         table = METADATA.tables[name]
-        columns = [table.c[k] for k in ENTITY_KEYS[entity]]
+        columns = [table.c[k] for k in ENTITIES[entity].key]
         with self.engine.connect() as conn:
             if not inspect(conn).has_table(name):
                 return iter(())
@@ -216,11 +211,12 @@ class SqlEndpoint(Endpoint):
         """Every row of an outbound table, key order, with ``deleted``/``updated_at``; documents nest ``lines``."""
         self._ensure()
         table = METADATA.tables[outbound_table_name(entity)]
-        keys = [table.c[k] for k in ENTITY_KEYS[entity]]
+        spec = ENTITIES[entity]
+        keys = [table.c[k] for k in spec.key]
         with self.engine.connect() as conn:
             rows = [dict(r) for r in conn.execute(select(table).order_by(*keys)).mappings()]
-            if entity == "documents":
-                lines_table = METADATA.tables["optsync_document_lines"]
+            if spec.outbound_lines_table:
+                lines_table = METADATA.tables[spec.outbound_lines_table]
                 by_doc: dict[int, list[dict[str, Any]]] = {}
                 query = select(lines_table).order_by(lines_table.c.erp_id, lines_table.c.line_no)
                 for line in conn.execute(query).mappings():
@@ -234,7 +230,8 @@ class SqlEndpoint(Endpoint):
     def _inbox(self, entity: str) -> Iterator[Inbound]:
         self._ensure()
         header = METADATA.tables[inbox_table_name(entity)]
-        lines = METADATA.tables[inbox_lines_table_name(entity)] if entity in WITH_LINES else None
+        with_lines = bool(ENTITIES[entity].inbound_lines)
+        lines = METADATA.tables[inbox_lines_table_name(entity)] if with_lines else None
         last_id: int | None = None
         while True:
             query = select(header).where(header.c.status == "new").order_by(header.c.id)
@@ -310,7 +307,7 @@ class SqlEndpoint(Endpoint):
             name = None
         label = f"{name} ({where})" if name else where
         try:
-            lines_arg = lines if entity in WITH_LINES else None
+            lines_arg = lines if ENTITIES[entity].inbound_lines else None
             record = inbound_record(entity, row, lines_arg, record_id=row_id)
         except MalformedRecord as exc:
             error = str(exc)
@@ -413,17 +410,21 @@ class SqlExport(Export):
 
     def __init__(self, endpoint: SqlEndpoint, entity: str, run_id: int) -> None:
         super().__init__(entity, run_id)
-        self.keys = ENTITY_KEYS[entity]
-        self.fields = OUTBOUND_FIELDS[entity]
+        spec = ENTITIES[entity]
+        self.keys = spec.key
+        self.fields = tuple(f.name for f in spec.outbound)
+        self.line_fields = tuple(f.name for f in spec.outbound_lines)
+        self.lines_key = spec.outbound_lines_key
+        self.with_lines = spec.outbound_lines_table is not None
         self.table = METADATA.tables[outbound_table_name(entity)]
         self.conn = endpoint.engine.connect()
         self.transaction = self.conn.begin()
         dialect = self.conn.dialect.name
         self.stmt = upsert_statement(self.table, self.keys, dialect)
         self.prepared = self._prepare(self.stmt, self.table)
-        if entity == "documents":
-            self.lines = METADATA.tables["optsync_document_lines"]
-            self.lines_stmt = upsert_statement(self.lines, DOCUMENT_LINE_KEY, dialect)
+        if spec.outbound_lines_table is not None:
+            self.lines = METADATA.tables[spec.outbound_lines_table]
+            self.lines_stmt = upsert_statement(self.lines, self.lines_key, dialect)
             self.lines_prepared = self._prepare(self.lines_stmt, self.lines)
 
     def _prepare(self, stmt: Any, table: Table) -> Prepared | None:
@@ -431,7 +432,7 @@ class SqlExport(Export):
 
     def _upsert(self, records: Sequence[Mapping[str, Any]]) -> None:
         now = utcnow()
-        if self.prepared is not None and self.entity != "documents":
+        if self.prepared is not None and not self.with_lines:
             # Hot path: tuples straight from the records. A key repeated within one
             # executemany is simply upserted twice, the last one winning as below.
             make = self.prepared.row_maker({"deleted": 0, "updated_at": now})
@@ -452,7 +453,7 @@ class SqlExport(Export):
             rows[key] = row
         batch = list(rows.values())
         self._execute(self.table, self.keys, self.stmt, self.prepared, batch)
-        if self.entity == "documents":
+        if self.with_lines:
             self._upsert_lines(records, now)
 
     def _upsert_lines(self, records: Sequence[Mapping[str, Any]], now: datetime) -> None:
@@ -468,13 +469,13 @@ class SqlExport(Export):
         rows: dict[tuple[Any, ...], dict[str, Any]] = {}
         for record in records:
             for line in record.get("lines") or ():
-                row = {name: line.get(name) for name in DOCUMENT_LINE_FIELDS}
+                row = {name: line.get(name) for name in self.line_fields}
                 row["erp_id"] = record["erp_id"]
                 row["deleted"] = 0
                 row["updated_at"] = now
                 rows[(row["erp_id"], row["line_no"])] = row
         self._execute(
-            self.lines, DOCUMENT_LINE_KEY, self.lines_stmt, self.lines_prepared, list(rows.values())
+            self.lines, self.lines_key, self.lines_stmt, self.lines_prepared, list(rows.values())
         )
 
     def _execute(
@@ -509,8 +510,8 @@ class SqlExport(Export):
     def _delete(self, keys: Sequence[tuple[Any, ...]]) -> None:
         now = utcnow()
         self._mark_deleted(self.table, self.keys, keys, now)
-        if self.entity == "documents":
-            self._mark_deleted(self.lines, ("erp_id",), keys, now)
+        if self.with_lines:
+            self._mark_deleted(self.lines, self.keys, keys, now)
 
     def _mark_deleted(
         self, table: Table, names: tuple[str, ...], keys: Sequence[tuple[Any, ...]], now: datetime

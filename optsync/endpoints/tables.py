@@ -26,6 +26,7 @@ from sqlalchemy import (
     Unicode,
     UnicodeText,
     UniqueConstraint,
+    inspect,
     text,
 )
 from sqlalchemy.engine import Connection, Dialect
@@ -86,6 +87,7 @@ class Timestamp(TypeDecorator[datetime]):
         if dialect.name == "sqlite":
             return dialect.type_descriptor(Text())
         if dialect.name == "mssql":
+            # optional: the SQL Server dialect, loaded for a SQL Server endpoint only
             from sqlalchemy.dialects.mssql import DATETIME2
 
             return dialect.type_descriptor(DATETIME2())  # type: ignore[no-untyped-call]
@@ -251,8 +253,6 @@ def add_missing_columns(conn: Connection) -> list[str]:
     without a server default is added as nullable, since the rows already there have no value
     for it. Returns the added columns as ``table.column``.
     """
-    from sqlalchemy import inspect
-
     inspector = inspect(conn)
     present = set(inspector.get_table_names())
     compiler = conn.dialect.ddl_compiler(conn.dialect, None)

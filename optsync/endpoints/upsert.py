@@ -55,6 +55,7 @@ def upsert_statement(table: Table, keys: tuple[str, ...], dialect_name: str) -> 
     """A statement upserting rows keyed by ``keys`` (one dict per row), or None if unsupported."""
     others = [c.name for c in table.columns if c.name not in keys]
     if dialect_name == "sqlite":
+        # start-up time: only the dialect of the endpoint in use loads
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         lite = sqlite_insert(table)
@@ -63,6 +64,7 @@ def upsert_statement(table: Table, keys: tuple[str, ...], dialect_name: str) -> 
             set_={name: lite.excluded[name] for name in others},
         )
     if dialect_name == "postgresql":
+        # start-up time: only the dialect of the endpoint in use loads
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         pg = pg_insert(table)
@@ -71,6 +73,7 @@ def upsert_statement(table: Table, keys: tuple[str, ...], dialect_name: str) -> 
             set_={name: pg.excluded[name] for name in others},
         )
     if dialect_name in ("mysql", "mariadb"):
+        # start-up time: only the dialect of the endpoint in use loads
         from sqlalchemy.dialects.mysql import insert as mysql_insert
 
         mstmt = mysql_insert(table)

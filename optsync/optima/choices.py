@@ -10,6 +10,11 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
+from optsync.dburl import connect_check, engine_for, timeout_args
+from optsync.errors import Unreachable
+from optsync.optima.tables import tables_for
+from optsync.secrets import mask_url
+
 
 def price_lists(conn: Connection, tables: Any) -> list[tuple[int, str]]:
     """Active price lists as (number, name), by number."""
@@ -57,11 +62,6 @@ def check_settings(url: str, price_list: int | None, warehouse: str | None) -> d
     Unreachable (exit 69) when the database cannot be opened or lacks the Optima tables these
     settings live in: the caller decides whether that stops anything.
     """
-    from optsync.dburl import connect_check, engine_for, timeout_args
-    from optsync.errors import Unreachable
-    from optsync.optima.tables import tables_for
-    from optsync.secrets import mask_url
-
     connect_check(url, "the company database")
     engine = engine_for(url, what="the company database", **timeout_args(url))
     try:

@@ -287,6 +287,7 @@ class CronBackend(SchedulerBackend):
 
 
 def _crontab_program() -> str:
+    # start-up time: python-crontab (37 ms) loads only to check or find cron
     from crontab import CRON_COMMAND  # python-crontab's lookup of the crontab program
 
     return str(CRON_COMMAND)

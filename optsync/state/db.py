@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
+from sqlalchemy.engine import make_url
 
+from optsync.dburl import engine_for
 from optsync.errors import ConfigError, OptsyncError, Unreachable, os_fault, user_name
 from optsync.home import check_home, state_url
-from optsync.secrets import StoredSecret, Vault, mask_url
+from optsync.secrets import StoredSecret, Vault, mask_url, redact
 from optsync.state import tables as t
 
 
@@ -149,8 +154,6 @@ def make_engine(url: str) -> Engine:
         with engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA journal_mode = WAL")
         return engine
-    from optsync.dburl import engine_for
-
     return engine_for(url)
 
 
@@ -158,13 +161,9 @@ def sqlite_file(url: str) -> Path | None:
     """The file of an SQLite URL (None for other databases)."""
     if not url.lower().startswith("sqlite"):
         return None
-    from sqlalchemy.engine import make_url
-
     parsed = make_url(url)
     database = parsed.database or ""
     if str(parsed.query.get("uri", "")).lower() in ("true", "1") and database.startswith("file:"):
-        from urllib.parse import unquote, urlsplit
-
         database = unquote(urlsplit(database).path)  # file:PATH or file:///PATH
     return Path(database) if database and database != ":memory:" else None
 
@@ -176,8 +175,6 @@ def _read_only_engine(path: Path) -> Engine:
     forbids that and no other process has the database open (no ``-wal`` file), the file is
     opened as immutable.
     """
-    import sqlite3
-
     last: Exception | None = None
     modes = ["mode=ro"]
     if not Path(str(path) + "-wal").exists():
@@ -203,8 +200,6 @@ def _read_only_engine(path: Path) -> Engine:
 def _disk_full(path: Path) -> bool:
     """Whether the disk holding ``path`` has (next to) no room left: SQLite reports a full
     disk while growing its shared-memory file as an I/O error."""
-    import shutil
-
     try:
         return shutil.disk_usage(path.parent).free < 64 * 1024
     except OSError:
@@ -400,7 +395,5 @@ class State:
 
 
 def _first_line(exc: BaseException) -> str:
-    from optsync.secrets import redact
-
     lines = str(_driver_error(exc)).strip().splitlines()
     return redact(lines[0] if lines else type(exc).__name__)[:200]

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, func, select
 
 from optsync.state import tables as t
 from optsync.state.db import State, utcnow
@@ -112,8 +112,6 @@ def has_hashes(conn: Connection, integration_id: int, entity: str) -> bool:
 
 def count_keys(conn: Connection, integration_id: int, entity: str) -> int:
     """How many keys the state holds as sent and not deleted."""
-    from sqlalchemy import func
-
     return conn.execute(
         select(func.count()).select_from(t.export_hashes).where(*_where(integration_id, entity))
     ).scalar_one()

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 
 from optsync.endpoints.base import EndpointMark
+from optsync.state import syncstate
 from optsync.state import tables as t
 from optsync.state.db import State, utcnow
 
@@ -107,8 +108,6 @@ def has_sent(state: State, integration_id: int) -> bool:
 
 def forget(state: State, integration_id: int, entity: str) -> list[str]:
     """Drop the entity's sent-state (hashes, watermark, digest); the keys it held."""
-    from optsync.state import syncstate
-
     keys = list(syncstate.stored_keys(state, integration_id, entity))
     syncstate.save(state, integration_id, entity, changed=[], deleted=keys,
                    mark=syncstate.Mark(None, None))

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from optsync.endpoints.base import Endpoint, Inbound
+from optsync.errors import OptsyncError
+from optsync.secrets import redact
 from optsync.sync.steps import Step
 
 BATCH = 200
@@ -114,9 +116,6 @@ def _until_failure(records: Iterator[Inbound], failures: list[BaseException]) ->
 
 def _endpoint_problem(exc: BaseException) -> str:
     """Why the endpoint could not record the outcome of the records (one line, no secret)."""
-    from optsync.errors import OptsyncError
-    from optsync.secrets import redact
-
     text = exc.message if isinstance(exc, OptsyncError) else (
         f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
     return redact(text)[:500]

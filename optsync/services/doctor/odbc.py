@@ -92,7 +92,7 @@ def _unused(text: str, needed: bool) -> str:
 
 def _pyodbc(needed: bool) -> tuple[Check, list[str] | None]:
     try:
-        import pyodbc
+        import pyodbc  # probe: whether the optional SQL Server driver imports
     except ImportError as exc:
         first = (str(exc).splitlines() or [""])[0]
         fix = INSTALL_UNIXODBC if "libodbc" in first else INSTALL_PYODBC
