@@ -243,3 +243,16 @@ def test_any_json_value_in_customers_products_and_prices_never_fails_the_others(
     bad = _mutated(good, fields[index % len(fields)], value)
     results = getattr(writer, f"import_{kind}")([bad, good])
     assert results[1].status in ("imported", "duplicate"), results[1]
+
+
+def test_of_one_customers_rows_in_a_batch_the_latest_is_the_one_considered(writer, company, t):
+    results = writer.import_customers([
+        {"external_id": "K9", "name": "Stara Nazwa", "city": "Radom"},
+        {"external_id": "K9", "name": "Nowa Nazwa", "city": "Kielce"},
+    ])
+    assert [r.status for r in results] == ["duplicate", "imported"]
+    assert results[0].erp_id == results[1].erp_id
+    k = t.Kontrahenci.c
+    with company.connect() as conn:
+        row = conn.execute(select(k.Knt_Nazwa1, k.Knt_Miasto).where(k.Knt_KntId == results[1].erp_id)).one()
+    assert tuple(row) == ("Nowa Nazwa", "Kielce")

@@ -15,12 +15,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from optsync.entities import ENTITIES
 from optsync.optima import inbound as v
-from optsync.optima.inbound import import_guid
-from optsync.optima.reader import join_name, join_street
+from optsync.optima.inbound import Rejected, import_guid
+from optsync.optima.reader import join_name
 from optsync.optima.writer.batch import Call, ImportResult, Target, parse_each
 
 DEFAULT_COUNTRY = "Polska"
+CUSTOMER = ENTITIES["customers"].inbound_field
+# A document's inline customer: the customer_* fields of an order or receipt.
+INLINE = ENTITIES["orders"].inbound_field
 # The customer columns a document copies for its buyer and recipient (TrN_Pod*, TrN_Odb*).
 PARTY = (
     "Nazwa1", "Nazwa2", "Nazwa3", "Ulica", "NrDomu", "NrLokalu", "Miasto", "KodPocztowy",
@@ -107,20 +111,41 @@ class Customers:
     # -- the import of customers -------------------------------------------------------------
 
     def import_records(self, records: Sequence[Mapping[str, Any]]) -> list[ImportResult]:
-        return self.target.run(records, self._prepare, self._write)
+        """Import customers; of the rows of one customer (one GUID) in a batch, the latest is
+        the one considered and the earlier ones share its result."""
+        keys = [self._key(record) for record in records]
+        latest = {key: i for i, key in enumerate(keys) if key is not None}
+        kept = [i for i, key in enumerate(keys) if key is None or latest[key] == i]
+        results = dict(zip(kept, self.target.run([records[i] for i in kept], self._prepare, self._write)))
+        out: list[ImportResult] = []
+        for i, key in enumerate(keys):
+            if i in results:
+                out.append(results[i])
+                continue
+            last = results[latest[key]]  # type: ignore[index]
+            out.append(last if last.status == "rejected"
+                       else ImportResult("duplicate", last.erp_id, last.erp_number))
+        return out
+
+    def _key(self, record: Any) -> str | None:
+        try:
+            return self.target.guid(record, "customers", v.field_text(record, CUSTOMER("external_id")))
+        except (Rejected, AttributeError, TypeError, ValueError):
+            return None
 
     def parse(self, record: Mapping[str, Any]) -> NewCustomer:
-        external_id = v.text(record, "external_id", max_len=256)
+        external_id = v.field_text(record, CUSTOMER("external_id"))
+        text = lambda name: v.field_text(record, CUSTOMER(name))  # noqa: E731
         return NewCustomer(
             guid=self.target.guid(record, "customers", external_id),
-            name=v.text(record, "name", required=True, max_len=350),
-            tax_id=v.text(record, "tax_id", max_len=20),
-            street=v.text(record, "street", max_len=62, truncate=True),
-            postal_code=v.text(record, "postal_code", max_len=10),
-            city=v.text(record, "city", max_len=40, truncate=True),
-            country=v.text(record, "country", max_len=40) or DEFAULT_COUNTRY,
-            email=v.text(record, "email", max_len=127),
-            phone=v.text(record, "phone", max_len=20, truncate=True),
+            name=text("name"),
+            tax_id=text("tax_id"),
+            street=text("street"),
+            postal_code=text("postal_code"),
+            city=text("city"),
+            country=text("country") or DEFAULT_COUNTRY,
+            email=text("email"),
+            phone=text("phone"),
         )
 
     def _prepare(
@@ -212,17 +237,18 @@ class Customers:
 
 def inline_customer(record: Mapping[str, Any], namespace: str) -> NewCustomer | None:
     """A document's inline customer (``customer_name``, ``customer_tax_id``…), if it has one."""
-    name = v.text(record, "customer_name", max_len=350)
+    text = lambda name: v.field_text(record, INLINE(name))  # noqa: E731
+    name = text("customer_name")
     if not name:
         return None
     new = NewCustomer(
         guid="",
         name=name,
-        tax_id=v.text(record, "customer_tax_id", max_len=20),
-        email=v.text(record, "customer_email", max_len=127),
-        street=v.text(record, "customer_street", max_len=62, truncate=True),
-        postal_code=v.text(record, "customer_postal_code", max_len=10),
-        city=v.text(record, "customer_city", max_len=40, truncate=True),
+        tax_id=text("customer_tax_id"),
+        email=text("customer_email"),
+        street=text("customer_street"),
+        postal_code=text("customer_postal_code"),
+        city=text("customer_city"),
     )
     key = v.tax_digits(new.tax_id) or new.email.lower() or new.name
     new.guid = import_guid(namespace, "customers", f"inline:{key}")
