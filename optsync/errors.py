@@ -9,7 +9,6 @@ file nobody may write, a folder where a file belongs) are turned into such error
 from __future__ import annotations
 
 import errno
-import getpass
 import os
 from enum import IntEnum
 
@@ -89,6 +88,8 @@ def user_name() -> str:
         return pwd.getpwuid(os.geteuid()).pw_name
     except (ImportError, KeyError, AttributeError):
         try:
+            import getpass  # start-up time: getpass loads termios, needed only for this message
+
             return getpass.getuser()
         except Exception:  # noqa: BLE001 - only a name for a message
             return "this user"

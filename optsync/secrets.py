@@ -15,7 +15,6 @@ from pathlib import Path
 
 from optsync import connstr
 from optsync.errors import BadInput, ConfigError, os_fault
-from optsync.home import check_home
 
 MASK = "***"
 KEY_FILE = "secret.key"
@@ -82,6 +81,8 @@ class Vault:
                 "enough",
             ) from None
         except OSError as exc:
+            from optsync.home import check_home  # start-up time: home's toml reader, on a fault only
+
             check_home(self._home)
             raise (os_fault(exc, path) or exc) from None
         stored = self._stored()
@@ -127,6 +128,8 @@ class Vault:
             finally:
                 tmp.unlink(missing_ok=True)
         except OSError as exc:
+            from optsync.home import check_home  # start-up time: home's toml reader, on a fault only
+
             check_home(self._home)
             raise (os_fault(exc, exc.filename or path) or exc) from None
         return key

@@ -13,7 +13,6 @@ from optsync.apps import EXPORT_ENTITIES, IMPORT_ENTITIES
 from optsync.cli import render
 from optsync.cli.common import ctx_of, known_fault
 from optsync.errors import BadInput, ExitCode, OptsyncError
-from optsync.sync.options import PassOptions
 
 ENTITIES = tuple(dict.fromkeys(EXPORT_ENTITIES + IMPORT_ENTITIES))
 
@@ -65,6 +64,8 @@ def run(
                        f"Use one of {', '.join(ENTITIES)}, for example --entity products")
     if wait < 0:
         raise BadInput(f"--wait {wait} is negative", "Use seconds, for example --wait 60")
+    from optsync.sync.options import PassOptions  # start-up time: loaded by this command only
+
     state = ctx_of(ctx).state(create=False)
     if company_key is not None:
         company = _company_by_key(state, company_key)
