@@ -15,9 +15,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache, cached_property
 from datetime import datetime
 from decimal import Decimal
+from functools import cache, cached_property
 from typing import Any
 
 from sqlalchemy import Column, Integer, MetaData, Table, inspect, select, text, types

@@ -11,11 +11,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, event, func, inspect, select, text, update
+from sqlalchemy import Engine, create_engine, event, func, insert, inspect, select, text, update
 
 from optsync.demo import sample
 from optsync.optima import columns
 from optsync.optima.operator import OperatorInfo
+from optsync.optima.rows import static_shape
 from optsync.optima.tables import COMPANY_TABLES, CONFIG_TABLES, OptimaTables, tables_for
 from optsync.optima.writer import OptimaWriter
 from optsync.optima.writer import numbering as numbering_module
@@ -247,10 +248,10 @@ def test_a_number_taken_between_choice_and_write_is_retried_without_a_duplicate(
         if len(calls) in (1, 3):  # the first choice for each of the two orders
             row = sample_document(numer_string, number, f"USER-{number}")
             if company.dialect.name == "sqlite":  # the write lock is ours: the user's save
-                conn.execute(sample.insert_statement(t.TraNag), row)  # goes in on our connection
+                conn.execute(insert(static_shape(t.TraNag).table), row)  # goes in on our connection
             else:
                 with competitor.begin() as other:
-                    other.execute(sample.insert_statement(t.TraNag), row)
+                    other.execute(insert(static_shape(t.TraNag).table), row)
         return number
 
     monkeypatch.setattr(numbering_module.Numbers, "next", next_then_compete)
@@ -295,7 +296,8 @@ def test_the_same_imports_work_on_an_older_narrower_optima(company, t):
                 conn.execute(text(f'ALTER TABLE {name} DROP COLUMN "{column}"'))
     warnings: list[str] = []
     writer = OptimaWriter(company, t, OPERATOR, namespace="shop", warn=warnings.append)
-    assert writer.import_orders([order("OLD-1", customer_name="Anna Stara", customer_tax_id="5252248481")])[0].status == "imported"
+    new_customer = order("OLD-1", customer_name="Anna Stara", customer_tax_id="5252248481")
+    assert writer.import_orders([new_customer])[0].status == "imported"
     assert writer.import_orders([order("OLD-2", customer_code="HURTOWNIA SPOZYWCZA")])[0].status == "imported"
     assert writer.import_receipts([order("OLD-3")])[0].status == "imported"
     assert writer.import_customers([{"external_id": "K", "name": "Klient"}])[0].status == "imported"

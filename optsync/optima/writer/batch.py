@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from operator import itemgetter
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Engine, event, insert, select
 from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InternalError, StatementError
 
+from optsync.entities import ENTITIES
 from optsync.optima import inbound as v
 from optsync.optima.inbound import Rejected, import_guid
 from optsync.optima.operator import OperatorInfo
@@ -166,7 +167,7 @@ class Target:
 
     def guid(self, record: Mapping[str, Any], entity: str, external_id: str) -> str:
         """The record's ``guid``, else the deterministic GUID of its external id."""
-        guid = v.text(record, "guid", max_len=36)
+        guid = v.field_text(record, ENTITIES[entity].inbound_field("guid"))
         if guid:
             return guid
         if not external_id:

@@ -18,11 +18,15 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from optsync.entities import ENTITIES
 from optsync.optima import inbound as v
 from optsync.optima.inbound import Rejected
 from optsync.optima.reader import HOME_CURRENCY, IN_CHUNK
 from optsync.optima.writer.batch import Call, ImportResult, Target, chunks, parse_each, rejected
 from optsync.optima.writer.documents import TAXED
+
+PRODUCT = ENTITIES["products"].inbound_field
+PRICE = ENTITIES["prices"].inbound_field
 
 
 @dataclass
@@ -90,15 +94,15 @@ class Products:
         )
         vat = v.vat_rate(record)
         rate, flag = vat if vat is not None else (Decimal(23), TAXED)
-        code = v.text(record, "code", required=True, max_len=50)
+        code = v.field_text(record, PRODUCT("code"))
         return ProductIn(
             code,
             {
                 "Twr_Kod": code,
-                "Twr_Nazwa": v.text(record, "name", required=True, max_len=255),
-                "Twr_Opis": v.text(record, "description"),
-                "Twr_EAN": v.text(record, "ean", max_len=40),
-                "Twr_JM": v.text(record, "unit", max_len=20) or "szt",
+                "Twr_Nazwa": v.field_text(record, PRODUCT("name")),
+                "Twr_Opis": v.field_text(record, PRODUCT("description")),
+                "Twr_EAN": v.field_text(record, PRODUCT("ean")),
+                "Twr_JM": v.field_text(record, PRODUCT("unit")) or "szt",
                 "Twr_Stawka": rate,
                 "Twr_StawkaZak": rate,
                 "Twr_Flaga": flag,
@@ -172,17 +176,16 @@ class Prices:
 
     @staticmethod
     def parse(record: Mapping[str, Any]) -> PriceIn:
-        value = v.fits_column(v.decimal(record, "value"), "value", "TwrCeny", "TwC_Wartosc")
-        if value < 0:
-            raise Rejected(f"value must not be negative, got {value}")
+        value = v.field_number(record, PRICE("value"))
+        assert value is not None  # a required field
         raw = v.text(record, "price_list", required=True, max_len=9)
         if not (raw.isascii() and raw.isdigit()):
             raise Rejected(f"price_list must be an Optima price number, got {raw!r}")
         return PriceIn(
-            code=v.text(record, "product_code", required=True, max_len=50),
+            code=v.field_text(record, PRICE("product_code")),
             lp=int(raw),
             value=value,
-            currency=(v.text(record, "currency", max_len=3) or HOME_CURRENCY).upper(),
+            currency=(v.field_text(record, PRICE("currency")) or HOME_CURRENCY).upper(),
         )
 
     def _prepare(

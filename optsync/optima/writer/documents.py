@@ -26,6 +26,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from optsync.entities import ENTITIES, Field
 from optsync.errors import ConfigError
 from optsync.optima import inbound as v
 from optsync.optima.inbound import Rejected, line_amounts
@@ -149,7 +150,7 @@ class Documents:
                 for i in positions[1:]:
                     twins[i] = (positions[0], None)
                 continue
-            external = v.text(records[positions[0]], "external_id", max_len=256)
+            external = v.field_text(records[positions[0]], self.field("external_id"))
             for i in positions:
                 others = ", ".join(str(j + 1) for j in positions if j != i)
                 twins[i] = (positions[0], (
@@ -161,13 +162,15 @@ class Documents:
 
     # -- validation --------------------------------------------------------------------------
 
+    def field(self, name: str) -> Field:
+        """The inbound field ``name`` of this kind's documents or of their lines."""
+        return ENTITIES[self.kind.entity].inbound_field(name)
+
     def parse(self, record: Mapping[str, Any]) -> DocPlan:
-        external_id = v.text(record, "external_id", max_len=256)
-        if not external_id:
-            raise Rejected("missing external_id")
+        external_id = v.field_text(record, self.field("external_id"))
         lines = record.get("lines") or []
         if not isinstance(lines, list) or not lines:
-            raise Rejected("document has no lines")
+            raise Rejected("a document needs at least one line")
         if not all(isinstance(line, Mapping) for line in lines):
             raise Rejected("every line must be an object")
         parsed = []
@@ -176,13 +179,13 @@ class Documents:
                 parsed.append(self._line(line))
             except Rejected as exc:
                 raise Rejected(f"line {line.get('line_no') or n}: {exc}") from None
-        currency = (v.text(record, "currency", max_len=3) or HOME_CURRENCY).upper()
+        currency = (v.field_text(record, self.field("currency")) or HOME_CURRENCY).upper()
         if currency != HOME_CURRENCY:
             raise Rejected(
                 f"currency {currency} is not the home currency {HOME_CURRENCY}: optsync has no "
                 "exchange rates yet, so enter this document in Optima by hand"
             )
-        customer_code = v.text(record, "customer_code", max_len=20)
+        customer_code = v.field_text(record, self.field("customer_code"))
         inline = None if customer_code else inline_customer(record, self.target.namespace)
         if not customer_code and inline is None and self.kind.needs_customer:
             raise Rejected("missing customer_code or customer_name")
@@ -197,20 +200,12 @@ class Documents:
             inline=inline,
         )
 
-    @staticmethod
-    def _line(line: Mapping[str, Any]) -> LineIn:
-        code = v.text(line, "product_code", required=True, max_len=50)
-        quantity = v.fits_column(v.decimal(line, "quantity"), "quantity", "TraElem", "TrE_Ilosc")
-        if quantity <= 0:
-            raise Rejected(f"quantity must be positive, got {quantity}")
-        price = None
-        if line.get("unit_price") is not None and str(line.get("unit_price")).strip() != "":
-            price = v.fits_column(v.decimal(line, "unit_price"), "unit_price", "TraElem", "TrE_Cena0")
-            if price < 0:
-                raise Rejected(f"unit_price must not be negative, got {price}")
-        kind = v.text(line, "price_kind", max_len=10).lower()
-        if kind not in ("", "net", "gross"):
-            raise Rejected(f"price_kind must be net or gross, got {kind!r}")
+    def _line(self, line: Mapping[str, Any]) -> LineIn:
+        code = v.field_text(line, self.field("product_code"))
+        quantity = v.field_number(line, self.field("quantity"))
+        assert quantity is not None  # a required field
+        price = v.field_number(line, self.field("unit_price"))
+        kind = v.field_text(line, self.field("price_kind"))
         vat = v.vat_rate(line)
         return LineIn(code, quantity, price, kind, vat[0] if vat else None, vat[1] if vat else None)
 
@@ -272,7 +267,7 @@ class Documents:
         if not isinstance(record, Mapping):
             return None
         try:
-            external_id = v.text(record, "external_id", max_len=256)
+            external_id = v.field_text(record, self.field("external_id"))
             return self.target.guid(record, self.kind.entity, external_id), external_id
         except Rejected:
             return None
