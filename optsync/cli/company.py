@@ -30,8 +30,14 @@ def add(
         "--description", help="A note about the company, for people.")] = None,
 ) -> None:
     """Register a company database (it need not be reachable yet)."""
-    from optsync.services import config as manage  # start-up time: loaded by this command only
+    # start-up time: loaded by this command only
+    from optsync import dburl
+    from optsync.services import config as manage
 
+    manage.check_company_name(name)
+    dburl.validate(db, "--db")
+    if config_db:
+        dburl.validate(config_db, "--config-db")
     report(manage.add_company(ctx_of(ctx).state(), name, db, config_db=config_db,
                               description=description))
 
@@ -45,8 +51,11 @@ def discover(
     json: JsonOpt = False,
 ) -> None:
     """Register every active company of an Optima configuration database."""
-    from optsync.services import config as manage  # start-up time: loaded by this command only
+    # start-up time: loaded by this command only
+    from optsync import dburl
+    from optsync.services import config as manage
 
+    dburl.validate(config_db, "--config-db")
     outcome = manage.discover(ctx_of(ctx).state(), config_db, dry_run=dry_run)
     if json:
         output.emit_json(outcome.data)

@@ -9,6 +9,7 @@ import typer
 from optsync import output
 from optsync.cli.common import ctx_of, new_app
 from optsync.cli.render import outcome as report
+from optsync.errors import BadInput
 
 app = new_app("Integrated applications of a company: eshop, xl, detal, mobile.")
 
@@ -44,10 +45,31 @@ def add(
     ] = None,
 ) -> None:
     """Add an integrated application to a company, with its default exports and imports."""
-    from optsync.services import config as manage  # start-up time: loaded by this command only
+    # start-up time: loaded by this command only
+    from optsync import dburl
+    from optsync.apps import APPS, EXPORT_ENTITIES, IMPORT_ENTITIES, parse_entities
+    from optsync.names import check_name
+    from optsync.services import config as manage
 
+    state = ctx_of(ctx).state()
+    manage.company(state, company)  # an unknown company is named first
+    if app_ not in APPS:
+        raise BadInput(f"--app {app_!r} is not known", f"Use one of {', '.join(APPS)}")
+    parse_entities(export, EXPORT_ENTITIES, "--export")
+    parse_entities(import_, IMPORT_ENTITIES, "--import")
+    if price_list is not None and price_list < 1:
+        raise BadInput(
+            f"--price-list {price_list} is not an Optima price number",
+            "Use the DfC_Lp of a price list, for example --price-list 1",
+        )
+    if warehouse is not None and not warehouse.strip():
+        raise BadInput("--warehouse is empty", "Give a Mag_Symbol, for example --warehouse MAG")
+    check_name(app_ if name is None else name, "--name", "--name eshop")
+    if not endpoint.strip():
+        raise BadInput("--endpoint is empty", "Use a database URL or a folder path")
+    dburl.validate(endpoint, "--endpoint", paths_ok=True)  # a folder path is fine too
     report(manage.add_integration(
-        ctx_of(ctx).state(), company, app_, endpoint, name=name, export=export,
+        state, company, app_, endpoint, name=name, export=export,
         import_=import_, price_list=price_list, warehouse=warehouse,
     ))
 

@@ -45,12 +45,20 @@ def set_(
     ] = None,
 ) -> None:
     """Set a company's schedule; unchanged options keep their values."""
-    from optsync.services import config as manage  # start-up time: loaded by this command only
+    # start-up time: loaded by this command only
+    from optsync.schedule.model import parse_days, parse_every, parse_hhmm
+    from optsync.services import config as manage
 
     if enable and disable:
         raise BadInput("--enable and --disable exclude each other", "Give only one of them")
     switch = True if enable else (False if disable else None)
-    report(manage.set_schedule(ctx_of(ctx).state(), company, enable=switch, start=from_,
+    state = ctx_of(ctx).state()
+    manage.company(state, company)  # an unknown company is named first
+    for value, option, parse in ((from_, "--from", parse_hhmm), (to, "--to", parse_hhmm),
+                                 (every, "--every", parse_every), (days, "--days", parse_days)):
+        if value is not None:
+            parse(value, option)
+    report(manage.set_schedule(state, company, enable=switch, start=from_,
                                end=to, every=every, days=days))
 
 

@@ -43,6 +43,11 @@ def _after_change(state: State, outcome: Outcome) -> Outcome:
     return outcome
 
 
+def company(state: State, name: str) -> cfg.Company:
+    """The registered company called ``name``; an unknown name is refused (exit 2)."""
+    return cfg.get_company(state, name)
+
+
 def check_company_name(name: str, what: str = "company name") -> str:
     """The name rule of :mod:`optsync.names` for a company (exit 2 naming ``what``)."""
     return check_name(name, what, "'Demo Sp. z o.o.'")
@@ -89,9 +94,9 @@ def add_company(
     description: str | None = None,
 ) -> Outcome:
     check_company_name(name)
-    db = dburl.absolute(dburl.validate(db, "--db"))
+    db = dburl.absolute(dburl.validate(db, "the company database URL"))
     if config_db:
-        config_db = dburl.absolute(dburl.validate(config_db, "--config-db"))
+        config_db = dburl.absolute(dburl.validate(config_db, "the configuration database URL"))
     if cfg.find_company(state, name):
         raise BadInput(
             f"company {name!r} already exists",
@@ -118,7 +123,7 @@ def add_company(
 
 def discover(state: State, config_db: str, *, dry_run: bool = False) -> Outcome:
     """Register every active company of an Optima configuration database."""
-    config_db = dburl.absolute(dburl.validate(config_db, "--config-db"))
+    config_db = dburl.absolute(dburl.validate(config_db, "the configuration database URL"))
     dburl.connect_check(config_db, "configuration database")
     engine = dburl.engine_for(config_db)
     try:
@@ -223,21 +228,19 @@ def add_integration(
 ) -> Outcome:
     company = cfg.get_company(state, company_name)
     if app not in APPS:
-        raise BadInput(f"--app {app!r} is not known", f"Use one of {', '.join(APPS)}")
+        raise BadInput(f"application {app!r} is not known", f"Use one of {', '.join(APPS)}")
     default_export, default_import = APPS[app]
-    exports = parse_entities(export, EXPORT_ENTITIES, "--export")
-    imports = parse_entities(import_, IMPORT_ENTITIES, "--import")
+    exports = parse_entities(export, EXPORT_ENTITIES, "the exported entities")
+    imports = parse_entities(import_, IMPORT_ENTITIES, "the imported entities")
     if price_list is not None and price_list < 1:
-        raise BadInput(
-            f"--price-list {price_list} is not an Optima price number",
-            "Use the DfC_Lp of a price list, for example --price-list 1",
-        )
+        raise BadInput(f"price list {price_list} is not an Optima price number",
+                       "Use the number of a price list in Optima's price list definitions")
     if warehouse is not None and not warehouse.strip():
-        raise BadInput("--warehouse is empty", "Give a Mag_Symbol, for example --warehouse MAG")
-    name = check_name(app if name is None else name, "--name", "--name eshop")
+        raise BadInput("the warehouse symbol is empty", "Give an Optima warehouse's symbol")
+    name = check_name(app if name is None else name, "the integration name", "eshop")
     if not endpoint.strip():
-        raise BadInput("--endpoint is empty", "Use a database URL or a folder path")
-    dburl.validate(endpoint, "--endpoint", paths_ok=True)  # a folder path is fine too
+        raise BadInput("the endpoint is empty", "Use a database URL or a folder path")
+    dburl.validate(endpoint, "the endpoint", paths_ok=True)  # a folder path is fine too
     endpoint = dburl.absolute(endpoint)
     settings_warning = _check_settings(state, company, price_list, warehouse)
     masked, secret = split_secret(endpoint)
@@ -353,10 +356,10 @@ def set_schedule(
     """Change a company's schedule; every value is checked before anything is written."""
     company = cfg.get_company(state, company_name)
     parsed = dict(
-        start=parse_hhmm(start, "--from") if start is not None else None,
-        end=parse_hhmm(end, "--to") if end is not None else None,
-        every=parse_every(every) if every is not None else None,
-        days=parse_days(days) if days is not None else None,
+        start=parse_hhmm(start, "the start time") if start is not None else None,
+        end=parse_hhmm(end, "the end time") if end is not None else None,
+        every=parse_every(every, "the interval") if every is not None else None,
+        days=parse_days(days, "the days") if days is not None else None,
     )
     old = cfg.get_schedule(state, company.id)
     base = old or Schedule(enabled=True)
