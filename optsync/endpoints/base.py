@@ -22,7 +22,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Self
 
-from optsync.endpoints.records import ENTITY_KEYS, INBOUND_FIELDS, OUTBOUND_FIELDS
+from optsync.entities import ENTITIES, EXPORTED, IMPORTED
 from optsync.errors import BadInput
 from optsync.secrets import mask_url  # noqa: F401 - one masking for every URL, also for plugins
 
@@ -97,7 +97,7 @@ class Export(ABC):
             self._upsert(upserts)
             self.upserted += len(upserts)
         if deletes:
-            width = len(ENTITY_KEYS[self.entity])
+            width = len(ENTITIES[self.entity].key)
             for key in deletes:
                 if len(key) != width:
                     raise ValueError(f"{self.entity}: a key has {width} parts, got {key!r}")
@@ -164,10 +164,10 @@ class Endpoint(ABC):
 
     def export(self, entity: str, *, run_id: int) -> Export:
         """A context manager staging the entity's outbound changes, committed at a clean exit."""
-        if entity not in OUTBOUND_FIELDS:
+        if entity not in EXPORTED:
             raise BadInput(
                 f"cannot export {entity!r}",
-                "Exportable entities: " + ", ".join(OUTBOUND_FIELDS),
+                "Exportable entities: " + ", ".join(EXPORTED),
             )
         return self._export(entity, run_id)
 
@@ -188,10 +188,10 @@ class Endpoint(ABC):
 
     def inbox(self, entity: str) -> Iterator[Inbound]:
         """Every inbound record of the entity waiting to be imported, oldest first."""
-        if entity not in INBOUND_FIELDS:
+        if entity not in IMPORTED:
             raise BadInput(
                 f"cannot import {entity!r}",
-                "Importable entities: " + ", ".join(INBOUND_FIELDS),
+                "Importable entities: " + ", ".join(IMPORTED),
             )
         return self._inbox(entity)
 

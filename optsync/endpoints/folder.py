@@ -28,15 +28,13 @@ from urllib.request import url2pathname
 
 from optsync.endpoints.base import Endpoint, EndpointMark, Export, Inbound, Status
 from optsync.endpoints.records import (
-    ENTITY_KEYS,
-    MAX_NUMBER_CHARS,
-    WITH_LINES,
     MalformedRecord,
     inbound_label,
     inbound_record,
     outbound_json,
     show,
 )
+from optsync.entities import ENTITIES, MAX_NUMBER_CHARS
 from optsync.errors import Unreachable
 
 MARK_FILE = ".optsync-mark.json"
@@ -70,6 +68,12 @@ def folder_path(target: str) -> Path:
             path = f"//{parsed.netloc}{path}"  # a UNC share
         return Path(path)
     return Path(target).expanduser()
+
+
+def _folder(name: str | None) -> str:
+    """An entity's folder under ``out/`` or ``in/`` (the endpoint checked it has one)."""
+    assert name is not None
+    return name
 
 
 def dump_line(obj: Mapping[str, Any]) -> str:
@@ -226,13 +230,13 @@ class FolderEndpoint(Endpoint):
 
     def _export(self, entity: str, run_id: int) -> Export:
         self.check()
-        return FolderExport(self.root / "out" / entity, entity, run_id)
+        return FolderExport(self.root / "out" / _folder(ENTITIES[entity].out_folder), entity, run_id)
 
     # --- import ---------------------------------------------------------------------------
 
     def _inbox(self, entity: str) -> Iterator[Inbound]:
         self.check()
-        folder = self.root / "in" / entity
+        folder = self.root / "in" / _folder(ENTITIES[entity].in_folder)
         if not folder.is_dir():
             return
         names = sorted(
@@ -287,7 +291,7 @@ class FolderEndpoint(Endpoint):
             parsed: Iterable[Parsed] = self._parse_lines(entity, state, data)
         else:
             parsed = self._parse_document(entity, path.name, data)
-        if entity in WITH_LINES:
+        if ENTITIES[entity].inbound_lines:
             parsed = _pair_duplicates(list(parsed))
         for where, record, error in parsed:
             yield self._offer(entity, state, where, record, error)
@@ -416,11 +420,12 @@ class FolderEndpoint(Endpoint):
             except OSError as exc:
                 problems.append(_os_problem(path, exc))
         if problems:
+            folder = _folder(ENTITIES[entity].in_folder)
             more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
             raise Unreachable(
                 f"the folder endpoint {self.root} cannot file its {entity} inbox: "
                 + "; ".join(problems[:3]) + more,
-                "Make in/" + entity + "/done and in/" + entity + "/failed folders the user "
+                f"Make in/{folder}/done and in/{folder}/failed folders the user "
                 "running optsync can write to; the files stay in in/ and what they hold that is "
                 "in Optima already is recognised on the next pass",
             )
@@ -631,7 +636,7 @@ class FolderExport(Export):
         out.writelines(dump_line(outbound_json(self.entity, r, "upsert")) for r in records)
 
     def _delete(self, keys: Sequence[tuple[Any, ...]]) -> None:
-        names = ENTITY_KEYS[self.entity]
+        names = ENTITIES[self.entity].key
         out = self._out()
         out.writelines(
             dump_line(outbound_json(self.entity, dict(zip(names, key)), "delete")) for key in keys

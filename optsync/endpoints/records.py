@@ -1,161 +1,36 @@
-"""The record formats exchanged with endpoints: fields, keys, types and their JSON coding.
+"""The record formats exchanged with endpoints: their JSON coding and the reading of inbound values.
 
-Outbound records (Optima to the application) are dicts holding exactly the fields of
+The entities, their fields and keys are declared in :mod:`optsync.entities`; the tables below
+are views of that registry for the endpoints. Outbound records (Optima to the application) are dicts holding exactly the fields of
 :data:`OUTBOUND_FIELDS`; documents add ``lines``. Inbound records (the application to Optima)
 come out of :func:`inbound_record` with every field of :data:`INBOUND_FIELDS` present, numbers
 as :class:`~decimal.Decimal` (never float), times as :class:`~datetime.datetime`.
 JSON carries decimals as strings (``"12.30"``) and times as ISO-8601.
+
+Reading an inbound record only types its values and rejects what cannot be read; whether a
+value is given and fits Optima is checked once, by the writer (see :mod:`optsync.entities`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-
-@dataclass(frozen=True)
-class Field:
-    """One column of an exchange table: its name, kind and size."""
-
-    name: str
-    kind: str  # "str" | "text" | "int" | "bool" | "decimal" | "datetime"
-    size: int | None = None  # characters for "str"; (precision) for "decimal"
-    scale: int | None = None  # decimal places for "decimal"
-    required: bool = False
-
-
-def _s(name: str, size: int, required: bool = False) -> Field:
-    return Field(name, "str", size, required=required)
-
-
-def _d(name: str, precision: int = 19, scale: int = 4, required: bool = False) -> Field:
-    return Field(name, "decimal", precision, scale, required=required)
-
-
-_PRODUCT = (
-    _s("code", 50, True),
-    _s("name", 255),
-    Field("description", "text"),
-    _s("ean", 50),
-    _s("unit", 20),
-    _d("vat_rate", 5, 2),
-    Field("active", "bool"),
-)
-
-# A customer's name, tax id, address and contact: the same columns out and in.
-_PARTY = (
-    _s("name", 400),
-    _s("tax_id", 32),
-    _s("street", 255),
-    _s("postal_code", 16),
-    _s("city", 100),
-    _s("country", 100),
-    _s("email", 255),
-    _s("phone", 64),
-)
+from optsync.entities import ENTITIES, VAT_WORDS, Field, read_decimal
 
 OUTBOUND_SPEC: dict[str, tuple[Field, ...]] = {
-    "products": _PRODUCT,
-    "prices": (
-        _s("product_code", 50, True),
-        Field("price_list", "int", required=True),
-        _d("value"),
-        _s("currency", 3),
-        _s("price_list_name", 50),
-    ),
-    "stock": (
-        _s("product_code", 50, True),
-        _s("warehouse", 20, True),
-        _d("quantity"),
-        _d("reserved"),
-    ),
-    "customers": (
-        _s("code", 50, True),
-        *_PARTY,
-        Field("active", "bool"),
-        _s("guid", 36),
-    ),
-    "documents": (
-        Field("erp_id", "int", required=True),
-        _s("type", 8),
-        _s("number", 64),
-        Field("issued_at", "datetime"),
-        _s("customer_code", 50),
-        _s("currency", 3),
-        _d("net"),
-        _d("vat"),
-        _d("gross"),
-    ),
+    e.name: e.outbound for e in ENTITIES.values() if e.exported
 }
-
-DOCUMENT_LINE_SPEC: tuple[Field, ...] = (
-    Field("erp_id", "int", required=True),
-    Field("line_no", "int", required=True),
-    _s("product_code", 50),
-    _d("quantity"),
-    _s("unit", 20),
-    _d("unit_price_net"),
-    _d("vat_rate", 5, 2),
-    _d("net"),
-    _d("gross"),
-)
-
-ENTITY_KEYS: dict[str, tuple[str, ...]] = {
-    "products": ("code",),
-    "prices": ("product_code", "price_list"),
-    "stock": ("product_code", "warehouse"),
-    "customers": ("code",),
-    "documents": ("erp_id",),
-}
-DOCUMENT_LINE_KEY: tuple[str, ...] = ("erp_id", "line_no")
-
-_DOCUMENT_HEADER = (
-    _s("external_id", 100, True),
-    _s("guid", 36),
-    Field("issued_at", "datetime"),
-    _s("customer_code", 50),
-    _s("customer_name", 255),
-    _s("customer_tax_id", 32),
-    _s("customer_email", 255),
-    _s("customer_street", 255),
-    _s("customer_postal_code", 16),
-    _s("customer_city", 100),
-    _s("currency", 3),
-    Field("notes", "text"),
-)
-
+ENTITY_KEYS: dict[str, tuple[str, ...]] = {e.name: e.key for e in ENTITIES.values() if e.exported}
 INBOUND_SPEC: dict[str, tuple[Field, ...]] = {
-    "orders": _DOCUMENT_HEADER,
-    "receipts": _DOCUMENT_HEADER,
-    "customers": (
-        _s("external_id", 100, True),
-        _s("guid", 36),
-        *_PARTY,
-    ),
-    "products": _PRODUCT,
-    "prices": (
-        _s("product_code", 50, True),
-        Field("price_list", "int", required=True),
-        _d("value", required=True),
-        _s("currency", 3),
-    ),
+    e.name: e.inbound for e in ENTITIES.values() if e.imported
 }
-
-INBOUND_LINE_SPEC: tuple[Field, ...] = (
-    Field("line_no", "int", required=True),
-    _s("product_code", 50, True),
-    _d("quantity", required=True),
-    _d("unit_price"),
-    _s("price_kind", 8),
-    _d("vat_rate", 5, 2),
-)
-
+DOCUMENT_LINE_SPEC: tuple[Field, ...] = ENTITIES["documents"].outbound_lines
+DOCUMENT_LINE_KEY: tuple[str, ...] = ENTITIES["documents"].outbound_lines_key
 # Inbound entities whose records carry nested lines.
-WITH_LINES = frozenset({"orders", "receipts"})
-PRICE_KINDS = ("net", "gross")
+WITH_LINES = frozenset(e.name for e in ENTITIES.values() if e.inbound_lines)
 STATUSES = ("new", "imported", "rejected")
 
 OUTBOUND_FIELDS: dict[str, tuple[str, ...]] = {
@@ -167,11 +42,10 @@ INBOUND_FIELDS: dict[str, tuple[str, ...]] = {
 DOCUMENT_LINE_FIELDS: tuple[str, ...] = tuple(f.name for f in DOCUMENT_LINE_SPEC)
 # A document's nested lines leave out erp_id: it is the document's.
 NESTED_LINE_FIELDS: tuple[str, ...] = DOCUMENT_LINE_FIELDS[1:]
-INBOUND_LINE_FIELDS: tuple[str, ...] = tuple(f.name for f in INBOUND_LINE_SPEC)
 
 
 class MalformedRecord(ValueError):
-    """An inbound record that cannot be read: a missing field or a value of the wrong type."""
+    """An inbound record that cannot be read: not an object, no lines, a value of the wrong type."""
 
 
 def record_key(entity: str, record: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -182,14 +56,10 @@ def record_key(entity: str, record: Mapping[str, Any]) -> tuple[Any, ...]:
 def inbound_label(entity: str, record: Mapping[str, Any]) -> str | None:
     """A short name of an inbound record for logs: its external id, code or key (cut to 60
     characters: whatever a hostile record holds, a label stays one short line)."""
-    if entity == "products":
-        value = _short(record.get("code"))
-    elif entity == "prices":
-        code, number = record.get("product_code"), record.get("price_list")
-        value = f"{_short(code)}/{_short(number)}" if code is not None else None
-    else:
-        value = _short(record.get("external_id"))
-    return value
+    names = ENTITIES[entity].label
+    if record.get(names[0]) is None:
+        return None
+    return "/".join(str(_short(record.get(name))) for name in names)
 
 
 def _short(value: Any, limit: int = 60) -> str | None:
@@ -265,13 +135,8 @@ def outbound_from_json(entity: str, obj: Mapping[str, Any]) -> dict[str, Any]:
 # --- typing and checking values ---------------------------------------------------------
 
 
-# Numbers written with more characters than this are refused before any arithmetic: no
-# exchange column holds one, and Python's int and decimal code would choke on some of them.
-MAX_NUMBER_CHARS = 40
 # The integer columns (price list numbers, line numbers) are 32-bit.
 INT_RANGE = (-(2**31), 2**31 - 1)
-# What a line's vat_rate may say instead of a rate: exempt ("zw") or not subject to VAT ("np").
-VAT_WORDS = ("zw", "np")
 
 
 def _to_text(value: Any) -> str:
@@ -283,20 +148,13 @@ def _to_text(value: Any) -> str:
 
 
 def _to_decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-        raise TypeError
-    if isinstance(value, int) and value.bit_length() > 128:
-        raise ValueError
-    if isinstance(value, Decimal):
-        number = value
-    else:
-        text = repr(value) if isinstance(value, float) else str(value).strip()
-        if len(text) > MAX_NUMBER_CHARS:
-            raise ValueError
-        number = Decimal(text)
-    if not number.is_finite():
-        raise ValueError
-    return number
+    return read_decimal(value)
+
+
+def _to_vat(value: Any) -> Decimal | str:
+    if isinstance(value, str) and value.strip().lower() in VAT_WORDS:
+        return value.strip().lower()  # exempt / not subject: a word the writer knows
+    return read_decimal(value)
 
 
 def _to_int(value: Any) -> int:
@@ -333,6 +191,7 @@ _CONVERT: dict[str, tuple[Callable[[Any], Any], str]] = {
     "str": (_to_text, "expected text"),
     "text": (_to_text, "expected text"),
     "decimal": (_to_decimal, "expected a decimal number"),
+    "vat": (_to_vat, "expected a VAT rate (a number, zw or np)"),
     "int": (_to_int, "expected an integer"),
     "bool": (_to_flag, "expected 0/1 or true/false"),
     "datetime": (_to_datetime, "expected an ISO-8601 date or time"),
@@ -340,17 +199,17 @@ _CONVERT: dict[str, tuple[Callable[[Any], Any], str]] = {
 
 
 def coerce(field: Field, value: Any) -> Any:
-    """A raw value (from JSON or a database row) as the field's Python type; raises MalformedRecord."""
+    """A raw value (from JSON or a database row) as the field's Python type; raises
+    MalformedRecord for a value that cannot be read as that type. Whether a value is given,
+    fits Optima or is one of the allowed words is the writer's to check (see
+    :mod:`optsync.entities`)."""
     convert, expected = _CONVERT[field.kind]
     if isinstance(value, str) and not value.strip() and field.kind not in ("str", "text"):
         value = None  # an empty cell of a number or time column means "not given"
     try:
-        result = None if value is None else convert(value)
+        return None if value is None else convert(value)
     except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError):
         raise MalformedRecord(f"{field.name}: {expected}, got {show(value)}") from None
-    if field.required and (result is None or (isinstance(result, str) and not result.strip())):
-        raise MalformedRecord(f"{field.name} is missing")
-    return result
 
 
 def inbound_record(
@@ -360,42 +219,36 @@ def inbound_record(
     *,
     record_id: int | None = None,
 ) -> dict[str, Any]:
-    """A typed inbound record from a raw header and its raw lines; raises MalformedRecord."""
+    """A typed inbound record from a raw header and its raw lines; raises MalformedRecord
+    for what cannot be read (the writer validates the values: see :mod:`optsync.entities`)."""
     if not isinstance(raw, Mapping):
         raise MalformedRecord(f"expected a JSON object, got {type(raw).__name__}")
+    spec = ENTITIES[entity]
     record: dict[str, Any] = {"id": record_id}
-    for field in INBOUND_SPEC[entity]:
+    for field in spec.inbound:
         record[field.name] = coerce(field, raw.get(field.name))
-    if entity in WITH_LINES:
+    if spec.inbound_lines:
         if lines is None:
             lines = raw.get("lines")
         if not isinstance(lines, Sequence) or isinstance(lines, str) or not lines:
             raise MalformedRecord("lines: a document needs at least one line")
         record["lines"] = [
-            _inbound_line(position, line) for position, line in enumerate(lines, start=1)
+            _inbound_line(spec.inbound_lines, position, line)
+            for position, line in enumerate(lines, start=1)
         ]
     return record
 
 
-def _inbound_line(position: int, raw: Any) -> dict[str, Any]:
+def _inbound_line(fields: tuple[Field, ...], position: int, raw: Any) -> dict[str, Any]:
     if not isinstance(raw, Mapping):
         raise MalformedRecord(f"line {position}: expected an object")
     line: dict[str, Any] = {}
-    for field in INBOUND_LINE_SPEC:
+    for field in fields:
         value = raw.get(field.name)
         if field.name == "line_no" and value is None:
             value = position  # JSON lines may leave numbering to their order
-        if field.name == "vat_rate" and isinstance(value, str) and (
-            value.strip().lower() in VAT_WORDS
-        ):
-            line[field.name] = value.strip().lower()  # exempt / not subject: the writer's rule
-            continue
         try:
             line[field.name] = coerce(field, value)
         except MalformedRecord as exc:
             raise MalformedRecord(f"line {position}: {exc}") from None
-    if line["price_kind"] is not None and line["price_kind"] not in PRICE_KINDS:
-        raise MalformedRecord(
-            f"line {position}: price_kind must be 'net' or 'gross', got {show(line['price_kind'])}"
-        )
     return line

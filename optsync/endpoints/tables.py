@@ -1,4 +1,4 @@
-"""The exchange tables of a ``sql`` endpoint, built from the record specs, and optsync's mark.
+"""The exchange tables of a ``sql`` endpoint, built from the entity registry, and optsync's mark.
 
 Decimals keep their exact value: ``NUMERIC(p, s)`` on server databases and TEXT holding the
 decimal string (``'12.30'``) on SQLite, whose NUMERIC affinity would turn them into floats.
@@ -32,16 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from optsync.endpoints.records import (
-    DOCUMENT_LINE_KEY,
-    DOCUMENT_LINE_SPEC,
-    ENTITY_KEYS,
-    INBOUND_LINE_SPEC,
-    INBOUND_SPEC,
-    OUTBOUND_SPEC,
-    WITH_LINES,
-    Field,
-)
+from optsync.entities import ENTITIES, Field
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
@@ -133,7 +124,7 @@ def column_type(field: Field) -> TypeEngine[Any]:
         return Integer()
     if field.kind == "bool":
         return Flag()
-    if field.kind == "decimal":
+    if field.kind in ("decimal", "vat"):
         assert field.size is not None and field.scale is not None
         return ExactDecimal(field.size, field.scale)
     if field.kind == "datetime":
@@ -146,7 +137,7 @@ def _columns(spec: tuple[Field, ...], keys: tuple[str, ...] = ()) -> list[Column
         Column(
             f.name,
             column_type(f),
-            nullable=not (f.required or f.name in keys),
+            nullable=f.nullable and f.name not in keys,
             autoincrement=False,  # keys come from Optima, never from the application database
         )
         for f in spec
@@ -197,22 +188,27 @@ def build_metadata() -> MetaData:
     """Every exchange table, outbound and inbox, and the mark."""
     metadata = MetaData()
     _mark_table(metadata)
-    for entity, spec in OUTBOUND_SPEC.items():
-        _outbound(metadata, f"optsync_{entity}", spec, ENTITY_KEYS[entity])
-    _outbound(metadata, "optsync_document_lines", DOCUMENT_LINE_SPEC, DOCUMENT_LINE_KEY)
-    for entity, spec in INBOUND_SPEC.items():
-        name = inbox_table_name(entity)
+    for spec in ENTITIES.values():
+        if spec.outbound_table:
+            _outbound(metadata, spec.outbound_table, spec.outbound, spec.key)
+        if spec.outbound_lines_table:
+            _outbound(metadata, spec.outbound_lines_table, spec.outbound_lines,
+                      spec.outbound_lines_key)
+    for spec in ENTITIES.values():
+        if not spec.inbox_table:
+            continue
+        name = spec.inbox_table
         header = Table(
             name,
             metadata,
             Column("id", Integer(), primary_key=True, autoincrement=True),
-            *_columns(spec),
+            *_columns(spec.inbound),
             *_status_columns(),
         )
         Index(f"ix_{name}_status", header.c.status, header.c.id)
-        if entity in WITH_LINES:
+        if spec.inbox_lines_table:
             header.append_constraint(UniqueConstraint("external_id", name=f"uq_{name}_external_id"))
-            lines = inbox_lines_table_name(entity)
+            lines = spec.inbox_lines_table
             Table(
                 lines,
                 metadata,
@@ -222,25 +218,31 @@ def build_metadata() -> MetaData:
                     ForeignKey(f"{name}.id", ondelete="CASCADE"),
                     nullable=False,
                 ),
-                *_columns(INBOUND_LINE_SPEC),
+                *_columns(spec.inbound_lines),
                 PrimaryKeyConstraint("header_id", "line_no", name=f"pk_{lines}"),
             )
     return metadata
 
 
 def outbound_table_name(entity: str) -> str:
-    """``optsync_<entity>``: the outbound table of an exported entity."""
-    return f"optsync_{entity}"
+    """The outbound table of an exported entity (``optsync_products``)."""
+    name = ENTITIES[entity].outbound_table
+    assert name is not None, entity
+    return name
 
 
 def inbox_table_name(entity: str) -> str:
-    """``optsync_inbox_<entity>``: the inbox table of an imported entity."""
-    return f"optsync_inbox_{entity}"
+    """The inbox table of an imported entity (``optsync_inbox_orders``)."""
+    name = ENTITIES[entity].inbox_table
+    assert name is not None, entity
+    return name
 
 
 def inbox_lines_table_name(entity: str) -> str:
-    """``optsync_inbox_order_lines`` / ``optsync_inbox_receipt_lines``."""
-    return f"optsync_inbox_{entity[:-1]}_lines"
+    """The inbox table of a document's lines (``optsync_inbox_order_lines``)."""
+    name = ENTITIES[entity].inbox_lines_table
+    assert name is not None, entity
+    return name
 
 
 METADATA = build_metadata()

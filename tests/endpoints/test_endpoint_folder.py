@@ -197,7 +197,7 @@ def test_bad_json_is_offered_with_an_error_and_lands_in_failed(tmp_path: Path) -
     inbox.mkdir(parents=True)
     (inbox / "x.json").write_text('{"external_id": "C-1", "name": ', encoding="utf-8")
     (inbox / "y.jsonl").write_text(
-        '{"external_id": "C-2"}\nnot json\n{"name": "no id"}\n', encoding="utf-8"
+        '{"external_id": "C-2"}\nnot json\n{"external_id": "C-3", "guid": {}}\n', encoding="utf-8"
     )
     endpoint = FolderEndpoint(str(tmp_path))
     offered = list(endpoint.inbox("customers"))
@@ -205,17 +205,17 @@ def test_bad_json_is_offered_with_an_error_and_lands_in_failed(tmp_path: Path) -
         ("x.json", False),
         ("C-2 (y.jsonl:1)", True),
         ("y.jsonl:2", False),
-        ("y.jsonl:3", False),
+        ("C-3 (y.jsonl:3)", False),
     ]
     assert offered[0].error is not None and offered[0].error.startswith("invalid JSON:")
-    assert offered[3].error == "external_id is missing"
+    assert offered[3].error == "guid: expected text, got a JSON object"
     endpoint.mark("customers", offered[1], status="imported", erp_id=9)
     endpoint.finish_inbox("customers")  # records read with an error count as rejected
     assert files(inbox / "failed") == ["x.json", "x.json.error.txt", "y.jsonl", "y.jsonl.error.txt"]
     assert "x.json: invalid JSON" in (inbox / "failed" / "x.json.error.txt").read_text("utf-8")
     report = (inbox / "failed" / "y.jsonl.error.txt").read_text("utf-8").splitlines()
     assert report[0] == "y.jsonl: 2 of 3 record(s) rejected"
-    assert report[2] == "y.jsonl:3: external_id is missing"
+    assert report[2] == "C-3 (y.jsonl:3): guid: expected text, got a JSON object"
 
 
 def test_a_file_not_fully_marked_stays_to_be_offered_again(tmp_path: Path) -> None:

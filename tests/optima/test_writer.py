@@ -236,7 +236,7 @@ def test_invalid_lines_are_rejected_with_reasons(writer, company, t):
     reasons = [r.error for r in results]
     assert "quantity must be positive" in reasons[0] and "quantity" in reasons[1]
     assert "unit_price" in reasons[2] and "price_kind" in reasons[3]
-    assert "no lines" in reasons[4] and "customer" in reasons[5] and "NIKT" in reasons[6]
+    assert "at least one line" in reasons[4] and "customer" in reasons[5] and "NIKT" in reasons[6]
     assert "external_id" in reasons[7] and "issued_at" in reasons[8]
     assert "line_no" in reasons[9] and "line" in reasons[10] and "object" in reasons[11]
     assert headers(company, t) == []
