@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from optsync import output
+from optsync.cli import render
 from optsync.cli.common import ctx_of, new_app
 from optsync.cli.render import outcome as report
 from optsync.errors import BadInput
@@ -60,35 +61,20 @@ def discover(
     if json:
         output.emit_json(outcome.data)
     else:
-        output.table(None, ["company", "database", "action"],
-                     [(r["name"], r["db"], r["action"]) for r in outcome.data])
+        render.discovered(outcome.data)
     report(outcome)
 
 
 @app.command("list")
 def list_(ctx: typer.Context, json: JsonOpt = False) -> None:
     """List the registered companies."""
-    from optsync.state import config as cfg  # start-up time: loaded by this command only
+    from optsync.services import config as manage  # start-up time: loaded by this command only
 
-    state = ctx_of(ctx).state()
-    by_company: dict[int, list[str]] = {}
-    for integ in cfg.list_integrations(state):
-        by_company.setdefault(integ.company_id, []).append(integ.name)
-    rows = [
-        {"name": c.name, "db": c.db_url, "description": c.description,
-         "config_db": c.config_db_url, "integrations": by_company.get(c.id, [])}
-        for c in cfg.list_companies(state)
-    ]
+    rows = manage.companies(ctx_of(ctx).state())
     if json:
         output.emit_json(rows)
         return
-    if not rows:
-        output.info("no companies yet; add one with 'optsync company add' or "
-                    "'optsync company discover'")
-        return
-    output.table(None, ["company", "database", "configuration db", "integrations"],
-                 [(r["name"], r["db"], r["config_db"] or "", ", ".join(r["integrations"]))
-                  for r in rows])
+    render.companies(rows)
 
 
 @app.command()
@@ -101,9 +87,7 @@ def remove(
     from optsync.services import config as manage  # start-up time: loaded by this command only
 
     state = ctx_of(ctx).state()
-    from optsync.state.config import get_company  # start-up time: loaded by this command only
-
-    get_company(state, name)  # unknown -> exit 2 before asking
+    manage.company(state, name)  # unknown -> exit 2 before asking
     if not yes:
         if not sys.stdin.isatty():
             raise BadInput(f"removing {name!r} needs confirmation", "Add --yes")

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from optsync import output
+from optsync.cli import render
 from optsync.cli.common import ctx_of, new_app
 from optsync.cli.render import outcome as report
 from optsync.errors import BadInput
@@ -82,17 +83,13 @@ def list_(
     json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """List integrations."""
-    from optsync.state import config as cfg  # start-up time: loaded by this command only
+    from optsync.services import config as manage  # start-up time: loaded by this command only
 
-    state = ctx_of(ctx).state()
-    only = cfg.get_company(state, company) if company is not None else None
-    items = cfg.list_integrations(state, only)
+    items = manage.integrations(ctx_of(ctx).state(), company)
     if json:
         output.emit_json([i.as_json() for i in items])
         return
-    output.table(None, ["company", "name", "app", "endpoint", "export", "import"],
-                 [(i.company, i.name, i.app, i.endpoint, ",".join(i.export),
-                   ",".join(i.import_)) for i in items])
+    render.integrations(items)
 
 
 @app.command()

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from optsync import output
+from optsync.cli import render
 from optsync.cli.common import ctx_of, new_app
 from optsync.errors import BadInput
 
@@ -65,9 +66,9 @@ def logs(
     """Show log records, newest last."""
     if ctx.invoked_subcommand is not None:
         return
-    from optsync.state import logs as store  # start-up time: loaded by this command only
+    from optsync.services import logs as store  # start-up time: loaded by this command only
 
-    if filter_ not in ("sync", "schedule", "config", "all"):
+    if filter_ not in ("all", *store.CATEGORIES):
         raise BadInput(f"--filter {filter_!r} is not known",
                        "Use sync, schedule, config or all, for example --filter sync")
     if level is not None and level not in store.LEVELS:
@@ -75,10 +76,7 @@ def logs(
                        "Use debug, info, warning or error, for example --level warning")
     if limit < 1:
         raise BadInput(f"--limit {limit} is not positive", "Use for example --limit 50")
-    from optsync.state.runs import settle_interrupted  # start-up time: loaded by this command only
-
-    settle_interrupted(ctx_of(ctx).state())  # a killed pass shows as interrupted, logged
-    records = store.query(
+    records = store.records(
         ctx_of(ctx).state(), category=None if filter_ == "all" else filter_,
         company=company, min_level=level, since=parse_since(since) if since else None,
         run_id=run, limit=limit,
@@ -86,12 +84,7 @@ def logs(
     if json:
         output.emit_json_lines(r.as_json() for r in records)
         return
-    if not records:
-        output.info("no log records match")
-        return
-    output.table(None, ["time (UTC)", "level", "category", "company", "run", "message"],
-                 [(r.as_json()["ts"], r.level, r.category, r.company or "",
-                   r.run_id or "", r.message) for r in records])
+    render.log_records(records)
 
 
 @app.command()
@@ -100,7 +93,7 @@ def prune(
     older_than: Annotated[str, typer.Option("--older-than", help="An age: 90d, 12w or 48h.")],
 ) -> None:
     """Delete log records older than a duration."""
-    from optsync.state import logs as store  # start-up time: loaded by this command only
+    from optsync.services import logs as store  # start-up time: loaded by this command only
 
     age = parse_age(older_than, "--older-than")
     count = store.prune(ctx_of(ctx).state(), datetime.now(UTC) - age)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from optsync import output
+from optsync.cli import render
 from optsync.cli.common import ctx_of, new_app
 from optsync.cli.render import outcome as report
 from optsync.errors import BadInput
@@ -72,21 +73,13 @@ def show(
     json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """Show the operator (never the password)."""
-    from optsync.state.config import get_operator  # start-up time: loaded by this command only
+    from optsync.services import config as manage  # start-up time: loaded by this command only
 
-    op = get_operator(ctx_of(ctx).state())
+    op = manage.operator(ctx_of(ctx).state())
     if json:
-        output.emit_json(
-            {"acronym": None, "has_password": False, "verified": None} if op is None
-            else {"acronym": op.acronym, "has_password": op.has_password, "verified": op.verified}
-        )
+        output.emit_json(op)
         return
-    if op is None:
-        output.info("no operator set; run 'optsync operator set ACRONYM'")
-        return
-    verified = {True: "yes", False: "no", None: "not checked yet"}[op.verified]
-    typer.echo(f"operator: {op.acronym}\npassword: {'set' if op.has_password else 'none'}\n"
-               f"verified in Optima: {verified}")
+    render.operator(op)
 
 
 @app.command()

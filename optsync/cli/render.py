@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from optsync.services.config import Outcome
     from optsync.services.doctor import Check
     from optsync.services.status import Report
+    from optsync.state.config import Integration
+    from optsync.state.logs import LogRecord
     from optsync.state.runs import Run
 
 DOCTOR_STATUSES = ("ok", "warn", "fail")
@@ -100,3 +102,65 @@ def pass_summary(result: Run) -> None:
         if s["status"] == "failed":
             output.info(f"  {s['direction']} {s['entity']} ({s['integration']}) failed: "
                         f"{s['error']}")
+
+
+def discovered(rows: list[dict]) -> None:
+    """The companies ``company discover`` found, and what it did with each."""
+    output.table(None, ["company", "database", "action"],
+                 [(r["name"], r["db"], r["action"]) for r in rows])
+
+
+def companies(rows: list[dict]) -> None:
+    """The registered companies, or how to add the first."""
+    if not rows:
+        output.info("no companies yet; add one with 'optsync company add' or "
+                    "'optsync company discover'")
+        return
+    output.table(None, ["company", "database", "configuration db", "integrations"],
+                 [(r["name"], r["db"], r["config_db"] or "", ", ".join(r["integrations"]))
+                  for r in rows])
+
+
+def integrations(items: list[Integration]) -> None:
+    """The integrations with their endpoints and flows."""
+    output.table(None, ["company", "name", "app", "endpoint", "export", "import"],
+                 [(i.company, i.name, i.app, i.endpoint, ",".join(i.export),
+                   ",".join(i.import_)) for i in items])
+
+
+def operator(op: dict) -> None:
+    """The operator for people (never the password), or how to set one."""
+    if op["acronym"] is None:
+        output.info("no operator set; run 'optsync operator set ACRONYM'")
+        return
+    verified = {True: "yes", False: "no", None: "not checked yet"}[op["verified"]]
+    sys.stdout.write(f"operator: {op['acronym']}\npassword: "
+                     f"{'set' if op['has_password'] else 'none'}\n"
+                     f"verified in Optima: {verified}\n")
+
+
+def log_records(records: list[LogRecord]) -> None:
+    """Log records as a table, oldest first."""
+    if not records:
+        output.info("no log records match")
+        return
+    output.table(None, ["time (UTC)", "level", "category", "company", "run", "message"],
+                 [(r.as_json()["ts"], r.level, r.category, r.company or "",
+                   r.run_id or "", r.message) for r in records])
+
+
+def schedules(rows: list[dict]) -> None:
+    """Every company's schedule with its last and next pass."""
+    # start-up time: the schedule model loads for this table only
+    from optsync.schedule.model import DAY_NAMES, format_days, format_every
+
+    output.table(
+        None, ["company", "enabled", "from", "to", "every", "days", "last pass", "next pass"],
+        [
+            (r["company"], "yes" if r["enabled"] else "no", r["from"], r["to"],
+             format_every(r["every"]), format_days(frozenset(DAY_NAMES.index(d) for d in r["days"])),
+             f"{r['last_run']['started_at']} {r['last_run']['status']}" if r["last_run"]
+             else "never", r["next_run"] or "")
+            for r in rows
+        ],
+    )

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from optsync import output
+from optsync.cli import render
 from optsync.cli.common import ctx_of, new_app
 from optsync.cli.render import outcome as report
 from optsync.errors import BadInput
@@ -68,24 +69,13 @@ def list_(
     json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """Show every company's schedule, last pass and next pass."""
-    # start-up time: loaded by this command only
-    from optsync.schedule.model import DAY_NAMES, format_days, format_every
-    from optsync.services.schedules import schedule_rows
+    from optsync.services.schedules import schedule_rows  # start-up time: this command only
 
     rows = schedule_rows(ctx_of(ctx).state())
     if json:
         output.emit_json(rows)
         return
-    output.table(
-        None, ["company", "enabled", "from", "to", "every", "days", "last pass", "next pass"],
-        [
-            (r["company"], "yes" if r["enabled"] else "no", r["from"], r["to"],
-             format_every(r["every"]), format_days(frozenset(DAY_NAMES.index(d) for d in r["days"])),
-             f"{r['last_run']['started_at']} {r['last_run']['status']}" if r["last_run"]
-             else "never", r["next_run"] or "")
-            for r in rows
-        ],
-    )
+    render.schedules(rows)
 
 
 @app.command()

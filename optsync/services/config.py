@@ -48,6 +48,32 @@ def company(state: State, name: str) -> cfg.Company:
     return cfg.get_company(state, name)
 
 
+def companies(state: State) -> list[dict]:
+    """Every registered company with its integrations' names, as ``company list`` shows it."""
+    by_company: dict[int, list[str]] = {}
+    for integ in cfg.list_integrations(state):
+        by_company.setdefault(integ.company_id, []).append(integ.name)
+    return [
+        {"name": c.name, "db": c.db_url, "description": c.description,
+         "config_db": c.config_db_url, "integrations": by_company.get(c.id, [])}
+        for c in cfg.list_companies(state)
+    ]
+
+
+def integrations(state: State, company_name: str | None = None) -> list[cfg.Integration]:
+    """The integrations of one company (an unknown name is refused), or of all."""
+    only = cfg.get_company(state, company_name) if company_name is not None else None
+    return cfg.list_integrations(state, only)
+
+
+def operator(state: State) -> dict:
+    """The operator as ``operator show --json`` gives it; never the password."""
+    op = cfg.get_operator(state)
+    if op is None:
+        return {"acronym": None, "has_password": False, "verified": None}
+    return {"acronym": op.acronym, "has_password": op.has_password, "verified": op.verified}
+
+
 def check_company_name(name: str, what: str = "company name") -> str:
     """The name rule of :mod:`optsync.names` for a company (exit 2 naming ``what``)."""
     return check_name(name, what, "'Demo Sp. z o.o.'")
