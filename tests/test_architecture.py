@@ -235,3 +235,28 @@ def test_an_import_inside_a_function_says_why_it_waits():
               if i.local and i.module not in IN_PROGRESS
               and not any(r in i.comment for r in REASONS)]
     assert silent == []
+
+
+def test_scheduler_backends_do_not_import_the_registry_that_names_them():
+    graph = _graph()
+    backends = [m for m in MODULES if m.startswith("optsync.schedule.")
+                and m != "optsync.schedule.registry"]
+    assert {m for m in backends if "optsync.schedule.registry" in graph[m]} == set()
+    assert {"optsync.schedule.cron", "optsync.schedule.external"} <= graph[
+        "optsync.schedule.registry"]
+
+
+def test_no_result_rides_on_a_caught_exception():
+    """What a failed pass recorded is returned with it, never set on the exception caught."""
+    patched = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.ExceptHandler) and node.name):
+                continue
+            for inner in ast.walk(node):
+                targets = inner.targets if isinstance(inner, ast.Assign) else (
+                    [inner.target] if isinstance(inner, (ast.AnnAssign, ast.AugAssign)) else [])
+                patched += [f"{name}:{inner.lineno}" for t in targets
+                            if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name)
+                            and t.value.id == node.name]
+    assert patched == []
