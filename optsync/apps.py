@@ -1,11 +1,13 @@
-"""The integrated applications and their default flows."""
+"""The integrated applications and their default flows (which entities each exchanges)."""
 
 from __future__ import annotations
 
+from optsync.entities import EXPORTED, IMPORTED
 from optsync.errors import BadInput
 
-EXPORT_ENTITIES = ("products", "prices", "stock", "customers", "documents")
-IMPORT_ENTITIES = ("customers", "orders", "receipts", "products", "prices")
+# The entities of optsync/entities.py, in the order a pass exports and imports them.
+EXPORT_ENTITIES = EXPORTED
+IMPORT_ENTITIES = IMPORTED
 
 # app -> (export: Optima to app, import: app to Optima)
 APPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

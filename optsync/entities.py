@@ -83,7 +83,9 @@ class Entity:
     outbound_lines_key: tuple[str, ...] = ()
     reader: str | None = None  # optsync.optima.reader.<reader>: reads outbound records
     query: str | None = None  # optsync.optima.reader.<query>: the raw rows the export hashes
+    record: str | None = None  # optsync.optima.reader.<record>: a query row as the record
     watermarked: bool = False  # read since the settled watermark, else read whole
+    setting: str | None = None  # "price_list" | "warehouse": the integration's filter it takes
     deletes_counted: bool = False  # deletions found by counting Optima's keys
     optima_key: tuple[str, str] | None = None  # (table, column) of the key in Optima
     outbound_table: str | None = None
@@ -231,7 +233,7 @@ ENTITIES: dict[str, Entity] = {
                 _s("currency", 3),
                 _s("price_list_name", 50),
             ),
-            reader="read_prices", query="prices_query",
+            reader="read_prices", query="prices_query", setting="price_list",
             outbound_table="optsync_prices", out_folder="prices",
             inbound=(
                 _s("product_code", 50, True, limit=50),
@@ -251,14 +253,14 @@ ENTITIES: dict[str, Entity] = {
                 _d("quantity"),
                 _d("reserved"),
             ),
-            reader="read_stock", query="stock_query",
+            reader="read_stock", query="stock_query", setting="warehouse",
             outbound_table="optsync_stock", out_folder="stock",
         ),
         Entity(
             "customers",
             key=("code",),
             outbound=(_s("code", 50, True), *_PARTY, Field("active", "bool"), _s("guid", 36)),
-            reader="read_customers", query="customers_query",
+            reader="read_customers", query="customers_query", record="customer_record",
             watermarked=True, deletes_counted=True, optima_key=("Kontrahenci", "Knt_Kod"),
             outbound_table="optsync_customers", out_folder="customers",
             # no external_id is needed when the record brings its own guid

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.engine import Connection
 
+from optsync.entities import ENTITIES
 from optsync.optima.tables import OptimaTables, full_number
 
 Batch = list[dict[str, Any]]
@@ -323,7 +324,7 @@ def read_customers(
 
 
 # Products and customers: the key column, whose values are unique in Optima.
-KEY_COLUMNS = {"products": ("Towary", "Twr_Kod"), "customers": ("Kontrahenci", "Knt_Kod")}
+KEY_COLUMNS = {e.name: e.optima_key for e in ENTITIES.values() if e.optima_key is not None}
 
 
 def count_query(t: OptimaTables, entity: str) -> Select[Any]:

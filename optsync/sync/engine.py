@@ -19,7 +19,7 @@ from datetime import datetime
 from optsync import dburl
 from optsync.dburl import database_name
 from optsync.endpoints import load_endpoint
-from optsync.endpoints.records import ENTITY_KEYS
+from optsync.entities import ENTITIES
 from optsync.errors import ConfigError, ExitCode, OptsyncError, Unreachable
 from optsync.optima.choices import setting_problems
 from optsync.optima.operator import OperatorInfo, check_operator
@@ -355,13 +355,16 @@ class _IntegrationPass:
                  {"event": "columns-added", "columns": added})
 
     @staticmethod
-    def _entity_of(table: str) -> str:
-        name = table.removeprefix("optsync_")
-        return "documents" if name == "document_lines" else name
+    def _entity_of(table: str) -> str | None:
+        """The exported entity an outbound exchange table belongs to (None for an inbox)."""
+        for spec in ENTITIES.values():
+            if table in (spec.outbound_table, spec.outbound_lines_table):
+                return spec.name
+        return None
 
     def _check_settings(self) -> None:
         wanted = set(self.opts.entities) if self.opts.entities else None
-        needed = [e for e in ("prices", "stock") if e in self.integ.export
+        needed = [e for e in self.integ.export if ENTITIES[e].setting
                   and self.opts.only in (None, "export") and (wanted is None or e in wanted)]
         if not needed:
             return
@@ -401,7 +404,7 @@ class _IntegrationPass:
         """After sending everything again: mark deleted what the endpoint still shows or the
         state database had sent, and Optima no longer has."""
         key_of = key_function(entity)
-        names = ENTITY_KEYS[entity]
+        names = ENTITIES[entity].key
         candidates = set(old)
         live = self.endpoint.live_keys(entity)
         if live is not None:

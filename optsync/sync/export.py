@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from optsync.endpoints.base import Endpoint
-from optsync.endpoints.records import ENTITY_KEYS, OUTBOUND_SPEC
+from optsync.entities import ENTITIES
 from optsync.optima import reader
 from optsync.optima.fingerprint import fingerprint
 from optsync.state import syncstate
@@ -34,8 +34,6 @@ from optsync.sync import watermark
 from optsync.sync.steps import Step
 
 BATCH = 5000
-WATERMARKED = {"products", "customers", "documents"}
-DELETES_COUNTED = {"products", "customers"}  # deleted in Optima: found by a key count
 
 Progress = Callable[[str, int, int | None], None]  # (entity, rows read so far, total or None)
 
@@ -65,7 +63,7 @@ SEP = "\x1f"  # ASCII unit separator: never part of an Optima code or symbol
 
 def key_function(entity: str) -> Callable[[dict], str]:
     """The state key of a record: its key values as text, joined by :data:`SEP`."""
-    fields = ENTITY_KEYS[entity]
+    fields = ENTITIES[entity].key
     if len(fields) == 1:
         (name,) = fields
         return lambda r: str(r[name])
@@ -75,11 +73,12 @@ def key_function(entity: str) -> Callable[[dict], str]:
 
 def key_values(entity: str, key: str) -> tuple:
     """The record key back from :func:`key_function`'s text, with its types."""
-    kinds = {f.name: f.kind for f in OUTBOUND_SPEC[entity]}
+    spec = ENTITIES[entity]
+    kinds = {f.name: f.kind for f in spec.outbound}
     parts = key.split(SEP)
     return tuple(
         int(part) if kinds[name] == "int" else part
-        for name, part in zip(ENTITY_KEYS[entity], parts)
+        for name, part in zip(spec.key, parts)
     )
 
 
@@ -116,8 +115,11 @@ def _two_as_key(rows: list[Any]) -> list[str]:
 
 def _raw_source(job: ExportJob, since: Any) -> _Source:
     t, conn, size, entity = job.tables, job.optima, job.batch_size, job.entity
-    if entity == "documents":
-        docs = reader.read_documents(conn, t, since=since, batch_size=min(size, 1000))
+    spec = ENTITIES[entity]
+    if spec.outbound_lines:  # documents: read with their lines, records already
+        assert spec.reader is not None
+        read = getattr(reader, spec.reader)
+        docs = read(conn, t, since=since, batch_size=min(size, 1000))
 
         def strip(batch: list[dict]) -> list[dict]:
             for record in batch:
@@ -127,23 +129,23 @@ def _raw_source(job: ExportJob, since: Any) -> _Source:
         key = key_function(entity)
         return _Source((strip(b) for b in docs), lambda rows: [key(r) for r in rows],
                        lambda rows: row_hashes([tuple(r.values()) for r in rows]), lambda r: r)
-    # Products and customers without their stamp: the settled watermark does not need it,
-    # and the row as read is then exactly what is hashed.
-    if entity == "products":
-        raw = reader.RawRows(conn, reader.products_query(t, since, stamp=False), size)
-        return _Source(iter(raw), _first_as_key, row_hashes, lambda r: raw.record(r))
-    if entity == "customers":
-        raw = reader.RawRows(conn, reader.customers_query(t, since, stamp=False), size)
-        return _Source(iter(raw), _first_as_key, row_hashes,
-                       lambda r: reader.customer_record(raw.convert(r)))
-    if entity == "prices":
-        stmt = reader.prices_query(t, price_list=job.price_list)
-    elif entity == "stock":
-        stmt = reader.stock_query(t, job.warehouse, dialect_name=conn.dialect.name)
-    else:
+    if spec.query is None:
         raise ValueError(f"cannot export {entity}")
+    query = getattr(reader, spec.query)
+    if spec.watermarked:
+        # Products and customers without their stamp: the settled watermark does not need it,
+        # and the row as read is then exactly what is hashed.
+        stmt = query(t, since, stamp=False)
+    elif spec.setting == "price_list":
+        stmt = query(t, price_list=job.price_list)
+    else:
+        stmt = query(t, job.warehouse, dialect_name=conn.dialect.name)
     raw = reader.RawRows(conn, stmt, size)
-    return _Source(iter(raw), _two_as_key, row_hashes, lambda r: raw.record(r))
+    keys = _first_as_key if len(spec.key) == 1 else _two_as_key
+    if spec.record is not None:  # a row Python turns into the record (joined names...)
+        shape = getattr(reader, spec.record)
+        return _Source(iter(raw), keys, row_hashes, lambda r: shape(raw.convert(r)))
+    return _Source(iter(raw), keys, row_hashes, lambda r: raw.record(r))
 
 
 _MEMO: dict[tuple[int, int], dict] = {}
@@ -160,7 +162,7 @@ def _pass_memo(job: ExportJob) -> dict:
 
 def _total(job: ExportJob, since: Any) -> int | None:
     """The rows a first read will bring, where one count tells it (progress display only)."""
-    if job.progress is None or since is not None or job.entity not in DELETES_COUNTED:
+    if job.progress is None or since is not None or not ENTITIES[job.entity].deletes_counted:
         return None
     return job.optima.execute(reader.count_query(job.tables, job.entity)).scalar_one()
 
@@ -168,7 +170,7 @@ def _total(job: ExportJob, since: Any) -> int | None:
 def run_export(job: ExportJob) -> Step:
     step = Step(job.integration, job.entity, "export")
     mark = syncstate.load_mark(job.state, job.integration_id, job.entity)
-    watermarked = job.entity in WATERMARKED
+    watermarked = ENTITIES[job.entity].watermarked
     started = job.clock(job.optima) if watermarked else None  # before the read begins
     since = None
     if watermarked and not job.full:
@@ -215,7 +217,7 @@ def run_export(job: ExportJob) -> Step:
             if not watermarked:
                 stored = syncstate.stored_keys(job.state, job.integration_id, job.entity)
                 deleted = [k for k in stored if k not in seen]
-            elif job.entity in DELETES_COUNTED:
+            elif ENTITIES[job.entity].deletes_counted:
                 deleted = _vanished(job, pending)
             step.deleted = len(deleted)
             for i in range(0, len(deleted) if out is not None else 0, job.batch_size):

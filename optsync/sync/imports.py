@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from optsync.endpoints.base import Endpoint, Inbound
+from optsync.entities import ENTITIES
 from optsync.errors import OptsyncError
 from optsync.secrets import redact
 from optsync.sync.steps import Step
@@ -42,13 +43,7 @@ def run_import(job: ImportJob, rejected: list[Rejection]) -> Step:
     if job.dry_run:  # every check made before writing, and nothing written or marked
         write = lambda records: job.writer.check(job.entity, records)  # noqa: E731
     else:
-        write = {
-            "orders": job.writer.import_orders,
-            "receipts": job.writer.import_receipts,
-            "customers": job.writer.import_customers,
-            "products": job.writer.import_products,
-            "prices": job.writer.import_prices,
-        }[job.entity]
+        write = getattr(job.writer, ENTITIES[job.entity].writer or "")
     batch: list[Inbound] = []
 
     def flush() -> None:
