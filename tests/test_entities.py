@@ -1,0 +1,44 @@
+"""The entity registry (optsync/entities.py) is whole: every name it gives exists where it
+says, and the lists other modules keep are read from it."""
+
+from __future__ import annotations
+
+import pytest
+
+from optsync import apps
+from optsync.endpoints.tables import METADATA
+from optsync.entities import ENTITIES, EXPORTED, IMPORTED
+from optsync.optima import reader
+from optsync.optima.columns import column_map
+from optsync.optima.writer import OptimaWriter
+
+
+@pytest.mark.parametrize("name", list(ENTITIES))
+def test_each_entity_names_a_reader_writer_and_tables_that_exist(name: str) -> None:
+    spec = ENTITIES[name]
+    for function in (spec.reader, spec.query, spec.record):
+        assert function is None or callable(getattr(reader, function)), function
+    assert spec.writer is None or callable(getattr(OptimaWriter, spec.writer))
+    assert (spec.reader is not None) == spec.exported == (spec.outbound_table is not None)
+    assert (spec.writer is not None) == spec.imported == (spec.inbox_table is not None)
+    for table in (spec.outbound_table, spec.outbound_lines_table, spec.inbox_table,
+                  spec.inbox_lines_table):
+        assert table is None or table in METADATA.tables
+    assert all(key in {f.name for f in spec.outbound} for key in spec.key)
+
+
+def test_every_decimal_rule_names_a_decimal_column_of_optima() -> None:
+    for spec in ENTITIES.values():
+        for field in (*spec.inbound, *spec.inbound_lines):
+            if field.column is not None:
+                table, column = field.column.split(".")
+                assert column_map(table)[column].is_decimal, field
+
+
+def test_the_application_presets_and_the_entity_lists_come_from_the_registry() -> None:
+    assert apps.EXPORT_ENTITIES == EXPORTED == (
+        "products", "prices", "stock", "customers", "documents")
+    assert apps.IMPORT_ENTITIES == IMPORTED == (
+        "customers", "orders", "receipts", "products", "prices")
+    for export, import_ in apps.APPS.values():
+        assert set(export) <= set(EXPORTED) and set(import_) <= set(IMPORTED)
