@@ -260,3 +260,24 @@ def test_no_result_rides_on_a_caught_exception():
                             if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name)
                             and t.value.id == node.name]
     assert patched == []
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    return {id(node.body[0].value) for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and node.body and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)}
+
+
+def test_services_spell_no_command_line_option_outside_their_hints():
+    """A service says what it suggests; services/hints.py alone writes the options out."""
+    spelled = []
+    for name, path in MODULES.items():
+        if _package(name) != "services" or name == "optsync.services.hints":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docs = _docstrings(tree)
+        spelled += [f"{name}:{node.lineno} {node.value!r}" for node in ast.walk(tree)
+                    if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                    and re.search(r"(^|\W)--[a-z]", node.value) and id(node) not in docs]
+    assert spelled == []

@@ -18,6 +18,7 @@ from optsync.optima.choices import check_settings
 from optsync.optima.operator import read_companies
 from optsync.schedule.model import Schedule, parse_days, parse_every, parse_hhmm
 from optsync.secrets import mask_url, split_secret
+from optsync.services import hints
 from optsync.services.schedules import reconcile, schedule_json
 from optsync.state import config as cfg
 from optsync.state import logs
@@ -161,7 +162,7 @@ def discover(state: State, config_db: str, *, dry_run: bool = False) -> Outcome:
         raise Unreachable(
             f"the configuration database {mask_url(config_db)} has no readable CDN.Bazy "
             f"({type(exc).__name__})",
-            "Point --config-db at an Optima configuration database (CDN_KNF_Konfiguracja)",
+            hints.POINT_CONFIG_DB,
         ) from None
     finally:
         engine.dispose()
@@ -302,21 +303,15 @@ def _check_settings(state: State, company: cfg.Company, price_list: int | None,
     """
     if price_list is None and warehouse is None:
         return None
-    options = [f"--price-list {price_list}" if price_list is not None else "",
-               f"--warehouse {warehouse}" if warehouse is not None else ""]
-    what = " and ".join(o for o in options if o)
+    what = hints.setting_values(price_list, warehouse)
     try:
         problems = check_settings(company.real_db_url(state), price_list, warehouse)
     except OptsyncError as exc:
         return (f"{exc.what}; {what} not checked against Optima, saved anyway; "
                 "'optsync doctor' checks it again")
     if problems:
-        hints = []
-        if "prices" in problems:
-            hints.append("--price-list with one of the active price numbers listed")
-        if "stock" in problems:
-            hints.append("--warehouse with one of the warehouse symbols listed")
-        raise BadInput("; ".join(problems.values()), "Use " + " and ".join(hints))
+        fixes = [hints.SETTING_FIX[e] for e in ("prices", "stock") if e in problems]
+        raise BadInput("; ".join(problems.values()), "Use " + " and ".join(fixes))
     return None
 
 
@@ -338,7 +333,7 @@ def remove_integration(state: State, company_name: str, name: str) -> Outcome:
     if not found:
         raise BadInput(
             f"company {company.name!r} has no integration {name!r}",
-            f"Run 'optsync integration list --company {company.name!r}' to see them",
+            f"Run {hints.integration_list(company.name)} to see them",
         )
     with state.engine.begin() as conn:
         cfg.delete_integration(conn, found[0].id)
@@ -356,7 +351,7 @@ def rename_integration(state: State, company_name: str, old: str, new: str) -> O
     if not found:
         raise BadInput(
             f"company {company.name!r} has no integration '{printable(old)}'",
-            f"Run 'optsync integration list --company {company.name!r}' to see them",
+            f"Run {hints.integration_list(company.name)} to see them",
         )
     check_name(new, "the new name", "eshop")
     if any(i.name == new for i in cfg.list_integrations(state, company)):

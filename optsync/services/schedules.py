@@ -27,7 +27,7 @@ from optsync.names import name_problem
 from optsync.schedule.backend import Entry, SchedulerBackend, optsync_command
 from optsync.schedule.model import Schedule
 from optsync.schedule.registry import auto_name, resolve_backend
-from optsync.services.hints import hint
+from optsync.services import hints
 from optsync.state import config as cfg
 from optsync.state import logs
 from optsync.state import tables as t
@@ -67,12 +67,9 @@ def command_for(state: State, company: cfg.Company, *, by_key: bool = False) -> 
     rule, and every Windows task (Task Scheduler expands ``%NAME%`` and has no escape), name
     it by its key instead.
     """
-    argv = optsync_command()
-    if not is_default_home(state.home):
-        argv += ["--home", str(state.home)]
-    if by_key or name_problem(company.name) is not None:
-        return argv + ["run", "--company-key", str(company.id), "--scheduled"]
-    return argv + ["run", "--company", company.name, "--scheduled"]
+    home = None if is_default_home(state.home) else state.home
+    named = None if by_key or name_problem(company.name) is not None else company.name
+    return optsync_command() + hints.scheduled_run(home, str(company.id), named)
 
 
 def entries(state: State, backend: str = "cron") -> list[Entry]:
@@ -122,12 +119,9 @@ def ownership_problem(state: State, target: str, owner: str) -> str:
 
 
 def take_over_hint(state: State, backend: str, crontab: Path | None) -> str:
-    args = ["schedule", "install", "--take-over"]
-    if backend not in ("auto", auto_name()):
-        args += ["--backend", backend]
-    if crontab is not None:
-        args += ["--crontab", str(crontab)]
-    return hint(state, *args)
+    """The install that makes entries written by another home this home's own."""
+    named = None if backend in ("auto", auto_name()) else backend
+    return hints.install(state, named, crontab, take_over=True)
 
 
 def backend_for(name: str, target: str | Path | None = None, runner=None) -> SchedulerBackend:
@@ -143,10 +137,8 @@ def _backend(name: str, target: str | Path | None, runner=None,
     else:
         chosen = resolve_backend(name, crontab_file=crontab, runner=runner, run_as=run_as)
     if run_as is not None and chosen.name != "windows":
-        raise BadInput(
-            f"--run-as is for Windows tasks, not the {chosen.name} backend",
-            "Leave out --run-as (cron runs passes as the crontab's user)",
-        )
+        raise BadInput(f"{hints.RUN_AS} is for Windows tasks, not the {chosen.name} backend",
+                       hints.LEAVE_OUT_RUN_AS)
     return chosen
 
 
@@ -181,8 +173,7 @@ def install(
         raise ConfigError(
             ownership_problem(state, target, owner) + "; nothing written",
             f"Run {take_over_hint(state, backend_name, crontab and crontab.absolute())} to "
-            "make them this home's "
-            f"own, or run optsync with --home {owner} to keep them there",
+            f"make them this home's own, or {hints.keep_elsewhere(owner)}",
         )
     if wanted and backend.name == "cron":
         (state.home / "logs").mkdir(parents=True, exist_ok=True)
@@ -242,7 +233,7 @@ def uninstall(
     if owner is not None:
         raise ConfigError(
             ownership_problem(state, target, owner) + "; nothing removed",
-            f"Run 'optsync --home {owner} schedule uninstall' there, or make them this "
+            f"Run {hints.uninstall_there(owner)} there, or make them this "
             f"home's own first with "
             f"{take_over_hint(state, backend_name, crontab and crontab.absolute())}",
         )
@@ -347,7 +338,7 @@ def _password_account(backend: SchedulerBackend, install_id: str) -> str | None:
 
 
 def _run_as_hint(state: State, account: str) -> str:
-    return hint(state, "schedule", "install", "--backend", "windows", "--run-as", account)
+    return hints.run_as(state, account)
 
 
 def schedule_rows(state: State, now: datetime | None = None) -> list[dict]:

@@ -27,8 +27,8 @@ from optsync.schedule.backend import Entry
 from optsync.schedule.daemon import START_HINT, cron_daemon_running
 from optsync.schedule.registry import auto_name
 from optsync.secrets import redact
+from optsync.services import hints
 from optsync.services import schedules as service
-from optsync.services.hints import hint
 from optsync.state import config as cfg
 from optsync.state import logs
 from optsync.state.db import State, iso
@@ -60,12 +60,8 @@ class Report:
 
 
 def _install_hint(state: State, backend: str, target: str) -> str:
-    args = ["schedule", "install"]
-    if backend != auto_name():
-        args += ["--backend", backend]
-    if backend == "cron" and target != service.USER_CRONTAB:
-        args += ["--crontab", target]
-    return hint(state, *args)
+    return hints.install(state, None if backend == auto_name() else backend,
+                         target if backend == "cron" and target != service.USER_CRONTAB else None)
 
 
 def collect(
@@ -175,7 +171,7 @@ def _nothing_here(
         return
     report.problems.append(
         f"{count} enabled schedule(s) but no OS entries are installed; "
-        f"run {hint(state, 'schedule', 'install')}"
+        f"run {hints.install(state)}"
     )
 
 
@@ -218,7 +214,7 @@ def _companies(state: State, report: Report) -> list[dict[str, Any]]:
         })
         if run is None:
             continue
-        logs_hint = hint(state, "logs", "--filter", "sync", "--company", company.name)
+        logs_hint = hints.sync_logs(state, company.name)
         when = iso(run.started_at)
         if run.status == "failed":
             reason = f" ({run.reason})" if run.reason else ""

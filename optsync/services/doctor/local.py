@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 import tempfile
 from pathlib import Path
@@ -11,12 +10,12 @@ from pathlib import Path
 from crontab import CRON_COMMAND
 
 from optsync.errors import OptsyncError
-from optsync.home import hostname, is_default_home
+from optsync.home import hostname
 from optsync.names import name_problem, printable, shell_word, suggest
 from optsync.schedule.daemon import START_HINT, cron_daemon_running
 from optsync.secrets import mask_url
+from optsync.services import hints
 from optsync.services.doctor.check import Check
-from optsync.services.hints import hint
 from optsync.services.schedules import USER_CRONTAB, active_installs
 from optsync.state import config as cfg
 from optsync.state import tables as t
@@ -32,13 +31,13 @@ def home(state: State) -> Check:
         parent = next((p for p in folder.parents if p.is_dir()), Path("/"))
         if _writable(parent):
             return Check("home", "warn", f"{folder} does not exist yet",
-                         "run " + hint(state, "init"))
+                         "run " + hints.hint(state, "init"))
         return Check("home", "fail", f"{folder} does not exist and {parent} is not writable",
-                     "run optsync as a user who may write there, or choose --home DIR")
+                     f"run optsync as a user who may write there, or {hints.CHOOSE_HOME}")
     if _writable(folder):
         return Check("home", "ok", f"{folder} is writable")
     return Check("home", "fail", f"{folder} is not writable",
-                 f"give this user write access to {folder}, or choose --home DIR")
+                 f"give this user write access to {folder}, or {hints.CHOOSE_HOME}")
 
 
 def _writable(folder: Path) -> bool:
@@ -96,7 +95,7 @@ def _crontab_command(state: State | None) -> Check:
     # Needed only for the user crontab: '--crontab FILE' deployments work without it.
     status = "fail" if _uses_user_crontab(state) else "warn"
     return Check("crontab command", status, f"{CRON_COMMAND} not found",
-                 f"{INSTALL_CRON}, or use 'optsync schedule install --crontab FILE'")
+                 f"{INSTALL_CRON}, or use {hints.CRONTAB_FILE}")
 
 
 def _cron_daemon() -> Check:
@@ -144,8 +143,9 @@ def names(state: State) -> list[Check]:
         if problem is not None:
             found.append(Check(
                 "names", "warn", f"company '{printable(company.name)}' {problem}",
-                "rename it: " + _command(state, "company", "rename", shell_word(company.name),
-                                         shell_word(suggest(company.name))),
+                "rename it: " + hints.command(state, "company", "rename",
+                                              shell_word(company.name),
+                                              shell_word(suggest(company.name))),
             ))
     for integ in cfg.list_integrations(state):
         problem = name_problem(integ.name)
@@ -153,19 +153,9 @@ def names(state: State) -> list[Check]:
             found.append(Check(
                 "names", "warn",
                 f"integration '{printable(integ.name)}' of {integ.company} {problem}",
-                "rename it: " + _command(state, "integration", "rename", "--company",
-                                         shell_word(integ.company), shell_word(integ.name),
-                                         shell_word(suggest(integ.name))),
+                "rename it: " + hints.rename_integration(state, shell_word(integ.company),
+                                                         shell_word(integ.name),
+                                                         shell_word(suggest(integ.name))),
             ))
     return found or [Check("names", "ok", "every company and integration name is printable")]
 
-
-def _command(state: State, *words: str) -> str:
-    """An optsync command line of already quoted ``words``, with --home where needed."""
-    argv = ["optsync"]
-    env_home = os.environ.get("OPTSYNC_HOME")
-    if not is_default_home(state.home) and not (
-        env_home and Path(env_home).expanduser().absolute() == state.home
-    ):
-        argv += ["--home", shlex.quote(str(state.home))]
-    return " ".join([*argv, *words])

@@ -12,8 +12,8 @@ from optsync.errors import OptsyncError, Unreachable
 from optsync.optima.choices import check_settings
 from optsync.optima.tables import schema_for
 from optsync.secrets import mask_url
+from optsync.services import hints
 from optsync.services.doctor.check import Check
-from optsync.services.hints import hint
 from optsync.state import config as cfg
 from optsync.state.db import State
 from optsync.sync.identity import disagreement
@@ -36,8 +36,7 @@ def configuration(state: State) -> list[Check]:
             checks.append(Check(
                 f"company {company.name}", "warn",
                 "has no integrations, so its passes stop before doing anything (exit 78)",
-                "run " + hint(state, "integration", "add", "--company", company.name,
-                              "--app", "eshop", "--endpoint", "TARGET"),
+                "run " + hints.add_integration(state, company.name),
             ))
         checks += [_endpoint(state, integ) for integ in own]
         checks += [_settings(state, company, integ) for integ in own
@@ -69,8 +68,7 @@ def _operator(state: State, has_companies: bool) -> Check:
         return Check("operator", "ok", f"{operator.acronym} is set")
     return Check("operator", "fail" if has_companies else "warn",
                  "no operator is set; passes refuse to run (exit 78)",
-                 "run " + hint(state, "operator", "set", "ACRONYM", "--password-stdin")
-                 + " (or --no-password)")
+                 "run " + hints.set_operator(state))
 
 
 def _database(state: State, company: cfg.Company, *, config: bool) -> Check:
@@ -87,7 +85,7 @@ def _database(state: State, company: cfg.Company, *, config: bool) -> Check:
         return Check(
             name, "fail", f"{masked} lacks the Optima tables {', '.join(missing)}",
             f"point the company at its Optima {what}: remove it with "
-            + hint(state, "company", "remove", company.name)
+            + hints.hint(state, "company", "remove", company.name)
             + " and add it again with the right URL",
         )
     return Check(name, "ok", f"{masked}: Optima tables present")
@@ -153,9 +151,9 @@ def _settings(state: State, company: cfg.Company, integ: cfg.Integration) -> Che
     if problems:
         return Check(
             name, "fail", "; ".join(problems.values()) + "; the step fails on every pass",
-            "remove the integration with " + hint(state, "integration", "remove", integ.name,
-                                                  "--company", company.name)
-            + " and add it again with a valid --price-list / --warehouse",
+            "remove the integration with " + hints.remove_integration(state, integ.name,
+                                                                      company.name)
+            + f" and add it again with {hints.VALID_SETTINGS}",
         )
     shown = [f"price list {integ.price_list}" if integ.price_list is not None else "",
              f"warehouse {integ.warehouse}" if integ.warehouse is not None else ""]
