@@ -1,10 +1,10 @@
 """The record formats exchanged with endpoints: their JSON coding and the reading of inbound values.
 
-The entities, their fields and keys are declared in :mod:`optsync.entities`; the tables below
-are views of that registry for the endpoints. Outbound records (Optima to the application) are dicts holding exactly the fields of
-:data:`OUTBOUND_FIELDS`; documents add ``lines``. Inbound records (the application to Optima)
-come out of :func:`inbound_record` with every field of :data:`INBOUND_FIELDS` present, numbers
-as :class:`~decimal.Decimal` (never float), times as :class:`~datetime.datetime`.
+The entities, their fields and keys are declared in :mod:`optsync.entities`. Outbound
+records (Optima to the application) are dicts holding exactly the entity's outbound fields;
+documents add ``lines``. Inbound records (the application to Optima) come out of
+:func:`inbound_record` with every inbound field of the entity present, numbers as
+:class:`~decimal.Decimal` (never float), times as :class:`~datetime.datetime`.
 JSON carries decimals as strings (``"12.30"``) and times as ISO-8601.
 
 Reading an inbound record only types its values and rejects what cannot be read; whether a
@@ -20,28 +20,18 @@ from typing import Any
 
 from optsync.entities import ENTITIES, VAT_WORDS, Field, read_decimal
 
-OUTBOUND_SPEC: dict[str, tuple[Field, ...]] = {
-    e.name: e.outbound for e in ENTITIES.values() if e.exported
-}
-ENTITY_KEYS: dict[str, tuple[str, ...]] = {e.name: e.key for e in ENTITIES.values() if e.exported}
-INBOUND_SPEC: dict[str, tuple[Field, ...]] = {
-    e.name: e.inbound for e in ENTITIES.values() if e.imported
-}
-DOCUMENT_LINE_SPEC: tuple[Field, ...] = ENTITIES["documents"].outbound_lines
-DOCUMENT_LINE_KEY: tuple[str, ...] = ENTITIES["documents"].outbound_lines_key
-# Inbound entities whose records carry nested lines.
-WITH_LINES = frozenset(e.name for e in ENTITIES.values() if e.inbound_lines)
 STATUSES = ("new", "imported", "rejected")
 
-OUTBOUND_FIELDS: dict[str, tuple[str, ...]] = {
-    entity: tuple(f.name for f in spec) for entity, spec in OUTBOUND_SPEC.items()
-}
-INBOUND_FIELDS: dict[str, tuple[str, ...]] = {
-    entity: tuple(f.name for f in spec) for entity, spec in INBOUND_SPEC.items()
-}
-DOCUMENT_LINE_FIELDS: tuple[str, ...] = tuple(f.name for f in DOCUMENT_LINE_SPEC)
-# A document's nested lines leave out erp_id: it is the document's.
-NESTED_LINE_FIELDS: tuple[str, ...] = DOCUMENT_LINE_FIELDS[1:]
+
+def outbound_names(entity: str) -> tuple[str, ...]:
+    """The fields of an outbound record of ``entity``, in exchange order."""
+    return tuple(f.name for f in ENTITIES[entity].outbound)
+
+
+def _nested_lines(entity: str) -> tuple[Field, ...]:
+    """The fields of a record's nested lines: without the record's key, which they share."""
+    spec = ENTITIES[entity]
+    return tuple(f for f in spec.outbound_lines if f.name not in spec.key)
 
 
 class MalformedRecord(ValueError):
@@ -49,8 +39,8 @@ class MalformedRecord(ValueError):
 
 
 def record_key(entity: str, record: Mapping[str, Any]) -> tuple[Any, ...]:
-    """The key of an outbound record, as the tuple of its key fields in ENTITY_KEYS order."""
-    return tuple(record[name] for name in ENTITY_KEYS[entity])
+    """The key of an outbound record, as the tuple of its key fields in their declared order."""
+    return tuple(record[name] for name in ENTITIES[entity].key)
 
 
 def inbound_label(entity: str, record: Mapping[str, Any]) -> str | None:
@@ -106,13 +96,14 @@ def to_json_value(value: Any) -> Any:
 
 def outbound_json(entity: str, record: Mapping[str, Any], op: str) -> dict[str, Any]:
     """The JSON object of one outbound change: ``op`` then the fields (keys only for deletes)."""
-    names = ENTITY_KEYS[entity] if op == "delete" else OUTBOUND_FIELDS[entity]
+    names = ENTITIES[entity].key if op == "delete" else outbound_names(entity)
     obj: dict[str, Any] = {"op": op}
     for name in names:
         obj[name] = to_json_value(record.get(name))
-    if entity == "documents" and op != "delete":
+    lines = _nested_lines(entity)
+    if lines and op != "delete":
         obj["lines"] = [
-            {name: to_json_value(line.get(name)) for name in NESTED_LINE_FIELDS}
+            {f.name: to_json_value(line.get(f.name)) for f in lines}
             for line in record.get("lines") or ()
         ]
     return obj
@@ -120,14 +111,14 @@ def outbound_json(entity: str, record: Mapping[str, Any], op: str) -> dict[str, 
 
 def outbound_from_json(entity: str, obj: Mapping[str, Any]) -> dict[str, Any]:
     """An outbound record read back from its JSON object (``op`` dropped), values typed."""
-    names = ENTITY_KEYS[entity] if obj.get("op") == "delete" else OUTBOUND_FIELDS[entity]
-    spec = {f.name: f for f in OUTBOUND_SPEC[entity]}
-    record = {name: coerce(spec[name], obj.get(name)) for name in names}
-    if entity == "documents" and "lines" in obj:
-        line_spec = {f.name: f for f in DOCUMENT_LINE_SPEC}
+    spec = ENTITIES[entity]
+    fields = {f.name: f for f in spec.outbound}
+    names = spec.key if obj.get("op") == "delete" else tuple(fields)
+    record = {name: coerce(fields[name], obj.get(name)) for name in names}
+    lines = _nested_lines(entity)
+    if lines and "lines" in obj:
         record["lines"] = [
-            {name: coerce(line_spec[name], line.get(name)) for name in NESTED_LINE_FIELDS}
-            for line in obj["lines"]
+            {f.name: coerce(f, line.get(f.name)) for f in lines} for line in obj["lines"]
         ]
     return record
 

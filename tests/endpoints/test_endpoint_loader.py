@@ -18,10 +18,10 @@ import optsync.endpoints as loader
 from optsync.endpoints import endpoint_kind, load_endpoint
 from optsync.endpoints.base import Endpoint, mask_url
 from optsync.endpoints.folder import FolderEndpoint
-from optsync.endpoints.records import ENTITY_KEYS
 from optsync.endpoints.sql import SqlEndpoint, sqlalchemy_url
 from optsync.endpoints.tables import METADATA, outbound_table_name
 from optsync.endpoints.upsert import Prepared, upsert_statement
+from optsync.entities import ENTITIES, EXPORTED
 from optsync.errors import BadInput
 
 
@@ -128,17 +128,17 @@ def test_odbc_strings_become_mssql_pyodbc_urls() -> None:
     )
 
 
-@pytest.mark.parametrize("entity", list(ENTITY_KEYS))
+@pytest.mark.parametrize("entity", EXPORTED)
 def test_the_upsert_compiles_to_a_merge_for_sql_server(entity: str) -> None:
     table = METADATA.tables[outbound_table_name(entity)]
-    stmt = upsert_statement(table, ENTITY_KEYS[entity], "mssql")
+    stmt = upsert_statement(table, ENTITIES[entity].key, "mssql")
     compiled = stmt.compile(dialect=mssql_pyodbc.dialect(paramstyle="qmark"))  # type: ignore[union-attr]
     sql = str(compiled)
     assert sql.startswith(f"MERGE INTO {table.name} WITH (HOLDLOCK) AS t USING (SELECT CAST(? AS ")
     assert sql.count("?") == len(table.columns)
     assert compiled.positiontup == [c.name for c in table.columns]
     assert "WHEN NOT MATCHED THEN INSERT" in sql and sql.endswith(";")
-    for key in ENTITY_KEYS[entity]:
+    for key in ENTITIES[entity].key:
         assert f"t.{key} = s.{key}" in sql
 
 
@@ -150,7 +150,7 @@ def test_every_exchange_table_compiles_for_sql_server() -> None:
 
 def test_the_sql_server_upsert_is_prepared_once_for_pyodbc_executemany() -> None:
     table = METADATA.tables["optsync_prices"]
-    stmt = upsert_statement(table, ENTITY_KEYS["prices"], "mssql")
+    stmt = upsert_statement(table, ENTITIES["prices"].key, "mssql")
     assert stmt is not None
     prepared = Prepared.build(stmt, table, mssql_pyodbc.dialect(paramstyle="qmark"))
     assert prepared is not None and prepared.names == [c.name for c in table.columns]

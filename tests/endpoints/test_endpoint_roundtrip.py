@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from optsync.endpoints.folder import FolderEndpoint, FolderExport
-from optsync.endpoints.records import OUTBOUND_FIELDS, outbound_from_json, record_key
+from optsync.endpoints.records import outbound_from_json, outbound_names, record_key
 from optsync.endpoints.sql import SqlEndpoint
 
 POLISH = "aąbcćdeęfghijklłmnńoóprsśtuwyzźżAĄCĆEĘŁŃÓŚŹŻ"
@@ -71,7 +71,7 @@ def through_sql(endpoint: SqlEndpoint, entity: str, records: list[dict[str, Any]
     stored = {record_key(entity, row): row for row in endpoint.outbound_rows(entity)}
     for record in records:
         row = stored[record_key(entity, record)]
-        assert {name: row[name] for name in OUTBOUND_FIELDS[entity]} == record
+        assert {name: row[name] for name in outbound_names(entity)} == record
         assert row["deleted"] == 0
 
 
