@@ -348,8 +348,8 @@ def bench_import(work: Path, orders: int, optima_url: str | None = None,
                  shop_url: str | None = None) -> dict:
     from sqlalchemy import create_engine, text
 
-    from optsync.demo.world import write_shop_orders
     from optsync.demo.sample import create_company_db
+    from optsync.demo.world import write_shop_orders
 
     if optima_url is None:
         optima = work / "optima-import.db"
@@ -436,8 +436,8 @@ def bench_startup(work: Path, times: int) -> dict:
 
 
 def bench_due(work: Path, companies: int) -> dict:
-    from optsync.services import config as manage
     from optsync.schedule.model import Schedule
+    from optsync.services import config as manage
     from optsync.state import config as cfg
     from optsync.state.db import State
 
@@ -531,8 +531,8 @@ def bench_pg(work: Path, n: int, orders: int) -> dict | None:
         start = time.perf_counter()
         bulk_company_db(urls["optima"], n)
         built = time.perf_counter() - start
-        with _psycopg(urls["optima"]) as c:
-            c.execute('ANALYZE "CDN"."Towary"')
+        with _psycopg(urls["optima"]) as c:  # statistics, as a database in use has them
+            c.execute("ANALYZE")
         plain_runs, copy_runs, full_runs = [], [], []
         home = work / "home-pg"
         for _ in range(2):
