@@ -11,7 +11,7 @@ Who checks what on an inbound record, so that each field has one rule:
 
 - **The endpoint reads** (:func:`optsync.endpoints.records.inbound_record`): it turns raw
   values into Python values of the field's kind (text, :class:`~decimal.Decimal` read by
-  :func:`read_decimal`, int, 0/1, datetime) and rejects only what cannot be read as that kind
+  :func:`optsync.decimals.read_decimal`, int, 0/1, datetime) and rejects only what cannot be read as that kind
   (text where a number belongs, an object where text belongs, a broken date, a document
   without a list of lines). It numbers lines from their order when they say nothing.
 - **The writer validates** (:mod:`optsync.optima.writer`, with the helpers of
@@ -28,33 +28,44 @@ the one that decides.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-# Numbers written with more characters than this are refused before any arithmetic: no
-# exchange or Optima column holds one, and Python's int and decimal code would choke on some.
-MAX_NUMBER_CHARS = 40
+# Plain classes rather than dataclasses: this module is read on cron's start-up path, where a
+# dataclass (or a named tuple) costs a millisecond to define and these cost nothing.
+
 # What a line's vat_rate may say instead of a rate: exempt ("zw") or not subject to VAT ("np").
 VAT_WORDS = ("zw", "np")
 
 
-@dataclass(frozen=True)
 class Field:
     """One field of a record: its exchange column (name, kind, size) and its inbound rules."""
 
-    name: str
-    kind: str  # "str" | "text" | "int" | "bool" | "decimal" | "datetime" | "vat"
-    size: int | None = None  # characters for "str"; precision for "decimal" and "vat"
-    scale: int | None = None  # decimal places for "decimal" and "vat"
-    required: bool = False  # a record without a value is rejected
-    not_null: bool | None = None  # the exchange column is NOT NULL (default: ``required``)
-    # Inbound rules, checked by the writer before anything reaches Optima:
-    limit: int | None = None  # the length of the Optima column(s) the text goes to
-    cut: bool = False  # a longer text is cut to ``limit`` (address parts) instead of rejected
-    column: str | None = None  # "Table.Column": the Optima decimal column the number must fit
-    sign: str | None = None  # "positive" | "not negative"
-    choices: tuple[str, ...] = ()  # the allowed words (compared in lower case)
+    __slots__ = ("name", "kind", "size", "scale", "required", "not_null", "limit", "cut",
+                 "column", "sign", "choices")
+
+    def __init__(
+        self,
+        name: str,
+        kind: str,  # "str" | "text" | "int" | "bool" | "decimal" | "datetime" | "vat"
+        size: int | None = None,  # characters for "str"; precision for "decimal" and "vat"
+        scale: int | None = None,  # decimal places for "decimal" and "vat"
+        required: bool = False,  # a record without a value is rejected
+        not_null: bool | None = None,  # the exchange column is NOT NULL (default: required)
+        *,
+        # Inbound rules, checked by the writer before anything reaches Optima:
+        limit: int | None = None,  # the length of the Optima column(s) the text goes to
+        cut: bool = False,  # a longer text is cut to ``limit`` (address parts), not rejected
+        column: str | None = None,  # "Table.Column": the Optima decimal column it must fit
+        sign: str | None = None,  # "positive" | "not negative"
+        choices: tuple[str, ...] = (),  # the allowed words (compared in lower case)
+    ) -> None:
+        self.name, self.kind, self.size, self.scale = name, kind, size, scale
+        self.required, self.not_null = required, not_null
+        self.limit, self.cut, self.column, self.sign, self.choices = (
+            limit, cut, column, sign, choices)
+
+    def __repr__(self) -> str:
+        return f"Field({self.name!r}, {self.kind!r})"
 
     @property
     def nullable(self) -> bool:
@@ -71,35 +82,53 @@ def _d(name: str, precision: int = 19, scale: int = 4, required: bool = False,
     return Field(name, "decimal", precision, scale, required=required, **rules)
 
 
-@dataclass(frozen=True)
 class Entity:
     """One entity: what is exchanged, how it is keyed, read from Optima, and where it lives."""
 
-    name: str
-    # Outbound (Optima to the application):
-    key: tuple[str, ...] = ()  # the outbound key fields, in order
-    outbound: tuple[Field, ...] = ()
-    outbound_lines: tuple[Field, ...] = ()  # documents: their lines' fields
-    outbound_lines_key: tuple[str, ...] = ()
-    reader: str | None = None  # optsync.optima.reader.<reader>: reads outbound records
-    query: str | None = None  # optsync.optima.reader.<query>: the raw rows the export hashes
-    record: str | None = None  # optsync.optima.reader.<record>: a query row as the record
-    watermarked: bool = False  # read since the settled watermark, else read whole
-    setting: str | None = None  # "price_list" | "warehouse": the integration's filter it takes
-    deletes_counted: bool = False  # deletions found by counting Optima's keys
-    optima_key: tuple[str, str] | None = None  # (table, column) of the key in Optima
-    outbound_table: str | None = None
-    outbound_lines_table: str | None = None
-    out_folder: str | None = None
-    # Inbound (the application to Optima):
-    inbound: tuple[Field, ...] = ()
-    inbound_lines: tuple[Field, ...] = ()  # orders and receipts: their lines' fields
-    label: tuple[str, ...] = ()  # the fields that name a record in logs and rejections
-    writer: str | None = None  # OptimaWriter.<writer>: writes a batch of records
-    import_rank: int = 0  # imports run in this order (customers before the documents)
-    inbox_table: str | None = None
-    inbox_lines_table: str | None = None
-    in_folder: str | None = None
+    def __init__(
+        self,
+        name: str,
+        *,
+        # Outbound (Optima to the application):
+        key: tuple[str, ...] = (),  # the outbound key fields, in order
+        outbound: tuple[Field, ...] = (),
+        outbound_lines: tuple[Field, ...] = (),  # documents: their lines' fields
+        outbound_lines_key: tuple[str, ...] = (),
+        reader: str | None = None,  # optsync.optima.reader.<reader>: reads outbound records
+        query: str | None = None,  # optsync.optima.reader.<query>: the raw rows export hashes
+        record: str | None = None,  # optsync.optima.reader.<record>: a query row as a record
+        watermarked: bool = False,  # read since the settled watermark, else read whole
+        setting: str | None = None,  # "price_list" | "warehouse": the filter it takes
+        deletes_counted: bool = False,  # deletions found by counting Optima's keys
+        optima_key: tuple[str, str] | None = None,  # (table, column) of the key in Optima
+        outbound_table: str | None = None,
+        outbound_lines_table: str | None = None,
+        out_folder: str | None = None,
+        # Inbound (the application to Optima):
+        inbound: tuple[Field, ...] = (),
+        inbound_lines: tuple[Field, ...] = (),  # orders and receipts: their lines' fields
+        label: tuple[str, ...] = (),  # the fields that name a record in logs and rejections
+        writer: str | None = None,  # OptimaWriter.<writer>: writes a batch of records
+        import_rank: int = 0,  # imports run in this order (customers before the documents)
+        inbox_table: str | None = None,
+        inbox_lines_table: str | None = None,
+        in_folder: str | None = None,
+    ) -> None:
+        self.name = name
+        self.key, self.outbound, self.outbound_lines = key, outbound, outbound_lines
+        self.outbound_lines_key = outbound_lines_key
+        self.reader, self.query, self.record = reader, query, record
+        self.watermarked, self.setting, self.deletes_counted = watermarked, setting, deletes_counted
+        self.optima_key = optima_key
+        self.outbound_table, self.outbound_lines_table = outbound_table, outbound_lines_table
+        self.out_folder = out_folder
+        self.inbound, self.inbound_lines, self.label = inbound, inbound_lines, label
+        self.writer, self.import_rank = writer, import_rank
+        self.inbox_table, self.inbox_lines_table = inbox_table, inbox_lines_table
+        self.in_folder = in_folder
+
+    def __repr__(self) -> str:
+        return f"Entity({self.name!r})"
 
     @property
     def exported(self) -> bool:
@@ -304,34 +333,3 @@ IMPORTED: tuple[str, ...] = tuple(
 def entity(name: str) -> Entity:
     """The entity ``name``; raises KeyError for a name optsync does not exchange."""
     return ENTITIES[name]
-
-
-# --- reading a number ---------------------------------------------------------------------
-
-
-def read_decimal(value: Any) -> Decimal:
-    """A raw number (``3.33``, ``"3,33"``, ``"1 234,50"``, 3) as a finite Decimal.
-
-    A comma is a decimal point and spaces group digits, as Polish applications write numbers.
-    Raises TypeError for what is no number (a bool, an object) and ValueError for text that
-    is not one, a number written with more than :data:`MAX_NUMBER_CHARS` characters or an
-    infinity, so that no later arithmetic meets a value it cannot handle.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-        raise TypeError(type(value).__name__)
-    if isinstance(value, Decimal):
-        number = value
-    else:
-        if isinstance(value, int) and value.bit_length() > 140:  # str() of a huge int is slow
-            raise ValueError("too large a number")
-        text = repr(value) if isinstance(value, float) else str(value)
-        text = text.strip().replace(",", ".").replace(" ", "")
-        if len(text) > MAX_NUMBER_CHARS:
-            raise ValueError("too many digits")
-        try:
-            number = Decimal(text)
-        except ArithmeticError:
-            raise ValueError("not a number") from None
-    if not number.is_finite():
-        raise ValueError("not a finite number")
-    return number

@@ -26,6 +26,7 @@ from typing import IO, Any
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
+from optsync.decimals import MAX_NUMBER_CHARS
 from optsync.endpoints.base import Endpoint, EndpointMark, Export, Inbound, Status
 from optsync.endpoints.records import (
     MalformedRecord,
@@ -34,7 +35,7 @@ from optsync.endpoints.records import (
     outbound_json,
     show,
 )
-from optsync.entities import ENTITIES, MAX_NUMBER_CHARS
+from optsync.entities import ENTITIES
 from optsync.errors import Unreachable
 
 MARK_FILE = ".optsync-mark.json"

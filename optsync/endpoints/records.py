@@ -18,7 +18,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from optsync.entities import ENTITIES, VAT_WORDS, Field, read_decimal
+from optsync.decimals import read_decimal
+from optsync.entities import ENTITIES, VAT_WORDS, Field
 
 STATUSES = ("new", "imported", "rejected")
 

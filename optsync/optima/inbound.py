@@ -17,7 +17,8 @@ from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from optsync.entities import VAT_WORDS, Field, read_decimal
+from optsync.decimals import read_decimal
+from optsync.entities import VAT_WORDS, Field
 
 CENT = Decimal("0.01")
 PLACES4 = Decimal("0.0001")

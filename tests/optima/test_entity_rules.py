@@ -82,6 +82,26 @@ def test_a_text_longer_than_its_optima_column_is_read_by_the_endpoint_and_judged
         assert (result.error or "").endswith(f"{field.name} longer than {field.limit} characters")
 
 
+DECIMALS = [
+    pytest.param(entity, field, id=f"{entity}.{field.name}")
+    for entity, spec in ENTITIES.items()
+    for field in (*spec.inbound, *spec.inbound_lines)
+    if field.column is not None
+]
+
+
+@pytest.mark.parametrize(("entity", "field"), DECIMALS)
+def test_a_number_with_more_places_than_its_optima_column_is_read_and_then_rejected(
+    writer: OptimaWriter, entity: str, field: Field
+) -> None:
+    record = inbound_record(entity, with_value(entity, field, "1,000001"))
+    value = record["lines"][0][field.name] if "lines" in record else record[field.name]
+    assert value == Decimal("1.000001")
+    (result,) = writer.check(entity, [record])
+    assert result.status == "rejected"
+    assert f"{field.name} Decimal('1.000001') has more than 4 decimal places" in (result.error or "")
+
+
 def test_a_decimal_comma_reads_the_same_at_the_endpoint_and_in_the_writer(
     writer: OptimaWriter,
 ) -> None:
