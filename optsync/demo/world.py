@@ -16,6 +16,15 @@ from sqlalchemy import create_engine, insert, select
 
 from optsync import output
 from optsync.demo.sample import DATA, create_company_db, create_config_db
+from optsync.endpoints.sql import SqlEndpoint
+from optsync.endpoints.tables import METADATA
+from optsync.optima.tables import optima_tables
+from optsync.schedule.cron import CronBackend
+from optsync.services import config as manage
+from optsync.services.schedules import entries
+from optsync.state import logs
+from optsync.state.db import State
+from optsync.sync.engine import PassOptions, run_company
 
 # (Baz_Nazwa, database, active) of the companies listed in the configuration database
 COMPANIES = [(c["name"], c["database"], c["active"]) for c in DATA["demo"]["companies"]]
@@ -52,9 +61,6 @@ def shop_orders(product_codes: list[str], customer_codes: list[str] | None = Non
 
 def write_shop_orders(url: str, orders: list[dict]) -> None:
     """Insert orders with their lines into a ``sql`` endpoint's inbox (status ``new``)."""
-    from optsync.endpoints.sql import SqlEndpoint
-    from optsync.endpoints.tables import METADATA
-
     endpoint = SqlEndpoint(url)
     try:
         endpoint.ensure_tables()
@@ -94,8 +100,6 @@ def write_receipts(folder: Path, product_codes: list[str]) -> None:
 
 def _codes(db: Path) -> tuple[list[str], list[str]]:
     """A few active product codes and customer codes of a company database."""
-    from optsync.optima.tables import optima_tables
-
     t = optima_tables(None)
     w, k = t.Towary.c, t.Kontrahenci.c
     engine = create_engine(f"sqlite:///{db}")
@@ -132,8 +136,6 @@ def build(root: Path) -> None:
 
 
 def configure(state, root: Path) -> None:
-    from optsync.services import config as manage
-
     manage.set_operator(state, "ADMIN", None)
     manage.discover(state, f"sqlite:///{root / 'optima' / 'CDN_KNF_Konfiguracja.db'}")
     manage.add_integration(state, "Demo Sp. z o.o.", "eshop", f"sqlite:///{root / 'sklep.db'}",
@@ -149,12 +151,6 @@ def configure(state, root: Path) -> None:
 
 def run_demo(home: Path, *, reset: bool = False) -> int:
     """Build (once) and run the demo; return the exit code."""
-    from optsync.schedule.cron import CronBackend
-    from optsync.services.schedules import entries
-    from optsync.state import logs
-    from optsync.state.db import State
-    from optsync.sync.engine import PassOptions, run_company
-
     root = home / "demo"
     if reset and root.exists():
         shutil.rmtree(root)
