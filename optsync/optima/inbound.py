@@ -19,6 +19,7 @@ from typing import Any
 
 from optsync.decimals import read_decimal
 from optsync.entities import VAT_WORDS, Field
+from optsync.optima.columns import column_map
 
 CENT = Decimal("0.01")
 PLACES4 = Decimal("0.0001")
@@ -129,8 +130,6 @@ def fits(value: Decimal, key: str, precision: int, scale: int) -> Decimal:
 
 def fits_column(value: Decimal, key: str, table: str, column: str) -> Decimal:
     """:func:`fits` for the precision and scale of an Optima column (``TraElem.TrE_Ilosc``)."""
-    from optsync.optima.columns import column_map
-
     args = column_map(table)[column].args
     return fits(value, key, int(args[0]), int(args[1]) if len(args) > 1 else 0)
 
