@@ -11,9 +11,10 @@ Who checks what on an inbound record, so that each field has one rule:
 
 - **The endpoint reads** (:func:`optsync.endpoints.records.inbound_record`): it turns raw
   values into Python values of the field's kind (text, :class:`~decimal.Decimal` read by
-  :func:`optsync.decimals.read_decimal`, int, 0/1, datetime) and rejects only what cannot be read as that kind
-  (text where a number belongs, an object where text belongs, a broken date, a document
-  without a list of lines). It numbers lines from their order when they say nothing.
+  :func:`optsync.decimals.read_decimal`, a 32-bit int, 0/1, datetime) and rejects only what
+  cannot be read as that kind (text where a number belongs, an object where text belongs, a
+  broken date, a document without a list of lines). It numbers lines from their order when
+  they say nothing.
 - **The writer validates** (:mod:`optsync.optima.writer`, with the helpers of
   :mod:`optsync.optima.inbound`): every rule declared on an inbound :class:`Field` here:
   ``required``, ``limit`` (the length of the Optima column the value goes to: longer is
@@ -328,8 +329,3 @@ EXPORTED: tuple[str, ...] = tuple(e.name for e in ENTITIES.values() if e.exporte
 IMPORTED: tuple[str, ...] = tuple(
     e.name for e in sorted(ENTITIES.values(), key=lambda e: e.import_rank) if e.imported
 )
-
-
-def entity(name: str) -> Entity:
-    """The entity ``name``; raises KeyError for a name optsync does not exchange."""
-    return ENTITIES[name]
