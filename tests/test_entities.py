@@ -3,6 +3,8 @@ says, and the lists other modules keep are read from it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from optsync import apps
@@ -42,3 +44,26 @@ def test_the_application_presets_and_the_entity_lists_come_from_the_registry() -
         "customers", "orders", "receipts", "products", "prices")
     for export, import_ in apps.APPS.values():
         assert set(export) <= set(EXPORTED) and set(import_) <= set(IMPORTED)
+
+
+def _help(*path: str) -> dict[str, str]:
+    import click
+    import typer.main
+
+    from optsync.cli.main import app
+
+    command: Any = typer.main.get_command(app)
+    for name in path:
+        found = command.get_command(click.Context(command), name)
+        assert found is not None, name
+        command = found
+    return {p.name or "": getattr(p, "help", "") or "" for p in command.params}
+
+
+def test_the_help_texts_that_list_entities_list_the_registrys_in_its_order() -> None:
+    add = _help("integration", "add")
+    assert ", ".join(EXPORTED) in add["export"]
+    assert ", ".join(IMPORTED) in add["import_"]
+    everything = list(dict.fromkeys(EXPORTED + IMPORTED))
+    words = ", ".join(everything[:-1]) + " or " + everything[-1]
+    assert words in _help("run")["entity"]
