@@ -9,6 +9,7 @@ goes to the full command, which says what is wrong.
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import datetime
 
@@ -52,11 +53,101 @@ def _parse(argv: list[str]) -> dict | None:
     return found
 
 
+def _why(schedule) -> str:
+    return "no enabled schedule" if schedule is None or not schedule.enabled else (
+        "outside its window or days")
+
+
+def _emit(options: dict, run: dict) -> None:
+    if options["json"]:
+        sys.stdout.write(json.dumps(run, ensure_ascii=False) + "\n")
+    else:
+        sys.stderr.write(f"{run['company']}: skipped ({run['reason']})\n")
+
+
+def _sqlite_skip(options: dict) -> int | None:
+    """The skip on a state database in an SQLite file, with nothing but sqlite3.
+
+    Writes the rows the full command writes for it (a skipped run, an info log record), in
+    the stored formats of the state database's schema version this optsync knows; any other
+    version, or anything unexpected, is left to the full command.
+    """
+    import os
+    import sqlite3
+    from datetime import UTC
+
+    from optsync.home import hostname, resolve_home, state_url
+    from optsync.schedule.model import Schedule
+    from optsync.state.version import SCHEMA_VERSION
+
+    home = resolve_home(options["home"])
+    path = home / "state.db"
+    if state_url(home) != f"sqlite:///{path}" or not path.is_file():
+        return None
+    con = sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, timeout=30,
+                          isolation_level=None)
+    try:
+        con.execute("PRAGMA busy_timeout = 30000")
+        version = con.execute(
+            "SELECT value FROM optsync_meta WHERE key = 'schema_version'").fetchone()
+        if version is None or int(version[0]) != SCHEMA_VERSION:
+            return None
+        if options["key"] is not None:
+            found = [r for r in con.execute("SELECT id, name FROM optsync_companies")
+                     if str(r[0]) == options["key"].strip()]
+        else:
+            found = con.execute("SELECT id, name FROM optsync_companies WHERE name = ?",
+                                (options["company"],)).fetchall()
+        if len(found) != 1:
+            return None
+        company_id, name = found[0]
+        row = con.execute("SELECT enabled, start_min, end_min, every_min, days "
+                          "FROM optsync_schedules WHERE company_id = ?", (company_id,)).fetchone()
+        schedule = None if row is None else Schedule(
+            enabled=bool(row[0]), start=row[1], end=row[2], every=row[3],
+            days=frozenset(int(d) for d in row[4].split(",") if d))
+        if schedule is not None and schedule.in_window(datetime.now().astimezone()):
+            return None  # a pass to run: the full command runs it
+        now = datetime.now(UTC)
+        stored = now.strftime("%Y-%m-%d %H:%M:%S.%f")  # how the schema stores times (UTC)
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            run_id = con.execute(
+                "INSERT INTO optsync_runs (company_id, company, \"trigger\", host, pid, "
+                "started_at, finished_at, status, reason, steps, complete) "
+                "VALUES (?, ?, 'scheduled', ?, ?, ?, ?, 'skipped', 'not-scheduled', '[]', 1)",
+                (company_id, name, hostname(), os.getpid(), stored, stored)).lastrowid
+            con.execute(
+                "INSERT INTO optsync_logs (ts, level, category, company, run_id, message, data) "
+                "VALUES (?, 'info', 'sync', ?, ?, ?, ?)",
+                (stored, name, run_id, f"pass of {name} skipped: {_why(schedule)}",
+                 json.dumps({"reason": "not-scheduled"}, ensure_ascii=False)))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    except (sqlite3.Error, ValueError, OSError):
+        return None
+    finally:
+        con.close()
+    when = now.isoformat(timespec="seconds")
+    _emit(options, {"run_id": run_id, "company": name, "status": "skipped",
+                    "reason": "not-scheduled", "trigger": "scheduled", "started_at": when,
+                    "finished_at": when, "steps": []})
+    return 0
+
+
 def scheduled_skip(argv: list[str]) -> int | None:
     """Record a scheduled start outside its window as skipped; None: not handled here."""
     options = _parse(argv)
     if options is None:
         return None
+    try:
+        done = _sqlite_skip(options)
+    except Exception:  # noqa: BLE001 - the full command reports it properly
+        done = None
+    if done is not None:
+        return done
     try:
         # start-up time: the short way loads only what a skip needs
         from optsync.home import resolve_home
@@ -87,16 +178,12 @@ def scheduled_skip(argv: list[str]) -> int | None:
 
         # The record the full command leaves for this start (optsync.sync.engine._skip);
         # a test holds the two to the same rows.
-        why = "no enabled schedule" if schedule is None or not schedule.enabled else (
-            "outside its window or days")
+        why = _why(schedule)
         run = runs.start(state, company.id, company.name, "scheduled", status="skipped",
                          reason="not-scheduled")
         logs.write(state, "info", "sync", f"pass of {company.name} skipped: {why}",
                    company=company.name, run_id=run.id, data={"reason": "not-scheduled"})
-        if options["json"]:
-            output.emit_json(run.as_json())
-        else:
-            output.info(f"{run.company}: skipped ({run.reason})")
+        _emit(options, run.as_json())
         return 0
     finally:
         state.dispose()

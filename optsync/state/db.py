@@ -19,6 +19,7 @@ from optsync.errors import ConfigError, OptsyncError, Unreachable, os_fault, use
 from optsync.home import check_home, state_url
 from optsync.secrets import StoredSecret, Vault, mask_url, redact
 from optsync.state import tables as t
+from optsync.state import version
 
 
 def utcnow() -> datetime:
@@ -104,6 +105,7 @@ def _v4(conn: Connection) -> None:
 # Each entry upgrades the schema by one version; never edit a released step, add one.
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
+assert SCHEMA_VERSION == version.SCHEMA_VERSION, "optsync/state/version.py names the version"
 
 
 def schema_version(conn: Connection) -> int:
