@@ -12,9 +12,9 @@ from urllib.parse import quote_plus
 
 from sqlalchemy import Engine, create_engine
 
-from optsync import connstr
+from optsync import connstr, secrets
 from optsync.errors import BadInput, OptsyncError, Unreachable
-from optsync.secrets import mask_url, redact, secrets_of
+from optsync.secrets import exception_text, mask_url, secrets_of
 
 # The Python package each SQLAlchemy driver needs, and the optsync extra that installs it.
 DRIVER_EXTRAS = {
@@ -90,8 +90,7 @@ def engine_for(url: str, *, what: str = "the database", **kwargs) -> Engine:
         raise missing_driver(url, exc, what) from None
     except Exception as exc:
         raise Unreachable(
-            f"{what} {mask_url(url)} cannot be used ({type(exc).__name__}: "
-            f"{first_line(exc, url)})",
+            f"{what} {mask_url(url)} cannot be used ({exception_text(exc, secrets_of(url))})",
             "Check the URL and that its driver is installed ('optsync doctor')",
         ) from None
 
@@ -130,12 +129,12 @@ def missing_driver(url: str, exc: ImportError, what: str = "the database") -> Op
     machine lacks the means to reach the database, and installing it needs no change to
     the configuration.
     """
-    first = (str(exc).splitlines() or [""])[0]
+    first = first_line(exc, url)
     module = (getattr(exc, "name", None) or "").split(".")[0]
     if module != "pyodbc" and "odbc" in first.lower():  # pyodbc is there, libodbc is not
         return Unreachable(
             f"{what} {mask_url(url)} needs the unixODBC driver manager, which is not "
-            f"installed ({redact(first, secrets_of(url))[:200]})",
+            f"installed ({first})",
             "Install unixODBC and an ODBC driver for SQL Server, for example "
             "'apt-get install unixodbc tdsodbc' (Debian, Ubuntu), then run 'optsync doctor'",
         )
@@ -176,8 +175,8 @@ def connect_check(url: str, what: str) -> None:
             pass
     except Exception as exc:
         raise Unreachable(
-            f"{what} {mask_url(url)} cannot be reached ({type(exc).__name__}: "
-            f"{first_line(exc, url)})",
+            f"{what} {mask_url(url)} cannot be reached "
+            f"({exception_text(exc, secrets_of(url))})",
             "Check that the server runs and the URL is right",
         ) from None
     finally:
@@ -185,10 +184,9 @@ def connect_check(url: str, what: str) -> None:
 
 
 def first_line(exc: BaseException, url: str) -> str:
-    """The first line of a driver's error, with every spelling of the URL's password masked."""
-    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    line = text[0] if text else ""
-    return redact(line, secrets_of(url))[:200]
+    """The first line of a driver's error, with every spelling of the URL's password masked
+    (:func:`optsync.secrets.first_line`)."""
+    return secrets.first_line(exc, secrets_of(url))
 
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from optsync import connstr
-from optsync.errors import BadInput, ConfigError, os_fault
+from optsync.errors import BadInput, ConfigError, OptsyncError, os_fault
 
 MASK = "***"
 KEY_FILE = "secret.key"
@@ -330,3 +330,31 @@ def redact(text: str, secrets: list[str | None] | None = None) -> str:
                          reverse=True):
         text = text.replace(secret, MASK)
     return text
+
+
+EXCERPT = 200  # characters kept of the first line of a foreign error in a message
+
+
+def first_line(exc: BaseException, secrets: list[str | None] | None = None) -> str:
+    """The first line of an unexpected exception's text (for a database error, its driver's),
+    passwords masked (the known ones and ``secrets``), then cut to :data:`EXCERPT` (200)
+    characters; "" when the exception has no text."""
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return redact(lines[0], secrets)[:EXCERPT] if lines else ""
+
+
+def exception_text(exc: BaseException, secrets: list[str | None] | None = None) -> str:
+    """The one text optsync makes of an exception it did not foresee: its type name and the
+    first line of its text, ``"OperationalError: unable to open database file"``, masked
+    and cut to :data:`EXCERPT` (200) characters as :func:`first_line` does (the type name
+    alone when there is no text)."""
+    first = first_line(exc, secrets)
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def error_text(exc: BaseException, secrets: list[str | None] | None = None) -> str:
+    """An error's text for a step or a record: an :class:`OptsyncError`'s own message (which
+    optsync wrote, masked), else :func:`exception_text`."""
+    if isinstance(exc, OptsyncError):
+        return redact(exc.message, secrets)
+    return exception_text(exc, secrets)

@@ -12,6 +12,7 @@ from typer.core import TyperGroup
 
 from optsync import output
 from optsync.errors import ExitCode, OptsyncError
+from optsync.secrets import exception_text
 
 # Typer vendors its own click: take its exception classes from Typer itself, and let them
 # (usage errors, --help, Exit) through to Typer's own handling.
@@ -83,10 +84,9 @@ class OptsyncGroup(TyperGroup):
             if known is not None:
                 sys.stderr.write(output.error_line(known.message) + "\n")
                 raise typer.Exit(int(known.exit_code)) from None
-            first = (str(exc).strip().splitlines() or [""])[0][:300]
             sys.stderr.write(
                 output.error_line(
-                    f"unexpected {type(exc).__name__}: {first}. "
+                    f"unexpected {exception_text(exc)}. "
                     "Run again with --debug for the traceback, and report it"
                 )
                 + "\n"

@@ -37,6 +37,7 @@ from optsync.endpoints.records import (
 )
 from optsync.entities import ENTITIES
 from optsync.errors import Unreachable
+from optsync.secrets import exception_text, first_line
 
 MARK_FILE = ".optsync-mark.json"
 # optsync's own temporary names, and only those, are ever removed as leftovers.
@@ -354,7 +355,7 @@ class FolderEndpoint(Endpoint):
             return where, data if isinstance(data, Mapping) else None, str(exc)
         except (ValueError, TypeError, ArithmeticError, RecursionError) as exc:
             # whatever a record holds, only this record fails
-            return where, None, f"the record cannot be read: {type(exc).__name__}"
+            return where, None, f"the record cannot be read: {exception_text(exc)}"
 
     def _offer(
         self,
@@ -582,7 +583,7 @@ def _depth(value: Any) -> int:
 def _why(exc: BaseException) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return f"not UTF-8 text (byte {exc.start + 1})"
-    return f"invalid JSON: {str(exc)[:200]}"
+    return f"invalid JSON: {first_line(exc)}"
 
 
 def _pair_duplicates(parsed: list[Parsed]) -> list[Parsed]:

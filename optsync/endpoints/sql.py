@@ -29,6 +29,7 @@ from optsync.endpoints.tables import (
 from optsync.endpoints.upsert import Prepared, upsert_statement
 from optsync.entities import ENTITIES, EXPORTED
 from optsync.errors import BadInput, Unreachable
+from optsync.secrets import exception_text
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -312,7 +313,7 @@ class SqlEndpoint(Endpoint):
         except MalformedRecord as exc:
             error = str(exc)
         except (ValueError, TypeError, ArithmeticError, RecursionError) as exc:
-            error = f"the row cannot be read: {type(exc).__name__}"  # only this row fails
+            error = f"the row cannot be read: {exception_text(exc)}"  # only this row fails
         else:
             return Inbound(ref=row_id, record=record, error=None, label=label)
         self._unmarked.setdefault(entity, {})[row_id] = error

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, or_, select
 from optsync.dburl import connect_check, engine_for, timeout_args
 from optsync.errors import Unreachable
 from optsync.optima.tables import tables_for
-from optsync.secrets import mask_url
+from optsync.secrets import exception_text, mask_url, secrets_of
 
 
 def price_lists(conn: Connection, tables: Any) -> list[tuple[int, str]]:
@@ -70,7 +70,7 @@ def check_settings(url: str, price_list: int | None, warehouse: str | None) -> d
     except Exception as exc:  # noqa: BLE001 - no such table, a driver error: cannot check
         raise Unreachable(
             f"the price lists and warehouses of the company database {mask_url(url)} cannot "
-            f"be read ({type(exc).__name__})",
+            f"be read ({exception_text(exc, secrets_of(url))})",
             "Check that the company points at its Optima database ('optsync doctor')",
         ) from None
     finally:

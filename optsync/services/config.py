@@ -17,7 +17,7 @@ from optsync.names import check_name, name_problem, printable
 from optsync.optima.choices import check_settings
 from optsync.optima.operator import read_companies
 from optsync.schedule.model import Schedule, parse_days, parse_every, parse_hhmm
-from optsync.secrets import mask_url, split_secret
+from optsync.secrets import exception_text, mask_url, secrets_of, split_secret
 from optsync.services import hints
 from optsync.services.schedules import reconcile, schedule_json
 from optsync.state import config as cfg
@@ -161,7 +161,7 @@ def discover(state: State, config_db: str, *, dry_run: bool = False) -> Outcome:
     except Exception as exc:
         raise Unreachable(
             f"the configuration database {mask_url(config_db)} has no readable CDN.Bazy "
-            f"({type(exc).__name__})",
+            f"({exception_text(exc, secrets_of(config_db))})",
             hints.POINT_CONFIG_DB,
         ) from None
     finally:

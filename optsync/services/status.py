@@ -22,11 +22,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from optsync.errors import OptsyncError
 from optsync.home import hostname
 from optsync.schedule.backend import Entry
 from optsync.schedule.daemon import START_HINT, cron_daemon_running
 from optsync.schedule.registry import auto_name
-from optsync.secrets import redact
+from optsync.secrets import first_line, redact
 from optsync.services import hints
 from optsync.services import schedules as service
 from optsync.state import config as cfg
@@ -121,9 +122,9 @@ def _check_targets(
             installed = chosen.installed(install_id)
             planned = chosen.render(service.entries(state, chosen.name), install_id)
         except Exception as exc:  # noqa: BLE001 - reported, never a crash of status
-            first = (str(getattr(exc, "what", "") or exc).splitlines() or [""])[0]
+            why = redact(exc.what) if isinstance(exc, OptsyncError) else first_line(exc)
             report.problems.append(
-                f"cannot read the entries in {target} ({name}): {redact(first)}; "
+                f"cannot read the entries in {target} ({name}): {why}; "
                 f"run 'optsync doctor'"
             )
             results.append(None)

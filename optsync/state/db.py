@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from optsync.dburl import engine_for
 from optsync.errors import ConfigError, OptsyncError, Unreachable, os_fault, user_name
 from optsync.home import check_home, state_url
-from optsync.secrets import StoredSecret, Vault, mask_url, redact
+from optsync.secrets import StoredSecret, Vault, exception_text, first_line, mask_url
 from optsync.state import tables as t
 from optsync.state import version
 
@@ -263,7 +263,7 @@ class State:
                 raise fault from None
             raise Unreachable(
                 f"the state database {mask_url(self.url)} cannot be opened "
-                f"({type(exc).__name__}: {_first_line(exc)})",
+                f"({exception_text(exc)})",
                 "Check state_url in optsync.toml or $OPTSYNC_STATE_URL, and that the "
                 "database server runs",
             ) from None
@@ -397,5 +397,4 @@ class State:
 
 
 def _first_line(exc: BaseException) -> str:
-    lines = str(_driver_error(exc)).strip().splitlines()
-    return redact(lines[0] if lines else type(exc).__name__)[:200]
+    return first_line(exc) or type(exc).__name__

@@ -25,7 +25,7 @@ from optsync.optima.choices import setting_problems
 from optsync.optima.operator import OperatorInfo, check_operator
 from optsync.optima.tables import tables_for
 from optsync.optima.writer import OptimaWriter
-from optsync.secrets import redact
+from optsync.secrets import error_text, exception_text
 from optsync.state import config as cfg
 from optsync.state import locks, logs, runs, syncstate
 from optsync.state.db import State
@@ -115,8 +115,7 @@ def run_pass(state: State, name: str, opts: PassOptions, *, now: datetime | None
             run.status, run.reason = "failed", None
             run.steps = []
             runs.finish(state, run)
-            why = exc.message if isinstance(exc, OptsyncError) else type(exc).__name__
-            _log(state, "error", f"pass of {company.name} failed: {redact(why)}",
+            _log(state, "error", f"pass of {company.name} failed: {error_text(exc)}",
                  company.name, run.id)
             if isinstance(exc, Exception):
                 return PassOutcome(run, exc)
@@ -180,7 +179,7 @@ def _check_operator(state: State, company: cfg.Company, acronym: str):
     except Exception as exc:
         raise Unreachable(
             f"the configuration database {company.config_db_url} cannot be read "
-            f"({type(exc).__name__}: {redact(str(exc).splitlines()[0] if str(exc) else '')})",
+            f"({exception_text(exc)})",
             "Check that it runs, or run 'optsync doctor'",
         ) from None
     finally:
@@ -231,7 +230,7 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
                 endpoint.use_operator(op_info.code, password)
             except OptsyncError as exc:
                 for direction, entity in planned:
-                    steps.append(_failed(integ.name, entity, direction, redact(exc.message)))
+                    steps.append(_failed(integ.name, entity, direction, error_text(exc)))
                     _note(state, company, run_id, steps[-1], opts)
                 continue
             try:
@@ -260,7 +259,7 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
                                                         progress=opts.on_rows), rejected)
                             _note(state, company, run_id, step, opts, rejected)
                     except Exception as exc:  # one failing step never stops the others
-                        step = _failed(integ.name, entity, direction, _reason(exc))
+                        step = _failed(integ.name, entity, direction, error_text(exc))
                         _note(state, company, run_id, step, opts)
                     job.ended(step)
                     steps.append(step)
@@ -270,12 +269,6 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
     finally:
         optima.dispose()
     return steps
-
-
-def _reason(exc: BaseException) -> str:
-    reason = exc.message if isinstance(exc, OptsyncError) else (
-        f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-    return redact(reason)[:500]
 
 
 class _IntegrationPass:
@@ -306,7 +299,7 @@ class _IntegrationPass:
             except Exception as exc:  # noqa: BLE001 - housekeeping never stops a pass
                 removed = []
                 self.log("warning", f"temporary files of an interrupted pass in "
-                                    f"{self.endpoint.display} not removed: {_reason(exc)}")
+                                    f"{self.endpoint.display} not removed: {error_text(exc)}")
             if removed:
                 self.log("info", f"removed {len(removed)} temporary file(s) an interrupted "
                                  f"pass left in {self.endpoint.display}",
@@ -321,7 +314,7 @@ class _IntegrationPass:
         except Exception as exc:  # noqa: BLE001 - the steps report an unusable endpoint
             self.verdict = None
             self.log("warning", f"optsync's mark in {self.endpoint.display} cannot be read: "
-                                f"{_reason(exc)}; it is checked again next pass")
+                                f"{error_text(exc)}; it is checked again next pass")
         verdict = self.verdict
         if verdict is not None and verdict.resend:
             self.full_for = set(exports)
@@ -344,7 +337,7 @@ class _IntegrationPass:
             added = self.endpoint.upgrade()
         except Exception as exc:  # noqa: BLE001 - the export steps report it
             self.log("warning", f"exchange tables of {self.endpoint.display} not checked: "
-                                f"{_reason(exc)}")
+                                f"{error_text(exc)}")
             return
         if not added:
             return
@@ -373,7 +366,7 @@ class _IntegrationPass:
                 problems = setting_problems(conn, self.tables, self.integ.price_list,
                                             self.integ.warehouse)
         except Exception as exc:  # noqa: BLE001 - the steps themselves report the database
-            self.log("warning", f"price list and warehouse not checked: {_reason(exc)}")
+            self.log("warning", f"price list and warehouse not checked: {error_text(exc)}")
             return
         command = shlex.join(["optsync", "integration", "remove", self.integ.name,
                               "--company", self.company.name])
@@ -444,7 +437,7 @@ class _IntegrationPass:
             if not verdict.resend and verdict.new:
                 identity.drop(self.state, self.integ.id)  # judged afresh next pass
             self.log("warning", f"optsync's mark not written to {self.endpoint.display}: "
-                                f"{_reason(exc)}; the next pass writes it again",
+                                f"{error_text(exc)}; the next pass writes it again",
                      {"event": "mark-failed"})
 
 

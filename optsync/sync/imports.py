@@ -13,8 +13,7 @@ from typing import Any
 
 from optsync.endpoints.base import Endpoint, Inbound
 from optsync.entities import ENTITIES
-from optsync.errors import OptsyncError
-from optsync.secrets import redact
+from optsync.secrets import error_text
 from optsync.sync.steps import Step
 
 BATCH = 200
@@ -81,11 +80,11 @@ def run_import(job: ImportJob, rejected: list[Rejection]) -> Step:
             job.endpoint.finish_inbox(job.entity)
         except Exception as exc:  # the endpoint's bookkeeping: what Optima holds stays counted
             step.status = "failed"
-            step.error = _endpoint_problem(exc)
+            step.error = error_text(exc)
             return step
     if lost:
         step.status = "failed"
-        step.error = _endpoint_problem(lost[0])
+        step.error = error_text(lost[0])
         return step
     if step.rejected:
         step.status = "partial"
@@ -109,8 +108,3 @@ def _until_failure(records: Iterator[Inbound], failures: list[BaseException]) ->
         failures.append(exc)
 
 
-def _endpoint_problem(exc: BaseException) -> str:
-    """Why the endpoint could not record the outcome of the records (one line, no secret)."""
-    text = exc.message if isinstance(exc, OptsyncError) else (
-        f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-    return redact(text)[:500]

@@ -26,6 +26,7 @@ from optsync.optima.operator import OperatorInfo
 from optsync.optima.reader import IN_CHUNK
 from optsync.optima.rows import TableShape, reflect_shape, server_now
 from optsync.optima.tables import OptimaTables, new_id
+from optsync.secrets import exception_text, first_line
 
 Status = Literal["imported", "duplicate", "rejected"]
 # Errors a database raises about one record's values (constraints, triggers, overflows);
@@ -77,7 +78,7 @@ def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
 def error_text(exc: Exception) -> str:
     """The reason a database gave for refusing a record, in one line."""
     if isinstance(exc, DBAPIError) and exc.orig is not None:
-        return f"database refused the record: {str(exc.orig).splitlines()[0]}"
+        return f"database refused the record: {first_line(exc.orig)}"
     return str(exc)
 
 
@@ -278,8 +279,7 @@ class _DriverInsert:
 
 def unreadable(exc: BaseException) -> str:
     """The reason for a record that broke something unexpected (a value no code path foresaw)."""
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"the record cannot be read: {type(exc).__name__}{': ' + text[:200] if text else ''}"
+    return f"the record cannot be read: {exception_text(exc)}"
 
 
 def parse_each(

@@ -13,7 +13,7 @@ from optsync.errors import OptsyncError
 from optsync.home import hostname
 from optsync.names import name_problem, printable, shell_word, suggest
 from optsync.schedule.daemon import START_HINT, cron_daemon_running
-from optsync.secrets import mask_url
+from optsync.secrets import exception_text, mask_url, secrets_of
 from optsync.services import hints
 from optsync.services.doctor.check import Check
 from optsync.services.schedules import USER_CRONTAB, active_installs
@@ -63,9 +63,8 @@ def state_database(state: State) -> Check:
     except OptsyncError as exc:
         return Check("state database", "fail", exc.what, exc.fix)
     except Exception as exc:  # noqa: BLE001 - a finding, not a crash
-        first = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0][:200]
         return Check("state database", "fail",
-                     f"{where} cannot be written ({type(exc).__name__}: {first})",
+                     f"{where} cannot be written ({exception_text(exc, secrets_of(state.url))})",
                      "give this user write access to the database (and its folder for "
                      "SQLite), or fix state_url in optsync.toml")
     return Check("state database", "ok", f"{where} is writable (schema {SCHEMA_VERSION})")

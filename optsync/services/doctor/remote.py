@@ -6,12 +6,12 @@ from pathlib import Path
 
 from sqlalchemy import inspect
 
-from optsync.dburl import engine_for, first_line, timeout_args
+from optsync.dburl import engine_for, timeout_args
 from optsync.endpoints import load_endpoint
 from optsync.errors import OptsyncError, Unreachable
 from optsync.optima.choices import check_settings
 from optsync.optima.tables import schema_for
-from optsync.secrets import mask_url
+from optsync.secrets import exception_text, mask_url, secrets_of
 from optsync.services import hints
 from optsync.services.doctor.check import Check
 from optsync.state import config as cfg
@@ -106,8 +106,8 @@ def missing_tables(url: str, what: str, tables: tuple[str, ...]) -> list[str]:
             return [t for t in tables if not inspector.has_table(t, schema=schema)]
     except Exception as exc:  # noqa: BLE001 - any driver error means: not reachable
         raise Unreachable(
-            f"{what} {mask_url(url)} cannot be reached ({type(exc).__name__}: "
-            f"{first_line(exc, url)})",
+            f"{what} {mask_url(url)} cannot be reached "
+            f"({exception_text(exc, secrets_of(url))})",
             "Check that the server runs, the URL and the credentials",
         ) from None
     finally:
@@ -126,9 +126,9 @@ def _endpoint(state: State, integ: cfg.Integration) -> Check:
     except OptsyncError as exc:
         return Check(name, "fail", exc.what, exc.fix)
     except Exception as exc:  # noqa: BLE001 - a finding, not a crash
-        first = first_line(exc, integ.real_endpoint(state))
-        return Check(name, "fail", f"{integ.endpoint} cannot be used ({type(exc).__name__}: "
-                     f"{first})", "check the endpoint with 'optsync integration list'")
+        text = exception_text(exc, secrets_of(integ.real_endpoint(state)))
+        return Check(name, "fail", f"{integ.endpoint} cannot be used ({text})",
+                     "check the endpoint with 'optsync integration list'")
     why = disagreement(state, integ.id, marks)
     if why is not None:
         return Check(
