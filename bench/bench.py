@@ -308,7 +308,7 @@ def bench_progress(work: Path, n: int) -> dict:
         setup_home(home, f"sqlite:///{optima}", f"sqlite:///{shop}")
         cmd = [sys.executable, "-m", "optsync", "--home", str(home), "run", "--company",
                COMPANY, "--only", "export", "--entity", "products"]
-        shown.append(timed(lambda: _in_pty(cmd)))
+        shown.append(timed(lambda cmd=cmd: _in_pty(cmd)))
     return {"products": n, "without_terminal_s": min(plain), "on_terminal_s": min(shown),
             "ratio": min(shown) / min(plain)}
 

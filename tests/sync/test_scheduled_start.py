@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 
 from sync_world import COMPANY
 
-from optsync.services import config as manage
 from optsync.cli.fast import scheduled_skip
+from optsync.services import config as manage
 from optsync.state import config as cfg
 from optsync.state.runs import last_runs
 

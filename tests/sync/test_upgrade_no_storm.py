@@ -12,12 +12,12 @@ import json
 from datetime import datetime, timedelta
 
 from sqlalchemy import create_engine, select
+from sync_world import COMPANY
 
 from optsync.optima import reader
 from optsync.optima.tables import tables_for
 from optsync.state import tables as t
 from optsync.state.db import State, make_engine
-from sync_world import COMPANY
 
 
 def old_hash(record: dict) -> str:
