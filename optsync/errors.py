@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     UNAVAILABLE = 69  # EX_UNAVAILABLE: a database or endpoint could not be reached
     LOCKED = 75  # EX_TEMPFAIL: another pass holds the company lock
     CONFIG = 78  # EX_CONFIG: configuration incomplete or refused
+    INTERRUPTED = 130  # stopped with Ctrl+C (128 + SIGINT, as a shell reports it)
 
 
 class OptsyncError(Exception):

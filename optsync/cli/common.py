@@ -76,7 +76,7 @@ class OptsyncGroup(TyperGroup):
             raise
         except KeyboardInterrupt:
             sys.stderr.write("optsync: error: interrupted.\n")
-            raise typer.Exit(130) from None
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except Exception as exc:
             if _wants_debug(ctx):
                 raise

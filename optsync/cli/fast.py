@@ -13,6 +13,11 @@ import json
 import sys
 from datetime import datetime
 
+# ExitCode.OK, spelled here: importing optsync.errors would cost cron's every start about
+# 1 ms (its enum classes); a test holds the two equal.
+SKIPPED_EXIT = 0
+
+
 
 def _parse(argv: list[str]) -> dict | None:
     """The cron form's options, or None for any other command line."""
@@ -134,7 +139,7 @@ def _sqlite_skip(options: dict) -> int | None:
     _emit(options, {"run_id": run_id, "company": name, "status": "skipped",
                     "reason": "not-scheduled", "trigger": "scheduled", "started_at": when,
                     "finished_at": when, "steps": []})
-    return 0
+    return SKIPPED_EXIT
 
 
 def scheduled_skip(argv: list[str]) -> int | None:
@@ -171,7 +176,6 @@ def scheduled_skip(argv: list[str]) -> int | None:
     except Exception:  # noqa: BLE001 - the full command reports it properly
         return None
     try:
-        from optsync import output  # start-up time: the short way loads only what a skip needs
 
         # start-up time: the short way loads only what a skip needs
         from optsync.state import logs, runs
@@ -184,7 +188,7 @@ def scheduled_skip(argv: list[str]) -> int | None:
         logs.write(state, "info", "sync", f"pass of {company.name} skipped: {why}",
                    company=company.name, run_id=run.id, data={"reason": "not-scheduled"})
         _emit(options, run.as_json())
-        return 0
+        return SKIPPED_EXIT
     finally:
         state.dispose()
 

@@ -168,7 +168,7 @@ def _run(state, opts, company, due, trigger, *, json: bool, people: bool) -> Non
     elif people and not chosen:
         output.info("nothing to run" if due else "no company has integrations")
     if failed:
-        raise typer.Exit(1)
+        raise typer.Exit(int(ExitCode.FAILED))
 
 
 def _run_one(state, opts, company: str, *, json: bool, people: bool) -> None:
@@ -196,9 +196,9 @@ def _run_one(state, opts, company: str, *, json: bool, people: bool) -> None:
     elif people:
         render.pass_summary(result)
     if result.status == "skipped":
-        raise typer.Exit(int(ExitCode.LOCKED) if result.reason == "locked" else 0)
+        raise typer.Exit(int(ExitCode.LOCKED if result.reason == "locked" else ExitCode.OK))
     if result.status != "ok":
-        raise typer.Exit(1)
+        raise typer.Exit(int(ExitCode.FAILED))
 
 
 def register(app: typer.Typer) -> None:

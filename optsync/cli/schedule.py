@@ -11,7 +11,7 @@ from optsync import output
 from optsync.cli import render
 from optsync.cli.common import ctx_of, new_app
 from optsync.cli.render import outcome as report
-from optsync.errors import BadInput
+from optsync.errors import BadInput, ExitCode
 
 app = new_app("When each company's passes run (Optima's Harmonogramy), and the cron or Task "
               "Scheduler entries that start them.")
@@ -121,7 +121,7 @@ def install(
         if result.changed:
             output.info(f"drift: {result.target} differs from the schedules "
                         "(run 'optsync schedule install')")
-            raise typer.Exit(1)
+            raise typer.Exit(int(ExitCode.FAILED))
         output.info(f"no drift: {result.target} matches the schedules")
         return
     output.info(

@@ -9,6 +9,7 @@ import typer
 from optsync import output
 from optsync.cli import render
 from optsync.cli.common import ctx_of
+from optsync.errors import ExitCode
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
@@ -41,7 +42,7 @@ def demo(
     """Build the embedded demo (SQLite) in <home>/demo and run a pass of each company."""
     from optsync.demo.world import run_demo  # start-up time: loaded by this command only
 
-    raise typer.Exit(run_demo(ctx_of(ctx).home, reset=reset))
+    raise typer.Exit(int(run_demo(ctx_of(ctx).home, reset=reset)))
 
 
 def status(
@@ -64,7 +65,7 @@ def status(
         render.status_report(report)
     render.status_problems(report)
     if check and report.problems:
-        raise typer.Exit(1)
+        raise typer.Exit(int(ExitCode.FAILED))
 
 
 def doctor(ctx: typer.Context, json: JsonOpt = False) -> None:
@@ -78,7 +79,7 @@ def doctor(ctx: typer.Context, json: JsonOpt = False) -> None:
     else:
         render.doctor_checks(checks)
     if any(c.status == "fail" for c in checks):
-        raise typer.Exit(1)
+        raise typer.Exit(int(ExitCode.FAILED))
 
 
 def register(app: typer.Typer) -> None:

@@ -18,6 +18,7 @@ from optsync import output
 from optsync.demo.sample import DATA, create_company_db, create_config_db
 from optsync.endpoints.sql import SqlEndpoint
 from optsync.endpoints.tables import METADATA
+from optsync.errors import ExitCode
 from optsync.optima.tables import optima_tables
 from optsync.schedule.cron import CronBackend
 from optsync.services import config as manage
@@ -149,7 +150,7 @@ def configure(state, root: Path) -> None:
     manage.set_schedule(state, "Hurtownia Zdrowie S.A.", every="1h")
 
 
-def run_demo(home: Path, *, reset: bool = False) -> int:
+def run_demo(home: Path, *, reset: bool = False) -> ExitCode:
     """Build (once) and run the demo; return the exit code."""
     root = home / "demo"
     if reset and root.exists():
@@ -160,10 +161,10 @@ def run_demo(home: Path, *, reset: bool = False) -> int:
         output.info(f"building the demo in {root} ...")
         build(root)
         configure(state, root)
-    code = 0
+    code = ExitCode.OK
     for name in ("Demo Sp. z o.o.", "Hurtownia Zdrowie S.A."):
         run = run_company(state, name, PassOptions(trigger="manual"))
-        code = code or (0 if run.status == "ok" else 1)
+        code = code or (ExitCode.OK if run.status == "ok" else ExitCode.FAILED)
         output.table(
             f"pass {run.id} of {name}: {run.status}",
             ["integration", "step", "entity", "read", "written", "unchanged", "deleted",
