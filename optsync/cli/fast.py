@@ -13,10 +13,7 @@ import json
 import sys
 from datetime import datetime
 
-# ExitCode.OK, spelled here: importing optsync.errors would cost cron's every start about
-# 1 ms (its enum classes); a test holds the two equal.
-SKIPPED_EXIT = 0
-
+from optsync.errors import ExitCode
 
 
 def _parse(argv: list[str]) -> dict | None:
@@ -139,7 +136,7 @@ def _sqlite_skip(options: dict) -> int | None:
     _emit(options, {"run_id": run_id, "company": name, "status": "skipped",
                     "reason": "not-scheduled", "trigger": "scheduled", "started_at": when,
                     "finished_at": when, "steps": []})
-    return SKIPPED_EXIT
+    return ExitCode.OK
 
 
 def scheduled_skip(argv: list[str]) -> int | None:
@@ -188,7 +185,7 @@ def scheduled_skip(argv: list[str]) -> int | None:
         logs.write(state, "info", "sync", f"pass of {company.name} skipped: {why}",
                    company=company.name, run_id=run.id, data={"reason": "not-scheduled"})
         _emit(options, run.as_json())
-        return SKIPPED_EXIT
+        return ExitCode.OK
     finally:
         state.dispose()
 

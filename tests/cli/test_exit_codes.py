@@ -6,7 +6,6 @@ import ast
 from pathlib import Path
 
 import optsync
-from optsync.cli.fast import SKIPPED_EXIT
 from optsync.errors import ExitCode
 
 PACKAGE = Path(optsync.__file__).parent
@@ -28,10 +27,6 @@ def _bare_exit_codes() -> list[str]:
 
 def test_no_command_exits_with_a_bare_number():
     assert _bare_exit_codes() == []
-
-
-def test_the_short_way_of_a_scheduled_skip_exits_as_the_full_command_does():
-    assert SKIPPED_EXIT == ExitCode.OK
 
 
 def test_an_interrupted_command_exits_as_a_shell_reports_ctrl_c():
