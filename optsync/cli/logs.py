@@ -3,8 +3,7 @@ to the automat shows."""
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Optional
 
 import typer
@@ -12,27 +11,18 @@ import typer
 from optsync import output
 from optsync.cli import render
 from optsync.cli.common import ctx_of, new_app
+from optsync.durations import duration, parse_age
 from optsync.errors import BadInput
 
 app = new_app("Log records of every operation.", invoke_without_command=True,
               no_args_is_help=False)
-_DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_age(value: str, option: str) -> timedelta:
-    m = _DURATION.match(value.strip().lower())
-    if not m:
-        raise BadInput(f"{option} {value!r} is not a duration",
-                       f"Use a number and m, h, d or w, for example {option} 90d")
-    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
 
 
 def parse_since(value: str) -> datetime:
-    try:
-        return datetime.now(UTC) - parse_age(value, "--since")
-    except BadInput:
-        pass
+    """An age (``2h``, ``3d``: :mod:`optsync.durations`) before now, or an ISO date or time."""
+    age = duration(value)
+    if age is not None:
+        return datetime.now(UTC) - age
     try:
         when = datetime.fromisoformat(value.strip())
     except ValueError:

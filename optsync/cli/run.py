@@ -12,6 +12,7 @@ from optsync import output
 from optsync.apps import EXPORT_ENTITIES, IMPORT_ENTITIES
 from optsync.cli import render
 from optsync.cli.common import ctx_of, known_fault
+from optsync.durations import parse_seconds
 from optsync.errors import BadInput, ExitCode, OptsyncError
 
 ENTITIES = tuple(dict.fromkeys(EXPORT_ENTITIES + IMPORT_ENTITIES))
@@ -47,9 +48,9 @@ def run(
                      "stock, customers, documents, orders or receipts (repeatable).")
     ] = None,
     wait: Annotated[
-        float, typer.Option("--wait", help="When another pass of the company is running, "
-                     "wait up to this many seconds for it to end.")
-    ] = 0.0,
+        str, typer.Option("--wait", metavar="SECONDS", help="When another pass of the company "
+                     "is running, wait up to this many seconds for it to end (or 2m, 1h).")
+    ] = "0",
     json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """Run one synchronization pass: export, then import, per integration."""
@@ -62,8 +63,7 @@ def run(
     if bad:
         raise BadInput(f"--entity {bad[0]!r} is not known",
                        f"Use one of {', '.join(ENTITIES)}, for example --entity products")
-    if wait < 0:
-        raise BadInput(f"--wait {wait} is negative", "Use seconds, for example --wait 60")
+    wait_seconds = parse_seconds(wait, "--wait")
     from optsync.sync.options import PassOptions  # start-up time: loaded by this command only
 
     state = ctx_of(ctx).state(create=False)
@@ -71,7 +71,7 @@ def run(
         company = _company_by_key(state, company_key)
     trigger = "due" if due else ("scheduled" if scheduled else "manual")
     opts = PassOptions(trigger=trigger, scheduled=scheduled, dry_run=dry_run, full=full,
-                       only=only, entities=set(entity or []), wait=wait)
+                       only=only, entities=set(entity or []), wait=wait_seconds)
     people = not json
     with _progress(opts, enabled=people and sys.stderr.isatty()):
         _run(state, opts, company, due, trigger, json=json, people=people)

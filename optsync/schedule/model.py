@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from optsync.durations import parse_minutes
 from optsync.errors import BadInput
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -114,7 +115,6 @@ def _nearest(schedule: Schedule, now: datetime, *, backwards: bool) -> datetime 
 
 # parsing ------------------------------------------------------------------------------
 _HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?$")
 
 
 def parse_hhmm(value: str, option: str = "--from") -> int:
@@ -131,21 +131,10 @@ def parse_hhmm(value: str, option: str = "--from") -> int:
 
 
 def parse_every(value: str, option: str = "--every") -> int:
-    """``15m``, ``1h``, ``90m``, ``1h30m`` or plain minutes -> minutes, 1 to 1440."""
-    text = value.strip().lower()
-    minutes: int | None = None
-    if text.isdigit():
-        minutes = int(text)
-    else:
-        m = _DURATION.match(text)
-        if m and text and (m.group(1) or m.group(2)):
-            minutes = int(m.group(1) or 0) * 60 + int(m.group(2) or 0)
-    if minutes is None or not 1 <= minutes <= MINUTES_PER_DAY:
-        raise BadInput(
-            f"{option} {value!r} is not a frequency from 1 minute to 24 hours",
-            f"Use minutes or hours, for example {option} 15m, {option} 1h30m or {option} 90",
-        )
-    return minutes
+    """``15m``, ``1h``, ``90m``, ``1h30m`` or plain minutes (:mod:`optsync.durations`) ->
+    minutes, 1 to 1440."""
+    return parse_minutes(value, option, 1, MINUTES_PER_DAY,
+                         "a frequency from 1 minute to 24 hours")
 
 
 FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
