@@ -8,7 +8,6 @@ else: an unknown key is refused, so a typo never goes unnoticed.
 from __future__ import annotations
 
 import os
-import socket
 import tomllib
 from pathlib import Path
 
@@ -143,8 +142,3 @@ def refuse_memory(url: str, source: str) -> str:
             "or remove it to use state.db in the home",
         )
     return url
-
-
-def hostname() -> str:
-    """This machine's name, or ``$OPTSYNC_HOSTNAME`` (containers, multi-host tests)."""
-    return os.environ.get("OPTSYNC_HOSTNAME") or socket.gethostname()

@@ -10,10 +10,9 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-from optsync import connstr
+from optsync import clock, connstr
 from optsync.errors import BadInput, ConfigError, OptsyncError, os_fault
 
 MASK = "***"
@@ -168,7 +167,7 @@ class Vault:
         path = self.key_path
         kept = None
         if path.is_dir() or path.exists():
-            kept = path.with_name(f"{path.name}.old-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
+            kept = path.with_name(f"{path.name}.old-{clock.now():%Y%m%dT%H%M%SZ}")
             path.rename(kept)
         self._fernet = None
         self._write_new_key(path)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 
+from optsync import clock
 from optsync.errors import ExitCode
 
 
@@ -74,11 +74,13 @@ def _sqlite_skip(options: dict) -> int | None:
     the stored formats of the state database's schema version this optsync knows; any other
     version, or anything unexpected, is left to the full command.
     """
+    # start-up time: the short way loads only what a skip needs
     import os
     import sqlite3
-    from datetime import UTC
 
-    from optsync.home import hostname, resolve_home, state_url
+    # start-up time: only the modules a skip needs, not the command-line layer
+    from optsync.clock import hostname
+    from optsync.home import resolve_home, state_url
     from optsync.schedule.model import Schedule
     from optsync.state.version import SCHEMA_VERSION
 
@@ -108,9 +110,9 @@ def _sqlite_skip(options: dict) -> int | None:
         schedule = None if row is None else Schedule(
             enabled=bool(row[0]), start=row[1], end=row[2], every=row[3],
             days=frozenset(int(d) for d in row[4].split(",") if d))
-        if schedule is not None and schedule.in_window(datetime.now().astimezone()):
+        if schedule is not None and schedule.in_window(clock.local_now()):
             return None  # a pass to run: the full command runs it
-        now = datetime.now(UTC)
+        now = clock.now()
         stored = now.strftime("%Y-%m-%d %H:%M:%S.%f")  # how the schema stores times (UTC)
         con.execute("BEGIN IMMEDIATE")
         try:
@@ -166,7 +168,7 @@ def scheduled_skip(argv: list[str]) -> int | None:
             state.dispose()
             return None
         schedule = cfg.get_schedule(state, company.id)
-        now = datetime.now().astimezone()
+        now = clock.local_now()
         if schedule is not None and schedule.in_window(now):
             state.dispose()
             return None  # a pass to run: the full command runs it

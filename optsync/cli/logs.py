@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from optsync import output
+from optsync import clock, output
 from optsync.cli import render
 from optsync.cli.common import ctx_of, new_app
 from optsync.durations import duration, parse_age
@@ -22,7 +22,7 @@ def parse_since(value: str) -> datetime:
     """An age (``2h``, ``3d``: :mod:`optsync.durations`) before now, or an ISO date or time."""
     age = duration(value)
     if age is not None:
-        return datetime.now(UTC) - age
+        return clock.now() - age
     try:
         when = datetime.fromisoformat(value.strip())
     except ValueError:
@@ -86,5 +86,5 @@ def prune(
     from optsync.services import logs as store  # start-up time: loaded by this command only
 
     age = parse_age(older_than, "--older-than")
-    count = store.prune(ctx_of(ctx).state(), datetime.now(UTC) - age)
+    count = store.prune(ctx_of(ctx).state(), clock.now() - age)
     output.info(f"{count} log records older than {older_than} deleted")

@@ -18,7 +18,6 @@ import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from stat import S_ISREG
@@ -26,6 +25,7 @@ from typing import IO, Any
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
+from optsync import clock
 from optsync.decimals import MAX_NUMBER_CHARS
 from optsync.endpoints.base import Endpoint, EndpointMark, Export, Inbound, Status
 from optsync.endpoints.records import (
@@ -621,7 +621,7 @@ class FolderExport(Export):
     def __init__(self, folder: Path, entity: str, run_id: int) -> None:
         super().__init__(entity, run_id)
         self.folder = folder
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        stamp = clock.now().strftime("%Y%m%dT%H%M%S.%fZ")
         self.name = f"{stamp}-{run_id}.jsonl"
         self.tmp = folder / f".{self.name}.tmp"
         self.path: Path | None = None  # the committed file, when there was a record

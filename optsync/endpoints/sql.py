@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, and_, bindparam, create_engine, delete, inspect, select, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from optsync import fastexec
+from optsync import clock, fastexec
 from optsync.dburl import first_line, missing_driver, to_sqlalchemy
 from optsync.endpoints.base import Endpoint, EndpointMark, Export, Inbound, Status
 from optsync.endpoints.records import (
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 def utcnow() -> datetime:
     """The current UTC time without zone, as stored in ``updated_at`` / ``imported_at``."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    return clock.now().replace(tzinfo=None)
 
 
 # One translation of odbc: strings for Optima databases and endpoints alike.

@@ -21,8 +21,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from optsync import clock
+from optsync.clock import hostname
 from optsync.errors import BadInput, ConfigError
-from optsync.home import hostname, is_default_home, read_settings
+from optsync.home import is_default_home, read_settings
 from optsync.names import name_problem
 from optsync.schedule.backend import Entry, SchedulerBackend, optsync_command
 from optsync.schedule.model import Schedule
@@ -343,7 +345,7 @@ def _run_as_hint(state: State, account: str) -> str:
 
 def schedule_rows(state: State, now: datetime | None = None) -> list[dict]:
     """``schedule list``: every company, those without a schedule as disabled."""
-    now = now or datetime.now().astimezone()
+    now = now or clock.local_now()
     schedules = cfg.get_schedules(state)
     last = last_runs(state)
     rows = []

@@ -18,12 +18,12 @@ that file runs it).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from optsync import clock
+from optsync.clock import hostname
 from optsync.errors import OptsyncError
-from optsync.home import hostname
 from optsync.schedule.backend import Entry
 from optsync.schedule.daemon import START_HINT, cron_daemon_running
 from optsync.schedule.registry import auto_name
@@ -192,7 +192,7 @@ def _daemon_problem(report: Report, cron_targets: list[str]) -> None:
 
 
 def _companies(state: State, report: Report) -> list[dict[str, Any]]:
-    now = datetime.now().astimezone()
+    now = clock.local_now()
     schedules = cfg.get_schedules(state)
     gone = {r.id: r for r in settle_interrupted(state)}
     last = last_runs(state)

@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
 from sqlalchemy.engine import make_url
 
+from optsync import clock
 from optsync.dburl import engine_for
 from optsync.errors import ConfigError, OptsyncError, Unreachable, os_fault, user_name
 from optsync.home import check_home, state_url
@@ -23,7 +24,8 @@ from optsync.state import version
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """The current time, aware, in UTC (:func:`optsync.clock.now`)."""
+    return clock.now()
 
 
 def iso(ts: datetime | None) -> str | None:

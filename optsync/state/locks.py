@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from optsync.home import hostname
+from optsync.clock import hostname
 from optsync.state import tables as t
 from optsync.state.db import State, utcnow
 

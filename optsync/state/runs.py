@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from optsync.clock import hostname
 from optsync.errors import OptsyncError
-from optsync.home import hostname
 from optsync.state import locks, logs
 from optsync.state import tables as t
 from optsync.state.db import State, iso, utcnow

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from optsync import clock
 from optsync.schedule.model import Schedule
 from optsync.state import config as cfg
 from optsync.state import tables as t
@@ -44,7 +45,7 @@ def _is_due(schedule: Schedule | None, last: Run | None, now: datetime) -> bool:
 
 def due_companies(state: State, now: datetime | None = None) -> list[cfg.Company]:
     """Companies whose latest scheduled start has not been served by a pass yet."""
-    now = now or datetime.now().astimezone()
+    now = now or clock.local_now()
     schedules = {cid: s for cid, s in cfg.get_schedules(state).items() if s.enabled}
     if not schedules:
         return []
@@ -58,6 +59,6 @@ def due_companies(state: State, now: datetime | None = None) -> list[cfg.Company
 
 def still_due(state: State, company: cfg.Company, now: datetime | None = None) -> bool:
     """Whether the company is due yet; another host may have served it since it was chosen."""
-    now = now or datetime.now().astimezone()
+    now = now or clock.local_now()
     last = last_runs(state, complete_only=True, company_id=company.id).get(company.id)
     return _is_due(cfg.get_schedule(state, company.id), last, now)

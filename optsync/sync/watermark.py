@@ -24,6 +24,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection
 
+from optsync import clock
+
 WINDOW = timedelta(minutes=10)  # the longest transaction a pass tolerates; see the module doc
 LEGACY_REREAD = timedelta(seconds=1)  # marks of older versions hold the newest stamp sent
 LONG_GAP = timedelta(days=1)  # passes further apart may hide an offset shift and back
@@ -71,7 +73,7 @@ def server_time(conn: Connection) -> ServerTime:
         sql = ("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now', 'localtime'), "
                "strftime('%Y-%m-%d %H:%M:%f', 'now')")
     else:
-        now = datetime.now(UTC)
+        now = clock.now()
         return ServerTime(now.astimezone().replace(tzinfo=None), now.replace(tzinfo=None))
     local, utc = conn.exec_driver_sql(sql).one()
     return ServerTime(_parse(local), _parse(utc))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from optsync import clock
 from optsync.state import config as cfg
 from optsync.state import logs, runs
 from optsync.state.db import State
@@ -17,7 +18,7 @@ def skip_outside_window(state: State, company: cfg.Company, trigger: str,
                         now: datetime | None = None) -> runs.Run | None:
     """The recorded ``skipped`` run when the company's schedule does not cover ``now``, else None."""
     schedule = cfg.get_schedule(state, company.id)
-    now = now or datetime.now().astimezone()
+    now = now or clock.local_now()
     if schedule is not None and schedule.in_window(now):
         return None
     why = "no enabled schedule" if schedule is None or not schedule.enabled else (

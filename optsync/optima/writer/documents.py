@@ -26,6 +26,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from optsync import clock
 from optsync.entities import ENTITIES, Field
 from optsync.errors import ConfigError
 from optsync.optima import inbound as v
@@ -192,7 +193,7 @@ class Documents:
         return DocPlan(
             guid=self.target.guid(record, self.kind.entity, external_id),
             external_id=external_id,
-            issued=v.when(record, "issued_at", default=datetime.now()),
+            issued=v.when(record, "issued_at", default=clock.local_now().replace(tzinfo=None)),
             currency=currency,
             kind="",
             raw=parsed,

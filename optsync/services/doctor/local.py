@@ -9,8 +9,8 @@ from pathlib import Path
 
 from crontab import CRON_COMMAND
 
+from optsync.clock import hostname
 from optsync.errors import OptsyncError
-from optsync.home import hostname
 from optsync.names import name_problem, printable, shell_word, suggest
 from optsync.schedule.daemon import START_HINT, cron_daemon_running
 from optsync.secrets import exception_text, mask_url, secrets_of
