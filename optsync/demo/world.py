@@ -52,8 +52,8 @@ def shop_orders(product_codes: list[str], customer_codes: list[str] | None = Non
             for i, code in enumerate(product_codes[(n % 3) : (n % 3) + 2 + n % 2])
         ]
         orders.append({
-            "external_id": f"WWW/{clock.local_now().replace(tzinfo=None):%Y}/{n:05d}",
-            "issued_at": clock.local_now().replace(tzinfo=None).replace(microsecond=0) - timedelta(hours=n),
+            "external_id": f"WWW/{clock.local_now():%Y}/{n:05d}",
+            "issued_at": clock.local_now().replace(tzinfo=None, microsecond=0) - timedelta(hours=n),
             "currency": "PLN", "notes": "zamówienie ze sklepu internetowego",
             **customers[n % len(customers)], "lines": lines,
         })
@@ -83,7 +83,7 @@ def write_receipts(folder: Path, product_codes: list[str]) -> None:
     """Point-of-sale receipts as files in a ``folder`` endpoint's ``in/receipts``."""
     inbox = folder / "in" / "receipts"
     inbox.mkdir(parents=True, exist_ok=True)
-    today = clock.local_now().replace(tzinfo=None).replace(microsecond=0)
+    today = clock.local_now().replace(tzinfo=None, microsecond=0)
     for n in range(1, 3):
         receipt = {
             "external_id": f"KASA1/PAR/{n:04d}", "issued_at": today.isoformat(),
