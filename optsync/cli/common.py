@@ -11,13 +11,39 @@ import typer
 from typer.core import TyperGroup
 
 from optsync import output
-from optsync.errors import ExitCode, OptsyncError
+from optsync.errors import BadInput, ExitCode, OptsyncError
 from optsync.secrets import exception_text
 
 # Typer vendors its own click: take its exception classes from Typer itself, and let them
 # (usage errors, --help, Exit) through to Typer's own handling.
 _CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 _PASS_THROUGH = (typer.Exit, typer.Abort, _CLICK_ERROR)
+
+
+class _Words:
+    """Reads the value of an option that takes one of a few fixed words."""
+
+    def __init__(self, option: str, words: tuple[str, ...], example: str) -> None:
+        self.option, self.words, self.example = option, words, example
+
+    def __call__(self, value: str) -> str:
+        if value in self.words:
+            return value
+        raise BadInput(f"{self.option} {value!r} is not known",
+                       f"Use {', '.join(self.words[:-1])} or {self.words[-1]}, for example "
+                       f"{self.option} {self.example}")
+
+
+def choice(option: str, words: tuple[str, ...] | list[str], example: str, help: str,
+           **more):
+    """The ``typer.Option`` of an option that takes one of ``words``: its help shows them
+    (``[export|import]``, unless ``metavar`` names them), and another word is the usual
+    one-line error (exit 2) naming the option, the words and an example. (Typer brings its
+    own copy of Click, so a Click type from the ``click`` package would lose its words in
+    the help.)"""
+    words = tuple(words)
+    more.setdefault("metavar", f"[{'|'.join(words)}]")
+    return typer.Option(option, parser=_Words(option, words, example), help=help, **more)
 
 
 @dataclass

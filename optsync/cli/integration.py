@@ -7,8 +7,9 @@ from typing import Annotated, Optional
 import typer
 
 from optsync import output
+from optsync.apps import APPS
 from optsync.cli import render
-from optsync.cli.common import ctx_of, new_app
+from optsync.cli.common import choice, ctx_of, new_app
 from optsync.cli.render import outcome as report
 from optsync.errors import BadInput
 
@@ -19,8 +20,9 @@ app = new_app("Integrated applications of a company: eshop, xl, detal, mobile.")
 def add(
     ctx: typer.Context,
     company: Annotated[str, typer.Option("--company", help="The company's name.")],
-    app_: Annotated[str, typer.Option(
-        "--app", help="The application: eshop (e-Sklep or wszystko.pl shop), xl (Comarch ERP "
+    app_: Annotated[str, choice(
+        "--app", tuple(APPS), "eshop",
+        help="The application: eshop (e-Sklep or wszystko.pl shop), xl (Comarch ERP "
         "XL), detal (Optima Detal tills) or mobile (Comarch ERP Mobile).")],
     endpoint: Annotated[
         str, typer.Option("--endpoint", help="Where the application meets optsync: a database "
@@ -48,14 +50,12 @@ def add(
     """Add an integrated application to a company, with its default exports and imports."""
     # start-up time: loaded by this command only
     from optsync import dburl
-    from optsync.apps import APPS, EXPORT_ENTITIES, IMPORT_ENTITIES, parse_entities
+    from optsync.apps import EXPORT_ENTITIES, IMPORT_ENTITIES, parse_entities
     from optsync.names import check_name
     from optsync.services import config as manage
 
     state = ctx_of(ctx).state()
     manage.company(state, company)  # an unknown company is named first
-    if app_ not in APPS:
-        raise BadInput(f"--app {app_!r} is not known", f"Use one of {', '.join(APPS)}")
     parse_entities(export, EXPORT_ENTITIES, "--export")
     parse_entities(import_, IMPORT_ENTITIES, "--import")
     if price_list is not None and price_list < 1:

@@ -11,7 +11,7 @@ import typer
 from optsync import output
 from optsync.apps import EXPORT_ENTITIES, IMPORT_ENTITIES
 from optsync.cli import render
-from optsync.cli.common import ctx_of, known_fault
+from optsync.cli.common import choice, ctx_of, known_fault
 from optsync.durations import parse_seconds
 from optsync.errors import BadInput, ExitCode, OptsyncError
 
@@ -41,11 +41,14 @@ def run(
     full: Annotated[bool, typer.Option("--full", help="Send everything again, not only what "
                                                             "changed since the last pass.")]
     = False,
-    only: Annotated[Optional[str], typer.Option("--only", help="export (Optima to the "
-                                                   "applications) or import (the applications into Optima).")] = None,
+    only: Annotated[Optional[str], choice(
+        "--only", ("export", "import"), "export",
+        help="export (Optima to the applications) or import (the applications into Optima).")
+    ] = None,
     entity: Annotated[
-        Optional[list[str]], typer.Option("--entity", help="Only this kind of data: products, prices, "
-                     "stock, customers, documents, orders or receipts (repeatable).")
+        Optional[list[str]], choice(
+            "--entity", ENTITIES, "products", metavar="ENTITY", help="Only this kind of data: "
+            "products, prices, stock, customers, documents, orders or receipts (repeatable).")
     ] = None,
     wait: Annotated[
         str, typer.Option("--wait", metavar="SECONDS", help="When another pass of the company "
@@ -57,12 +60,6 @@ def run(
     if sum([company is not None, company_key is not None, all_, due]) != 1:
         raise BadInput("choose what to run",
                        "Give exactly one of --company NAME, --company-key KEY, --all, --due")
-    if only not in (None, "export", "import"):
-        raise BadInput(f"--only {only!r} is not known", "Use --only export or --only import")
-    bad = [e for e in entity or [] if e not in ENTITIES]
-    if bad:
-        raise BadInput(f"--entity {bad[0]!r} is not known",
-                       f"Use one of {', '.join(ENTITIES)}, for example --entity products")
     wait_seconds = parse_seconds(wait, "--wait")
     from optsync.sync.options import PassOptions  # start-up time: loaded by this command only
 

@@ -9,14 +9,17 @@ import typer
 
 from optsync import output
 from optsync.cli import render
-from optsync.cli.common import ctx_of, new_app
+from optsync.cli.common import choice, ctx_of, new_app
 from optsync.cli.render import outcome as report
 from optsync.errors import BadInput, ExitCode
 
 app = new_app("When each company's passes run (Optima's Harmonogramy), and the cron or Task "
               "Scheduler entries that start them.")
+# The names of optsync.schedule.registry (loaded by the install only; a test holds them equal).
+BACKENDS = ("auto", "cron", "windows", "external")
 BackendOpt = Annotated[
-    str, typer.Option("--backend", help="Where the entries go: cron, windows (Task Scheduler), "
+    str, choice("--backend", BACKENDS, "cron",
+                      help="Where the entries go: cron, windows (Task Scheduler), "
                       "external (none: something else runs 'optsync run --due' every minute) or "
                       "auto (Task Scheduler on Windows, else cron).")
 ]
