@@ -26,10 +26,10 @@ from optsync.endpoints.tables import (
     inbox_table_name,
     outbound_table_name,
 )
-from optsync.endpoints.upsert import Prepared, upsert_statement
 from optsync.entities import ENTITIES, EXPORTED
 from optsync.errors import BadInput, Unreachable
 from optsync.secrets import exception_text
+from optsync.upsert import Prepared, update_or_insert, upsert_statement
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -493,20 +493,8 @@ class SqlExport(Export):
                 self.conn.exec_driver_sql(prepared.sql, prepared.parameters(chunk))
             elif stmt is not None:
                 self.conn.execute(stmt, chunk)
-            else:
-                self._update_then_insert(table, keys, chunk)
-
-    def _update_then_insert(
-        self, table: Table, keys: tuple[str, ...], rows: list[dict[str, Any]]
-    ) -> None:
-        """The portable upsert for dialects without one: slower, row by row."""
-        where = and_(*[table.c[k] == bindparam(f"k_{k}") for k in keys])
-        others = [c.name for c in table.columns if c.name not in keys]
-        stmt = update(table).where(where).values({n: bindparam(f"v_{n}") for n in others})
-        for row in rows:
-            params = {f"k_{k}": row[k] for k in keys} | {f"v_{n}": row[n] for n in others}
-            if self.conn.execute(stmt, params).rowcount == 0:
-                self.conn.execute(table.insert(), row)
+            else:  # a dialect without an upsert statement: slower, row by row
+                update_or_insert(self.conn, table, keys, chunk)
 
     def _delete(self, keys: Sequence[tuple[Any, ...]]) -> None:
         now = utcnow()

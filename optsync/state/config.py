@@ -12,6 +12,7 @@ from optsync.schedule.model import Schedule
 from optsync.secrets import join_secret
 from optsync.state import tables as t
 from optsync.state.db import State, utcnow
+from optsync.upsert import update_or_insert
 
 
 @dataclass
@@ -285,8 +286,4 @@ def put_schedule(conn: Connection, company_id: int, schedule: Schedule) -> None:
         every_min=schedule.every, days=",".join(str(d) for d in sorted(schedule.days)),
         updated_at=utcnow(),
     )
-    updated = conn.execute(
-        t.schedules.update().where(t.schedules.c.company_id == company_id).values(**values)
-    )
-    if not updated.rowcount:
-        conn.execute(t.schedules.insert().values(company_id=company_id, **values))
+    update_or_insert(conn, t.schedules, ("company_id",), {"company_id": company_id, **values})

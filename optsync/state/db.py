@@ -21,6 +21,7 @@ from optsync.home import check_home, state_url
 from optsync.secrets import StoredSecret, Vault, exception_text, first_line, mask_url
 from optsync.state import tables as t
 from optsync.state import version
+from optsync.upsert import update_or_insert
 
 
 def utcnow() -> datetime:
@@ -118,9 +119,7 @@ def schema_version(conn: Connection) -> int:
 
 
 def _set_meta(conn: Connection, key: str, value: str) -> None:
-    updated = conn.execute(t.meta.update().where(t.meta.c.key == key).values(value=value))
-    if not updated.rowcount:
-        conn.execute(t.meta.insert().values(key=key, value=value))
+    update_or_insert(conn, t.meta, ("key",), {"key": key, "value": value})
 
 
 def upgrade(engine: Engine, target: int = SCHEMA_VERSION) -> int:

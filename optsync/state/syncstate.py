@@ -18,6 +18,7 @@ from sqlalchemy import Connection, delete, func, select
 
 from optsync.state import tables as t
 from optsync.state.db import State, utcnow
+from optsync.upsert import update_or_insert
 
 CHUNK = 5000
 TABLE = "optsync_export_hashes"
@@ -222,12 +223,8 @@ def _save_mark(conn: Connection, integration_id: int, entity: str, mark: Mark) -
     m = t.sync_marks
     values = dict(watermark=mark.watermark, digest=mark.digest, started_utc=mark.started_utc,
                   updated_at=utcnow())
-    done = conn.execute(
-        m.update().where(m.c.integration_id == integration_id, m.c.entity == entity)
-        .values(**values)
-    ).rowcount
-    if not done:
-        conn.execute(m.insert().values(integration_id=integration_id, entity=entity, **values))
+    update_or_insert(conn, m, ("integration_id", "entity"),
+                     {"integration_id": integration_id, "entity": entity, **values})
 
 
 def save(

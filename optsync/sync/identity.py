@@ -32,6 +32,7 @@ from optsync.endpoints.base import EndpointMark
 from optsync.state import syncstate
 from optsync.state import tables as t
 from optsync.state.db import State, utcnow
+from optsync.upsert import update_or_insert
 
 ENTITY = "_mark"  # reserved: never an exported entity's name
 
@@ -80,13 +81,8 @@ def save(state: State, integration_id: int, known: Known) -> None:
     m = t.sync_marks
     values = {"digest": known.encode(), "watermark": None, "updated_at": utcnow()}
     with state.engine.begin() as conn:
-        done = conn.execute(
-            m.update().where(m.c.integration_id == integration_id, m.c.entity == ENTITY)
-            .values(**values)
-        ).rowcount
-        if not done:
-            conn.execute(m.insert().values(integration_id=integration_id, entity=ENTITY,
-                                           **values))
+        update_or_insert(conn, m, ("integration_id", "entity"),
+                         {"integration_id": integration_id, "entity": ENTITY, **values})
 
 
 def drop(state: State, integration_id: int) -> None:

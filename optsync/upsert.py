@@ -1,19 +1,53 @@
-"""Upsert-by-key statements for executemany, one per SQL dialect.
+"""Insert or update by key: the one place that writes a row whatever its key already holds.
 
-SQLite and PostgreSQL get ``INSERT ... ON CONFLICT DO UPDATE``, MySQL ``ON DUPLICATE KEY
-UPDATE``, SQL Server a ``MERGE ... WITH (HOLDLOCK)`` over one row of bound parameters. For
-any other dialect :func:`upsert_statement` returns None and callers update, then insert.
+:func:`update_or_insert` is the portable way, row by row: update the row with the key, insert
+it when there is none. The state database keeps its few such rows with it (the schema
+version, a schedule, an export's mark), and an endpoint falls back to it on a database
+without an upsert statement.
+
+For many rows at once, :func:`upsert_statement` gives one statement per SQL dialect for
+executemany: SQLite and PostgreSQL get ``INSERT ... ON CONFLICT DO UPDATE``, MySQL ``ON
+DUPLICATE KEY UPDATE``, SQL Server a ``MERGE ... WITH (HOLDLOCK)`` over one row of bound
+parameters; for any other dialect it returns None and callers use :func:`update_or_insert`.
+:class:`Prepared` runs such a statement as a plain executemany of the driver (the exchange
+tables' bulk export).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam
+from sqlalchemy import Connection, Table, and_, bindparam, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
+
+
+def update_or_insert(
+    conn: Connection, table: Table, keys: Sequence[str],
+    rows: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+) -> None:
+    """Write each row (its values by column name, the ``keys`` columns among them): update the
+    row with the same key, or insert it when there is none. Rows of one call name the same
+    columns. Two writers inserting one new key at once: the table's unique key refuses the
+    second, as any insert would."""
+    rows = [rows] if isinstance(rows, Mapping) else list(rows)
+    if not rows:
+        return
+    where = and_(*[table.c[k] == bindparam(f"k_{k}") for k in keys])
+    others = [name for name in rows[0] if name not in keys]
+    if others:
+        stmt = table.update().where(where).values({n: bindparam(f"v_{n}") for n in others})
+    for row in rows:
+        key = {f"k_{k}": row[k] for k in keys}
+        if others:
+            found = conn.execute(stmt, key | {f"v_{n}": row[n] for n in others}).rowcount
+        else:  # nothing to update: only whether the key is there
+            found = conn.execute(select(1).select_from(table).where(where), key).first()
+        if not found:
+            conn.execute(table.insert(), dict(row))
 
 
 class Merge(Executable, ClauseElement):
