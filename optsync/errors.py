@@ -3,7 +3,10 @@
 The CLI catches :class:`OptsyncError` once and prints
 ``optsync: error: <what happened>. <what to do>``. Faults of the machine (a full disk, a
 file nobody may write, a folder where a file belongs) are turned into such errors by
-:func:`os_fault`, so they never end as "unexpected error".
+:func:`os_fault`, so they never end as "unexpected error". The text of any other exception
+(its type and first line, passwords masked, cut to 200 characters) is made by
+:func:`optsync.secrets.exception_text`, which can mask secrets (this module cannot import
+it: the secrets import these errors).
 """
 
 from __future__ import annotations
