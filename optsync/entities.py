@@ -141,10 +141,16 @@ class Entity:
 
     def inbound_field(self, name: str) -> Field:
         """The inbound field ``name`` of the record or, failing that, of its lines."""
-        for field in (*self.inbound, *self.inbound_lines):
-            if field.name == name:
-                return field
-        raise KeyError(f"{self.name} has no inbound field {name!r}")
+        fields = self.__dict__.get("_inbound_by_name")
+        if fields is None:  # asked for every value of every record: found by name, once built
+            fields = {}
+            for field in (*self.inbound_lines, *self.inbound):
+                fields[field.name] = field
+            self.__dict__["_inbound_by_name"] = fields
+        try:
+            return fields[name]
+        except KeyError:
+            raise KeyError(f"{self.name} has no inbound field {name!r}") from None
 
 
 # --- the fields ---------------------------------------------------------------------------

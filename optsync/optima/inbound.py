@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from typing import Any
 
 from optsync.decimals import read_decimal
@@ -130,8 +131,13 @@ def fits(value: Decimal, key: str, precision: int, scale: int) -> Decimal:
 
 def fits_column(value: Decimal, key: str, table: str, column: str) -> Decimal:
     """:func:`fits` for the precision and scale of an Optima column (``TraElem.TrE_Ilosc``)."""
+    return fits(value, key, *_size(table, column))
+
+
+@cache
+def _size(table: str, column: str) -> tuple[int, int]:
     args = column_map(table)[column].args
-    return fits(value, key, int(args[0]), int(args[1]) if len(args) > 1 else 0)
+    return int(args[0]), int(args[1]) if len(args) > 1 else 0
 
 
 def field_text(record: Mapping[str, Any], field: Field) -> str:

@@ -125,7 +125,7 @@ class Target:
         self.warn = warn
         self.clock = clock
         self._shapes: dict[str, TableShape] = {}
-        self._fast: dict[tuple[str, tuple[str, ...]], _DriverInsert] = {}
+        self._fast: dict[tuple[Any, ...], _DriverInsert] = {}
         self.dry = False  # checks only: see :meth:`run`
 
     def shape(self, conn: Connection, name: str) -> TableShape:
@@ -134,10 +134,22 @@ class Target:
         return self._shapes[name]
 
     def insert(self, conn: Connection, name: str, values: Mapping[str, Any], now: datetime) -> int:
-        """Insert one complete row into table ``name``; return its id."""
+        """Insert one complete row into table ``name``; return its id.
+
+        On SQLite and PostgreSQL the row goes to the driver like :meth:`insert_many`'s (the id
+        from ``lastrowid`` or ``RETURNING``); elsewhere (SQL Server: Optima's triggers forbid
+        ``OUTPUT`` without ``INTO``) through SQLAlchemy, which knows how to ask for it.
+        """
         shape = self.shape(conn, name)
-        result: CursorResult[Any] = conn.execute(insert(shape.table), shape.row(values, now))
-        return new_id(result)
+        row = shape.row(values, now)
+        if conn.dialect.name not in _DRIVER_IDS:
+            result: CursorResult[Any] = conn.execute(insert(shape.table), row)
+            return new_id(result)
+        keys = tuple(row)
+        fast = self._fast.get((name, keys, "id"))
+        if fast is None:
+            fast = self._fast[(name, keys, "id")] = _DriverInsert(conn, shape, keys, returning=True)
+        return fast.execute_one(conn, row)
 
     def insert_many(
         self, conn: Connection, name: str, rows: Sequence[Mapping[str, Any]], now: datetime
@@ -256,8 +268,13 @@ class Target:
 class _DriverInsert:
     """An INSERT compiled once, executed on the driver with SQLAlchemy's type conversions."""
 
-    def __init__(self, conn: Connection, shape: TableShape, keys: tuple[str, ...]) -> None:
-        compiled = insert(shape.table).compile(dialect=conn.dialect, column_keys=list(keys))
+    def __init__(
+        self, conn: Connection, shape: TableShape, keys: tuple[str, ...], *, returning: bool = False
+    ) -> None:
+        stmt = insert(shape.table)
+        if returning and conn.dialect.name == "postgresql":
+            stmt = stmt.returning(*shape.table.primary_key.columns)
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=list(keys))
         self.sql = compiled.string
         processors = getattr(compiled, "_bind_processors", {})
         self.positional = compiled.positiontup is not None
@@ -266,15 +283,26 @@ class _DriverInsert:
         self.get = itemgetter(*order)
         self.convert = [(i, processors[k]) for i, k in enumerate(order) if processors.get(k)]
 
+    def _params(self, row: dict[str, Any]) -> Any:
+        values = list(self.get(row)) if len(self.order) > 1 else [self.get(row)]
+        for i, process in self.convert:
+            if values[i] is not None:
+                values[i] = process(values[i])
+        return tuple(values) if self.positional else dict(zip(self.order, values))
+
     def execute(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        converted: list[Any] = []
-        for row in rows:
-            values = list(self.get(row)) if len(self.order) > 1 else [self.get(row)]
-            for i, process in self.convert:
-                if values[i] is not None:
-                    values[i] = process(values[i])
-            converted.append(tuple(values) if self.positional else dict(zip(self.order, values)))
-        conn.exec_driver_sql(self.sql, converted)
+        conn.exec_driver_sql(self.sql, [self._params(row) for row in rows])
+
+    def execute_one(self, conn: Connection, row: dict[str, Any]) -> int:
+        """Insert one row; return the id the database gave it."""
+        result = conn.exec_driver_sql(self.sql, self._params(row))
+        new = result.scalar() if conn.dialect.name == "postgresql" else result.lastrowid
+        if new is None:
+            raise RuntimeError("the database returned no id for the inserted row")
+        return int(new)
+
+
+_DRIVER_IDS = ("sqlite", "postgresql")  # dialects whose driver hands back a new row's id
 
 
 def unreadable(exc: BaseException) -> str:

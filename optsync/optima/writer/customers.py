@@ -69,6 +69,8 @@ class Customers:
     target: Target
     by_tax: dict[str, Customer] | None = None
     codes_taken: set[str] = field(default_factory=set)
+    known: dict[str, Customer] = field(default_factory=dict)  # by import GUID
+    absent: set[str] = field(default_factory=set)  # GUIDs the current chunk's look-up missed
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -94,6 +96,14 @@ class Customers:
         cols = self.columns(conn)
         rows = self.target.lookup(conn, k.Knt_Kod, codes, *cols)
         return {code: self.from_row(row._mapping) for code, row in rows.items()}
+
+    def prefetch(self, conn: Connection, guids: Sequence[str]) -> None:
+        """Look the customers of a chunk up by import GUID in one query (see :meth:`resolve`)."""
+        k = self.target.t.Kontrahenci.c
+        rows = self.target.lookup(conn, k.Knt_ImportRowId, guids, *self.columns(conn))
+        for guid, row in rows.items():
+            self.known[guid] = self.from_row(row._mapping)
+        self.absent = set(guids) - set(rows)
 
     def _by_tax(self, conn: Connection) -> dict[str, Customer]:
         if self.by_tax is None:
@@ -173,7 +183,9 @@ class Customers:
 
     def resolve(self, conn: Connection, new: NewCustomer, call: Call) -> tuple[Customer, bool]:
         """Find the customer by GUID, then by tax id, else insert it; return it and whether new."""
-        found = self.find(conn, "Knt_ImportRowId", new.guid)
+        found = self.known.get(new.guid)
+        if found is None and new.guid not in self.absent:
+            found = self.find(conn, "Knt_ImportRowId", new.guid)
         if found is not None:
             return found, False
         digits = v.tax_digits(new.tax_id)
@@ -182,14 +194,20 @@ class Customers:
             return by_tax[digits], False
         return self._insert(conn, new, digits, call), True
 
-    def _taken_codes(self, conn: Connection, base: str) -> set[str]:
+    def _free_code(self, conn: Connection, base: str) -> str:
+        """``base``, or the first free ``base-2``, ``base-3``…: the code itself is looked up on
+        its unique index first, and the codes like it only when it is taken."""
         k = self.target.t.Kontrahenci.c
+        if base.upper() not in self.codes_taken and conn.scalar(
+            select(k.Knt_KntId).where(k.Knt_Kod == base)
+        ) is None:
+            return base
         rows = conn.scalars(select(k.Knt_Kod).where(k.Knt_Kod.like(base[:14] + "%")))
-        return {c.upper() for c in rows} | self.codes_taken
+        return v.unique_code(base, {c.upper() for c in rows} | self.codes_taken)
 
     def _insert(self, conn: Connection, new: NewCustomer, digits: str, call: Call) -> Customer:
         base = v.code_base(new.name)
-        code = v.unique_code(base, self._taken_codes(conn, base))
+        code = self._free_code(conn, base)
         n1, n2, n3 = v.split_name(new.name)
         street, house, flat = v.split_street(new.street)
         tax = new.tax_id
@@ -228,6 +246,7 @@ class Customers:
 
         def remember() -> None:
             self.codes_taken.add(code.upper())
+            self.known[new.guid] = customer
             if digits and self.by_tax is not None:
                 self.by_tax.setdefault(digits, customer)
 
