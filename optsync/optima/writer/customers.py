@@ -71,6 +71,7 @@ class Customers:
     codes_taken: set[str] = field(default_factory=set)
     known: dict[str, Customer] = field(default_factory=dict)  # by import GUID
     absent: set[str] = field(default_factory=set)  # GUIDs the current chunk's look-up missed
+    free_codes: set[str] = field(default_factory=set)  # codes the current chunk found free
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -97,13 +98,17 @@ class Customers:
         rows = self.target.lookup(conn, k.Knt_Kod, codes, *cols)
         return {code: self.from_row(row._mapping) for code, row in rows.items()}
 
-    def prefetch(self, conn: Connection, guids: Sequence[str]) -> None:
-        """Look the customers of a chunk up by import GUID in one query (see :meth:`resolve`)."""
+    def prefetch(self, conn: Connection, new: Sequence[NewCustomer]) -> None:
+        """Look the customers of a chunk up by import GUID, and the codes they would get, in
+        one query each (see :meth:`resolve` and :meth:`_free_code`)."""
         k = self.target.t.Kontrahenci.c
+        guids = [c.guid for c in new]
         rows = self.target.lookup(conn, k.Knt_ImportRowId, guids, *self.columns(conn))
         for guid, row in rows.items():
             self.known[guid] = self.from_row(row._mapping)
         self.absent = set(guids) - set(rows)
+        bases = {v.code_base(c.name) for c in new if c.guid in self.absent}
+        self.free_codes = bases - set(self.target.lookup(conn, k.Knt_Kod, bases))
 
     def _by_tax(self, conn: Connection) -> dict[str, Customer]:
         if self.by_tax is None:
@@ -198,9 +203,9 @@ class Customers:
         """``base``, or the first free ``base-2``, ``base-3``…: the code itself is looked up on
         its unique index first, and the codes like it only when it is taken."""
         k = self.target.t.Kontrahenci.c
-        if base.upper() not in self.codes_taken and conn.scalar(
+        if base.upper() not in self.codes_taken and (base in self.free_codes or conn.scalar(
             select(k.Knt_KntId).where(k.Knt_Kod == base)
-        ) is None:
+        ) is None):
             return base
         rows = conn.scalars(select(k.Knt_Kod).where(k.Knt_Kod.like(base[:14] + "%")))
         return v.unique_code(base, {c.upper() for c in rows} | self.codes_taken)

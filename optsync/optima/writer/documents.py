@@ -230,7 +230,7 @@ class Documents:
         docs = [p for p in plans if isinstance(p, DocPlan)]
         products = self._products(conn, [ln.code for d in docs for ln in d.raw])
         customers = self.customers.by_codes(conn, [d.customer_code for d in docs if d.customer_code])
-        self.customers.prefetch(conn, [d.inline.guid for d in docs if d.inline is not None])
+        self.customers.prefetch(conn, [d.inline for d in docs if d.inline is not None])
         out: list[DocPlan | ImportResult] = []
         for plan in plans:
             if not isinstance(plan, DocPlan):
