@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects import mssql
-from sqlalchemy.engine import create_mock_engine
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql import ClauseElement, Insert
 
