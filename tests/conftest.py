@@ -4,9 +4,41 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+
+from optsync.demo import sample as _sample
+
+# -- sample company databases, built once per kind and copied -------------------------------
+# Every Optima table has its full real shape, so building a sample company takes a moment;
+# most tests want the same deterministic one. A SQLite file asked for again with the same
+# arguments is a copy of the first one built in this run (tests of the sample module itself
+# build theirs: an existing file, or an engine, always goes to the real function).
+_build_company_db = _sample.create_company_db
+_TEMPLATES: dict[tuple[int, int, int, int], Path] = {}
+
+
+def _company_db_from_template(url, *, seed=0, products=40, customers=15, documents=5):
+    path = Path(url[len("sqlite:///"):]) if isinstance(url, str) and url.startswith("sqlite:///") else None
+    if path is None or path.exists() or "?" in url:
+        return _build_company_db(url, seed=seed, products=products, customers=customers,
+                                 documents=documents)
+    key = (seed, products, customers, documents)
+    template = _TEMPLATES.get(key)
+    if template is None:
+        import tempfile
+
+        template = Path(tempfile.mkdtemp(prefix="optsync-sample-")) / "company.db"
+        _build_company_db(f"sqlite:///{template}", seed=seed, products=products,
+                          customers=customers, documents=documents)
+        _TEMPLATES[key] = template
+    shutil.copyfile(template, path)
+    return None
+
+
+_sample.create_company_db = _company_db_from_template
 
 
 @pytest.fixture(autouse=True)

@@ -28,7 +28,7 @@ def optsync(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 def test_readme_starts_with_the_two_setup_commands():
     first = re.search(r"```sh\n(.*?)```", README, re.DOTALL).group(1).splitlines()
     assert first[0] == "pip install . && optsync demo"
-    assert first[1] == "pip install -e '.[test]' && python -m pytest"
+    assert first[1] == "pip install -e '.[test]' && python -m pytest -n auto"
     assert README.index("```sh") < 200
 
 
