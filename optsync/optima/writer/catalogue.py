@@ -75,8 +75,8 @@ def _price_row(definition: Mapping[str, Any], twr_id: int, lp: int) -> dict[str,
     }
 
 
-class Products:
-    """Imports products into one company."""
+class _Catalogue:
+    """An import that needs the company's price lists (read once per call)."""
 
     def __init__(self, target: Target) -> None:
         self.target = target
@@ -85,6 +85,16 @@ class Products:
         with self.target.engine.connect() as conn:
             self.price_lists = _price_lists(conn, self.target)
         return self.target.run(records, self._prepare, self._write)
+
+    def _prepare(self, conn: Connection, chunk: Sequence[Mapping[str, Any]], call: Call) -> list[Any]:
+        raise NotImplementedError
+
+    def _write(self, conn: Connection, plan: Any, call: Call) -> ImportResult:
+        raise NotImplementedError
+
+
+class Products(_Catalogue):
+    """Imports products into one company."""
 
     @staticmethod
     def parse(record: Mapping[str, Any]) -> ProductIn:
@@ -163,16 +173,8 @@ class Products:
         return result
 
 
-class Prices:
+class Prices(_Catalogue):
     """Imports prices into one company."""
-
-    def __init__(self, target: Target) -> None:
-        self.target = target
-
-    def import_records(self, records: Sequence[Mapping[str, Any]]) -> list[ImportResult]:
-        with self.target.engine.connect() as conn:
-            self.price_lists = _price_lists(conn, self.target)
-        return self.target.run(records, self._prepare, self._write)
 
     @staticmethod
     def parse(record: Mapping[str, Any]) -> PriceIn:
