@@ -243,6 +243,8 @@ _DOCUMENT_LINE_IN = (
     _d("unit_price", column="TraElem.TrE_Cena0", sign="not negative"),
     _s("price_kind", 8, limit=10, choices=("net", "gross")),
     Field("vat_rate", "vat", 5, 2),
+    # For a numeric vat_rate column that cannot hold a word: zw (exempt) or np (not subject).
+    _s("vat_kind", 8, limit=2, choices=VAT_WORDS),
 )
 
 

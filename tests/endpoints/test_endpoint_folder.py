@@ -41,6 +41,7 @@ LINE = {
     "unit_price": 12.30,
     "price_kind": "gross",
     "vat_rate": "23",
+    "vat_kind": None,
 }
 
 
@@ -166,6 +167,7 @@ def test_inbox_reads_json_and_json_lines_files_and_skips_the_rest(tmp_path: Path
             "unit_price": Decimal("12.3"),
             "price_kind": "gross",
             "vat_rate": Decimal(23),
+            "vat_kind": None,
         }
     ]
     assert [ln["line_no"] for ln in offered[1].record["lines"]] == [1, 2]  # type: ignore[index]

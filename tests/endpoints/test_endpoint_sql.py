@@ -219,6 +219,7 @@ def add_orders(url: str) -> None:
                 "unit_price": Decimal("12.30"),
                 "price_kind": "gross",
                 "vat_rate": Decimal(23),
+                "vat_kind": None,
             },
             {
                 "header_id": 1,
@@ -228,6 +229,7 @@ def add_orders(url: str) -> None:
                 "unit_price": Decimal("4.99"),
                 "price_kind": "net",
                 "vat_rate": Decimal(8),
+                "vat_kind": None,
             },
             {
                 "header_id": 2,
@@ -237,6 +239,7 @@ def add_orders(url: str) -> None:
                 "unit_price": Decimal("12.30"),
                 "price_kind": "gross",
                 "vat_rate": Decimal(23),
+                "vat_kind": None,
             },
         ],
     )
@@ -258,6 +261,7 @@ def test_inbox_orders_are_read_with_their_lines(endpoint: SqlEndpoint, sql_url: 
             "unit_price": Decimal("12.30"),
             "price_kind": "gross",
             "vat_rate": Decimal(23),
+            "vat_kind": None,
         },
         {
             "line_no": 2,
@@ -266,6 +270,7 @@ def test_inbox_orders_are_read_with_their_lines(endpoint: SqlEndpoint, sql_url: 
             "unit_price": Decimal("4.99"),
             "price_kind": "net",
             "vat_rate": Decimal(8),
+            "vat_kind": None,
         },
     ]
     assert second.record is not None and second.record["customer_code"] is None
@@ -338,11 +343,11 @@ def test_malformed_values_written_by_an_application_are_rejected_not_fatal(tmp_p
             "INSERT INTO optsync_inbox_orders (id, external_id, issued_at) VALUES (1, 'W1', 'wczoraj')"
         )
         conn.execute(
-            "INSERT INTO optsync_inbox_order_lines VALUES (1, 1, 'A', 'dwa', NULL, NULL, NULL)"
+            "INSERT INTO optsync_inbox_order_lines VALUES (1, 1, 'A', 'dwa', NULL, NULL, NULL, NULL)"
         )
         conn.execute("INSERT INTO optsync_inbox_orders (id, external_id) VALUES (2, 'W2')")
         conn.execute(
-            "INSERT INTO optsync_inbox_order_lines VALUES (2, 1, 'A', 2, 19.99, 'gross', 23)"
+            "INSERT INTO optsync_inbox_order_lines VALUES (2, 1, 'A', 2, 19.99, 'gross', 23, NULL)"
         )
     bad, good = endpoint.inbox("orders")
     assert bad.error == "issued_at: expected an ISO-8601 date or time, got 'wczoraj'"

@@ -256,3 +256,21 @@ def test_of_one_customers_rows_in_a_batch_the_latest_is_the_one_considered(write
     with company.connect() as conn:
         row = conn.execute(select(k.Knt_Nazwa1, k.Knt_Miasto).where(k.Knt_KntId == results[1].erp_id)).one()
     assert tuple(row) == ("Nowa Nazwa", "Kielce")
+
+
+def test_a_line_says_exempt_or_not_subject_in_vat_kind_where_vat_rate_takes_numbers_only(
+    writer, company, t
+):
+    results = writer.import_orders([
+        order("ZW", line(vat_kind="zw", vat_rate=None)),
+        order("NP", line(vat_kind="np", vat_rate=0)),
+        order("BOTH", line(vat_kind="zw", vat_rate=23)),
+        order("WORD", line(vat_kind="xx")),
+    ])
+    assert [r.status for r in results] == ["imported", "imported", "rejected", "rejected"]
+    assert "vat_kind" in results[2].error and "vat_kind" in results[3].error
+    e = t.TraElem.c
+    with company.connect() as conn:
+        flags = [conn.execute(select(e.TrE_Flaga, e.TrE_Stawka).where(e.TrE_TrNId == r.erp_id)).one()
+                 for r in results[:2]]
+    assert [tuple(f) for f in flags] == [(1, 0), (4, 0)]

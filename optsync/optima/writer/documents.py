@@ -208,6 +208,11 @@ class Documents:
         price = v.field_number(line, self.field("unit_price"))
         kind = v.field_text(line, self.field("price_kind"))
         vat = v.vat_rate(line)
+        vat_kind = v.field_text(line, self.field("vat_kind"))
+        if vat_kind:  # a line exempt (zw) or not subject to VAT (np) has no rate of its own
+            if vat is not None and vat[0] != 0:
+                raise Rejected(f"vat_kind {vat_kind} goes with no vat_rate (or 0), got {vat[0]}")
+            vat = v.vat_rate({"vat_rate": vat_kind})
         return LineIn(code, quantity, price, kind, vat[0] if vat else None, vat[1] if vat else None)
 
     # -- a chunk -----------------------------------------------------------------------------
