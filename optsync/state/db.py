@@ -132,11 +132,11 @@ def upgrade(engine: Engine, target: int = SCHEMA_VERSION) -> int:
             f"knows ({SCHEMA_VERSION})",
             "Upgrade optsync on this host",
         )
-    for version in range(current + 1, target + 1):
+    for step in range(current + 1, target + 1):
         with engine.begin() as conn:
-            MIGRATIONS[version - 1](conn)
-            _set_meta(conn, "schema_version", str(version))
-            if version == 1:
+            MIGRATIONS[step - 1](conn)
+            _set_meta(conn, "schema_version", str(step))
+            if step == 1:
                 _set_meta(conn, "install_id", uuid.uuid4().hex[:12])
     return max(current, target)
 

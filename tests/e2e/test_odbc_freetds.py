@@ -213,7 +213,7 @@ def test_freetds_receives_a_brace_in_braces_doubled_which_doctor_warns_about(
     cli, tmp_path, catcher
 ):
     """FreeTDS 1.3 keeps '}}' as two braces; should a newer one read one, drop the warning."""
-    password = "Br#4}Ce!5"
+    # the password is Br#4}Ce!5, written in braces with its brace doubled
     cli("company", "add", "Firma", "--db",
         f"odbc:DRIVER={{FreeTDS}};SERVER=127.0.0.1,{catcher.port};DATABASE=CDN_Firma;UID=sa;"
         "PWD={Br#4}}Ce!5};TDS_Version=7.0")

@@ -20,9 +20,9 @@ from optsync.endpoints.base import Endpoint, mask_url
 from optsync.endpoints.folder import FolderEndpoint
 from optsync.endpoints.sql import SqlEndpoint, sqlalchemy_url
 from optsync.endpoints.tables import METADATA, outbound_table_name
-from optsync.upsert import Prepared, upsert_statement
 from optsync.entities import ENTITIES, EXPORTED
 from optsync.errors import BadInput
+from optsync.upsert import Prepared, upsert_statement
 
 
 @pytest.fixture(autouse=True)

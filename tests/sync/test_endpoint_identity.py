@@ -16,8 +16,8 @@ from pathlib import Path
 
 from sync_world import COMPANY, World
 
-from optsync.services import config as manage
 from optsync.endpoints.tables import MARK_TABLE
+from optsync.services import config as manage
 from optsync.state import tables as t
 from optsync.sync import identity
 

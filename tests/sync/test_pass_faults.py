@@ -6,8 +6,8 @@ import json
 
 from sync_world import COMPANY
 
-from optsync.services import config as manage
 from optsync.errors import ExitCode
+from optsync.services import config as manage
 
 
 def error_line(result) -> str:
