@@ -64,30 +64,38 @@ class OptimaWriter:
         """What importing ``records`` of ``entity`` would do, without writing anything: the
         rejections found before writing and the records Optima already has (``duplicate``);
         the others come back ``imported`` with no id."""
-        dry = OptimaWriter.__new__(OptimaWriter)
-        dry.target, dry.warehouse = copy.copy(self.target), self.warehouse
-        dry.target.dry = True
-        return getattr(dry, f"import_{entity}")(records)
+        dry = copy.copy(self.target)  # shares the reflected shapes
+        dry.dry = True
+        return self._import(dry, entity, records)
 
     def import_customers(self, records: Sequence[Mapping[str, Any]]) -> list[ImportResult]:
         """Match or insert customers (``external_id, guid, name, tax_id, street, postal_code,
         city, country, email, phone``); a match is ``duplicate`` with the existing id and code."""
-        return Customers(self.target).import_records(records)
+        return self._import(self.target, "customers", records)
 
     def import_orders(self, records: Sequence[Mapping[str, Any]]) -> list[ImportResult]:
         """Import customer orders as draft class 308 (RO) documents with their lines."""
-        return Documents(self.target, Customers(self.target), ORDERS, self.warehouse).import_records(records)
+        return self._import(self.target, "orders", records)
 
     def import_receipts(self, records: Sequence[Mapping[str, Any]]) -> list[ImportResult]:
         """Import receipts as draft class 305 (PA) documents with their lines."""
-        return Documents(self.target, Customers(self.target), RECEIPTS, self.warehouse).import_records(records)
+        return self._import(self.target, "receipts", records)
 
     def import_products(self, records: Sequence[Mapping[str, Any]]) -> list[ImportResult]:
         """Insert or update products by code (the outbound product fields; ``deleted: 1``
         deactivates)."""
-        return Products(self.target).import_records(records)
+        return self._import(self.target, "products", records)
 
     def import_prices(self, records: Sequence[Mapping[str, Any]]) -> list[ImportResult]:
         """Insert or update prices by (product, price number) from ``product_code, price_list,
         value, currency``; unknown products or price lists are rejected."""
-        return Prices(self.target).import_records(records)
+        return self._import(self.target, "prices", records)
+
+    def _import(
+        self, target: Target, entity: str, records: Sequence[Mapping[str, Any]]
+    ) -> list[ImportResult]:
+        if entity in ("orders", "receipts"):
+            kind = ORDERS if entity == "orders" else RECEIPTS
+            return Documents(target, Customers(target), kind, self.warehouse).import_records(records)
+        importer = {"customers": Customers, "products": Products, "prices": Prices}[entity]
+        return importer(target).import_records(records)
