@@ -578,23 +578,18 @@ def main() -> None:
     wanted = args.only or GROUPS
     results: dict = {"when": datetime.now().isoformat(timespec="seconds"),
                      "load_average": os.getloadavg()}
+    run = {
+        "export": lambda: bench_export(work, args.n),
+        "bulk": lambda: bench_bulk(work, args.n),
+        "import": lambda: bench_import(work, args.orders),
+        "memory": lambda: bench_memory(work, args.memory_n),
+        "startup": lambda: bench_startup(work, args.startup_runs),
+        "due": lambda: bench_due(work, args.companies),
+        "progress": lambda: bench_progress(work, args.n),
+        "pg": lambda: bench_pg(work, args.n, args.orders),
+    }
     for group in wanted:
-        if group == "export":
-            results["export"] = bench_export(work, args.n)
-        elif group == "bulk":
-            results["bulk"] = bench_bulk(work, args.n)
-        elif group == "import":
-            results["import"] = bench_import(work, args.orders)
-        elif group == "memory":
-            results["memory"] = bench_memory(work, args.memory_n)
-        elif group == "startup":
-            results["startup"] = bench_startup(work, args.startup_runs)
-        elif group == "due":
-            results["due"] = bench_due(work, args.companies)
-        elif group == "progress":
-            results["progress"] = bench_progress(work, args.n)
-        elif group == "pg":
-            results["pg"] = bench_pg(work, args.n, args.orders)
+        results[group] = run[group]()
         print(json.dumps({group: results[group]}, indent=2), file=sys.stderr, flush=True)
     results["load_average_after"] = os.getloadavg()
     print(json.dumps(results, indent=2))

@@ -327,16 +327,22 @@ def _endpoint_warning(endpoint: str) -> str | None:
     return None
 
 
+def _integration(state: State, company: cfg.Company, name: str, shown: str) -> cfg.Integration:
+    """The company's integration ``name``, else bad input naming it as ``shown``."""
+    for integration in cfg.list_integrations(state, company):
+        if integration.name == name:
+            return integration
+    raise BadInput(
+        f"company {company.name!r} has no integration {shown}",
+        f"Run {hints.integration_list(company.name)} to see them",
+    )
+
+
 def remove_integration(state: State, company_name: str, name: str) -> Outcome:
     company = cfg.get_company(state, company_name)
-    found = [i for i in cfg.list_integrations(state, company) if i.name == name]
-    if not found:
-        raise BadInput(
-            f"company {company.name!r} has no integration {name!r}",
-            f"Run {hints.integration_list(company.name)} to see them",
-        )
+    found = _integration(state, company, name, repr(name))
     with state.engine.begin() as conn:
-        cfg.delete_integration(conn, found[0].id)
+        cfg.delete_integration(conn, found.id)
         logs.write(
             state, "info", "config", f"integration {name} removed from {company.name}",
             company=company.name, conn=conn,
@@ -347,18 +353,13 @@ def remove_integration(state: State, company_name: str, name: str) -> Outcome:
 def rename_integration(state: State, company_name: str, old: str, new: str) -> Outcome:
     """Give an integration a new name; its settings and sync state stay."""
     company = cfg.get_company(state, company_name)
-    found = [i for i in cfg.list_integrations(state, company) if i.name == old]
-    if not found:
-        raise BadInput(
-            f"company {company.name!r} has no integration '{printable(old)}'",
-            f"Run {hints.integration_list(company.name)} to see them",
-        )
+    found = _integration(state, company, old, f"'{printable(old)}'")
     check_name(new, "the new name", "eshop")
     if any(i.name == new for i in cfg.list_integrations(state, company)):
         raise BadInput(f"the company already has an integration named {new!r}",
                        "Choose another name")
     with state.engine.begin() as conn:
-        conn.execute(t.integrations.update().where(t.integrations.c.id == found[0].id)
+        conn.execute(t.integrations.update().where(t.integrations.c.id == found.id)
                      .values(name=new))
         logs.write(
             state, "info", "config",
