@@ -55,11 +55,6 @@ def _parse(argv: list[str]) -> dict | None:
     return found
 
 
-def _why(schedule) -> str:
-    return "no enabled schedule" if schedule is None or not schedule.enabled else (
-        "outside its window or days")
-
-
 def _emit(options: dict, run: dict) -> None:
     if options["json"]:
         sys.stdout.write(json.dumps(run, ensure_ascii=False) + "\n")
@@ -81,7 +76,7 @@ def _sqlite_skip(options: dict) -> int | None:
     # start-up time: only the modules a skip needs, not the command-line layer
     from optsync.clock import hostname
     from optsync.home import resolve_home, state_url
-    from optsync.schedule.model import Schedule
+    from optsync.schedule.model import Schedule, why_skipped
     from optsync.state.version import SCHEMA_VERSION
 
     home = resolve_home(options["home"])
@@ -124,7 +119,7 @@ def _sqlite_skip(options: dict) -> int | None:
             con.execute(
                 "INSERT INTO optsync_logs (ts, level, category, company, run_id, message, data) "
                 "VALUES (?, 'info', 'sync', ?, ?, ?, ?)",
-                (stored, name, run_id, f"pass of {name} skipped: {_why(schedule)}",
+                (stored, name, run_id, f"pass of {name} skipped: {why_skipped(schedule)}",
                  json.dumps({"reason": "not-scheduled"}, ensure_ascii=False)))
             con.execute("COMMIT")
         except BaseException:
@@ -155,13 +150,13 @@ def scheduled_skip(argv: list[str]) -> int | None:
     try:
         # start-up time: the short way loads only what a skip needs
         from optsync.home import resolve_home
+        from optsync.services.start import company_by_key
         from optsync.state import config as cfg
         from optsync.state.db import State
 
         state = State(resolve_home(options["home"]), create=False)
         if options["key"] is not None:
-            found = [c for c in cfg.list_companies(state) if str(c.id) == options["key"].strip()]
-            company = found[0] if len(found) == 1 else None
+            company = company_by_key(state, options["key"])
         else:
             company = cfg.find_company(state, options["company"])
         if company is None:
@@ -175,17 +170,11 @@ def scheduled_skip(argv: list[str]) -> int | None:
     except Exception:  # noqa: BLE001 - the full command reports it properly
         return None
     try:
-
         # start-up time: the short way loads only what a skip needs
-        from optsync.state import logs, runs
+        from optsync.sync.window import record_skip
 
-        # The record the full command leaves for this start (optsync.sync.engine._skip);
-        # a test holds the two to the same rows.
-        why = _why(schedule)
-        run = runs.start(state, company.id, company.name, "scheduled", status="skipped",
-                         reason="not-scheduled")
-        logs.write(state, "info", "sync", f"pass of {company.name} skipped: {why}",
-                   company=company.name, run_id=run.id, data={"reason": "not-scheduled"})
+        # The same record the full command leaves for this start.
+        run = record_skip(state, company, schedule, "scheduled")
         _emit(options, run.as_json())
         return ExitCode.OK
     finally:

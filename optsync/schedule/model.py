@@ -94,6 +94,13 @@ class Schedule:
         return format_days(self.days)
 
 
+def why_skipped(schedule: Schedule | None) -> str:
+    """Why a scheduled start outside the schedule's hours was skipped, as the log says it."""
+    if schedule is None or not schedule.enabled:
+        return "no enabled schedule"
+    return "outside its window or days"
+
+
 def _nearest(schedule: Schedule, now: datetime, *, backwards: bool) -> datetime | None:
     starts = sorted(schedule.week_starts())
     if not starts:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from optsync import clock
+from optsync.schedule.model import Schedule, why_skipped
 from optsync.state import config as cfg
 from optsync.state import logs, runs
 from optsync.state.db import State
@@ -21,10 +22,14 @@ def skip_outside_window(state: State, company: cfg.Company, trigger: str,
     now = now or clock.local_now()
     if schedule is not None and schedule.in_window(now):
         return None
-    why = "no enabled schedule" if schedule is None or not schedule.enabled else (
-        "outside its window or days")
+    return record_skip(state, company, schedule, trigger)
+
+
+def record_skip(state: State, company: cfg.Company, schedule: Schedule | None,
+                trigger: str) -> runs.Run:
+    """Record a start outside the schedule's hours: a ``skipped`` run and its log record."""
     run = runs.start(state, company.id, company.name, trigger, status="skipped",
                      reason="not-scheduled")
-    logs.write(state, "info", "sync", f"pass of {company.name} skipped: {why}",
+    logs.write(state, "info", "sync", f"pass of {company.name} skipped: {why_skipped(schedule)}",
                company=company.name, run_id=run.id, data={"reason": "not-scheduled"})
     return run
