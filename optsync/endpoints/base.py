@@ -104,6 +104,17 @@ class Export(ABC):
             self._delete(deletes)
             self.deleted += len(deletes)
 
+    def send_rows(self, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Stage a batch of records to upsert given as value rows, each in ``names`` order:
+        what :meth:`send` takes as dicts, without building them where the endpoint can do
+        without (a full export sends hundreds of thousands)."""
+        if rows:
+            self._upsert_rows(names, rows)
+            self.upserted += len(rows)
+
+    def _upsert_rows(self, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        self._upsert([dict(zip(names, row)) for row in rows])
+
     @abstractmethod
     def _upsert(self, records: Sequence[Mapping[str, Any]]) -> None: ...
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, and_, bindparam, create_engine, delete, inspect, select, update
@@ -431,18 +432,30 @@ class SqlExport(Export):
     def _prepare(self, stmt: Any, table: Table) -> Prepared | None:
         return None if stmt is None else Prepared.build(stmt, table, self.conn.dialect)
 
+    def _upsert_rows(self, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if self.prepared is None or self.with_lines:
+            super()._upsert_rows(names, rows)
+        else:
+            self._upsert_fast(rows, names)
+
+    def _upsert_fast(self, records: Sequence[Any], order: Sequence[str] | None = None) -> None:
+        """Parameter tuples straight from the records (dicts, or value rows in ``order``). A
+        key repeated within one executemany is simply upserted twice, the last one winning
+        as in :meth:`_upsert`."""
+        assert self.prepared is not None
+        make = self.prepared.row_maker({"deleted": 0, "updated_at": utcnow()}, order)
+        places = [itemgetter(self.prepared.names.index(k)) for k in self.keys]
+        for start in range(0, len(records), BATCH):
+            rows = make(records[start : start + BATCH])
+            if any(None in set(map(place, rows)) for place in places):
+                raise ValueError(f"{self.entity}: a record lacks its key {self.keys}")
+            self.conn.exec_driver_sql(self.prepared.sql, rows)
+
     def _upsert(self, records: Sequence[Mapping[str, Any]]) -> None:
-        now = utcnow()
         if self.prepared is not None and not self.with_lines:
-            # Hot path: tuples straight from the records. A key repeated within one
-            # executemany is simply upserted twice, the last one winning as below.
-            make = self.prepared.row_maker({"deleted": 0, "updated_at": now})
-            for start in range(0, len(records), BATCH):
-                chunk = records[start : start + BATCH]
-                if any(record.get(k) is None for record in chunk for k in self.keys):
-                    raise ValueError(f"{self.entity}: a record lacks its key {self.keys}")
-                self.conn.exec_driver_sql(self.prepared.sql, make(chunk))
+            self._upsert_fast(records)
             return
+        now = utcnow()
         rows: dict[tuple[Any, ...], dict[str, Any]] = {}  # last one wins within a batch
         for record in records:
             row = {name: record.get(name) for name in self.fields}

@@ -59,6 +59,21 @@ class ExactDecimal(TypeDecorator[Decimal]):
         number = value if isinstance(value, Decimal) else Decimal(str(value))
         return format(number, "f") if dialect.name == "sqlite" else number
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        """On SQLite, a ``Decimal`` (what records hold) goes straight to its text, without
+        the decorator's wrapping: a full export binds hundreds of thousands of them."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        slow = self.process_bind_param
+
+        def process(value: Any) -> Any:
+            if value.__class__ is Decimal:
+                text = str(value)  # plain digits unless the exponent shows ('1E+3')
+                return text if "E" not in text else format(value, "f")
+            return slow(value, dialect)
+
+        return process
+
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         if value is None or isinstance(value, Decimal):
             return value

@@ -13,9 +13,11 @@ comparison, and ``--full`` always does.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Select, cast, func, literal_column, select
+from sqlalchemy import BigInteger, Connection, Engine, Select, cast, func, literal_column, select
 
 from optsync.optima.tables import OptimaTables
 
@@ -99,3 +101,52 @@ def fingerprint(conn: Connection, t: OptimaTables, entity: str,
         for row in rows:
             digest.update(repr(row).encode())
     return "fp:" + digest.hexdigest()
+
+
+class Fingerprints:
+    """The fingerprints of one pass on one Optima database, computed ahead of their steps.
+
+    :meth:`start` runs the aggregates of the entities a pass will export on a connection of
+    its own, in a background thread, while the pass exports the entities before them (the
+    database does the work: the thread mostly waits for it). :meth:`get` waits for that
+    result, so a step still compares a fingerprint taken before its own read began; if the
+    background computation failed, the step computes it again on its own connection and meets
+    the error there, where it is reported.
+    """
+
+    def __init__(self, tables: OptimaTables) -> None:
+        self.tables = tables
+        self.memo: dict[str, list] = {}
+        self._ready: dict[str, str | None] = {}
+        self._thread: threading.Thread | None = None
+
+    def start(self, engine: Engine, entities: Iterable[str]) -> None:
+        wanted = [e for e in dict.fromkeys(entities) if e in QUERIES]
+        if not wanted:
+            return
+
+        def compute() -> None:
+            memo: dict[str, list] = {}
+            try:
+                with engine.connect() as conn:
+                    for entity in wanted:
+                        self._ready[entity] = fingerprint(conn, self.tables, entity, memo)
+            except Exception:  # noqa: BLE001 - get() computes it again and reports it
+                pass
+
+        self._thread = threading.Thread(target=compute, name="optsync-fingerprints",
+                                        daemon=True)
+        self._thread.start()
+
+    def get(self, conn: Connection, entity: str) -> str | None:
+        """``entity``'s fingerprint, taken before this call returned."""
+        self.wait()
+        if entity in self._ready:
+            return self._ready[entity]
+        return fingerprint(conn, self.tables, entity, self.memo)
+
+    def wait(self) -> None:
+        """Let the background computation end (a pass waits for it before it ends)."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None

@@ -13,7 +13,7 @@ lacks: there is none on ``Twr_TS_Mod``, ``Knt_TS_Mod`` or ``TrN_TS_Mod``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import threading
 from functools import cache
 from typing import Any, Literal
 
@@ -165,12 +165,13 @@ def build_column(spec: ColumnSpec) -> Column[Any]:
     return column
 
 
-@dataclass(frozen=True)
 class OptimaTables:
-    """The Optima tables of one schema (``CDN`` or none), sharing one ``MetaData``."""
+    """The Optima tables of one schema (``CDN`` or none), sharing one ``MetaData``.
 
-    metadata: MetaData
-    schema: str | None
+    A table is built from the column list the first time it is used: a pass that exports
+    products, prices and stock builds those few of the tables' thousand columns (start-up).
+    """
+
     Bazy: Table
     Operatorzy: Table
     BazZakazy: Table
@@ -186,24 +187,33 @@ class OptimaTables:
     DokDefinicje: Table
     UsunieteObiekty: Table
 
+    def __init__(self, schema: str | None, returning: bool) -> None:
+        self.metadata = MetaData(schema=schema)
+        self.schema = schema
+        self._returning = returning
+        self._lock = threading.Lock()  # a pass computes fingerprints in a second thread
+
+    def __getattr__(self, name: str) -> Table:
+        # Called only for an attribute not set yet: a table not built yet.
+        if name not in CONFIG_TABLES + COMPANY_TABLES:
+            raise AttributeError(name)
+        with self._lock:
+            table = self.__dict__.get(name)
+            if table is None:
+                items: list[Any] = [build_column(spec) for spec in table_columns(name)]
+                items += [Index(idx, *cols, unique=unique)
+                          for idx, cols, unique in INDEXES.get(name, ())]
+                table = Table(name, self.metadata, *items, implicit_returning=self._returning)
+                setattr(self, name, table)
+        return table
+
     def config_tables(self) -> list[Table]:
         """The tables of an Optima configuration database."""
         return [getattr(self, n) for n in CONFIG_TABLES]
 
     def company_tables(self) -> list[Table]:
         """The tables of an Optima company database."""
-        names = {f.name for f in fields(self)} - {"metadata", "schema"}
-        return [getattr(self, n) for n in sorted(names) if n not in CONFIG_TABLES]
-
-
-def _build(schema: str | None, returning: bool) -> OptimaTables:
-    md = MetaData(schema=schema)
-    tables: dict[str, Table] = {}
-    for name in CONFIG_TABLES + COMPANY_TABLES:
-        items: list[Any] = [build_column(spec) for spec in table_columns(name)]
-        items += [Index(idx, *cols, unique=unique) for idx, cols, unique in INDEXES.get(name, ())]
-        tables[name] = Table(name, md, *items, implicit_returning=returning)
-    return OptimaTables(metadata=md, schema=schema, **tables)
+        return [getattr(self, n) for n in sorted(COMPANY_TABLES)]
 
 
 @cache
@@ -214,7 +224,7 @@ def optima_tables(schema: str | None, *, implicit_returning: bool = True) -> Opt
     an ``OUTPUT inserted`` clause without ``INTO`` fails on a table with triggers, so new ids
     are fetched with ``SCOPE_IDENTITY()`` instead.
     """
-    return _build(schema, implicit_returning)
+    return OptimaTables(schema, implicit_returning)
 
 
 def schema_for(dialect_name: str) -> str | None:

@@ -22,6 +22,7 @@ from optsync.endpoints import load_endpoint
 from optsync.entities import ENTITIES
 from optsync.errors import ConfigError, ExitCode, OptsyncError, Unreachable
 from optsync.optima.choices import setting_problems
+from optsync.optima.fingerprint import Fingerprints
 from optsync.optima.operator import OperatorInfo, check_operator
 from optsync.optima.tables import tables_for
 from optsync.optima.writer import OptimaWriter
@@ -218,8 +219,13 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
     optima = dburl.engine_for(db_url)
     steps: list[Step] = []
     password = cfg.operator_password(state)
+    fingerprints: Fingerprints | None = None
     try:
         tables = tables_for(optima)
+        fingerprints = Fingerprints(tables)
+        fingerprints.start(optima, [entity for integ in integrations
+                                    for direction, entity in _planned(integ, opts)
+                                    if direction == "export"])
         for integ in sorted(integrations, key=lambda i: i.name):
             planned = _planned(integ, opts)
             if not planned:
@@ -235,7 +241,7 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
                 continue
             try:
                 job = _IntegrationPass(state, company, integ, endpoint, optima, tables, run_id,
-                                       opts)
+                                       opts, fingerprints)
                 job.prepare(housekeeping)
                 writer = OptimaWriter(optima, tables, op_info, namespace=integ.name,
                                       warehouse=integ.warehouse, warn=warn_once)
@@ -267,6 +273,8 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
             finally:
                 endpoint.close()
     finally:
+        if fingerprints is not None:
+            fingerprints.wait()
         optima.dispose()
     return steps
 
@@ -275,9 +283,11 @@ class _IntegrationPass:
     """One integration's part of a pass: housekeeping, the endpoint's mark, export steps."""
 
     def __init__(self, state: State, company: cfg.Company, integ: cfg.Integration, endpoint,
-                 optima, tables, run_id: int, opts: PassOptions) -> None:
+                 optima, tables, run_id: int, opts: PassOptions,
+                 fingerprints: Fingerprints | None = None) -> None:
         self.state, self.company, self.integ = state, company, integ
         self.endpoint, self.optima, self.tables = endpoint, optima, tables
+        self.fingerprints = fingerprints
         self.run_id, self.opts = run_id, opts
         self.verdict = None
         self.full_for: set[str] = set()  # entities sent again whole (forgotten sent-state)
@@ -387,7 +397,7 @@ class _IntegrationPass:
                 self.state, conn, self.tables, self.endpoint, self.integ.id, self.integ.name,
                 entity, self.run_id, full=self.opts.full or resend, dry_run=self.opts.dry_run,
                 price_list=self.integ.price_list, warehouse=self.integ.warehouse,
-                progress=self.opts.on_rows,
+                progress=self.opts.on_rows, fingerprints=self.fingerprints,
             ))
         if resend and not self.opts.dry_run and step.status != "failed":
             step.deleted += self._delete_stale(entity, old)

@@ -24,10 +24,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from optsync.endpoints.base import Endpoint
+from optsync.endpoints.base import Endpoint, Export
 from optsync.entities import ENTITIES
 from optsync.optima import reader
-from optsync.optima.fingerprint import fingerprint
+from optsync.optima.fingerprint import Fingerprints
 from optsync.state import syncstate
 from optsync.state.db import State, legacy_hash
 from optsync.sync import watermark
@@ -56,6 +56,7 @@ class ExportJob:
     clock: watermark.ServerClock = watermark.server_time
     window: timedelta = watermark.WINDOW  # how far before the previous read to read again
     progress: Progress | None = None
+    fingerprints: Fingerprints | None = None  # the pass's, computed ahead (else here)
 
 
 SEP = "\x1f"  # ASCII unit separator: never part of an Optima code or symbol
@@ -103,6 +104,17 @@ class _Source:
     keys: Callable[[list[Any]], list[str]]
     hashes: Callable[[list[Any]], list[int]]
     record: Callable[[Any], dict]  # the outbound record of one row, without ``_ts``
+    # Where the row's converted values are the record's in select order: their names, and
+    # the raw rows (whose ``convert`` is known once the first batch is read).
+    names: list[str] | None = None
+    raw: reader.RawRows | None = None
+
+    def sender(self, out: Export) -> tuple[Callable[[Any], Any], Callable[[list[Any]], None]]:
+        """How one row becomes what ``out`` is sent, and how a batch of those is sent."""
+        if self.raw is not None and self.names is not None:
+            names = self.names
+            return self.raw.convert, lambda rows: out.send_rows(names, rows)
+        return self.record, lambda records: out.send(records, [])
 
 
 def _first_as_key(rows: list[Any]) -> list[str]:
@@ -145,19 +157,7 @@ def _raw_source(job: ExportJob, since: Any) -> _Source:
     if spec.record is not None:  # a row Python turns into the record (joined names...)
         shape = getattr(reader, spec.record)
         return _Source(iter(raw), keys, row_hashes, lambda r: shape(raw.convert(r)))
-    return _Source(iter(raw), keys, row_hashes, lambda r: raw.record(r))
-
-
-_MEMO: dict[tuple[int, int], dict] = {}
-
-
-def _pass_memo(job: ExportJob) -> dict:
-    """Fingerprint results shared by the steps of one pass on one Optima database."""
-    key = (id(job.optima.engine), job.run_id)
-    if key not in _MEMO:
-        _MEMO.clear()  # an earlier pass's: never reused
-        _MEMO[key] = {}
-    return _MEMO[key]
+    return _Source(iter(raw), keys, row_hashes, lambda r: raw.record(r), raw.names, raw)
 
 
 def _total(job: ExportJob, since: Any) -> int | None:
@@ -177,8 +177,8 @@ def run_export(job: ExportJob) -> Step:
         since = watermark.since_for(mark.watermark, mark.started_utc, started, job.window)
 
     # Full-read entities: skip the read when the tables it depends on did not change.
-    current_fp = None if watermarked else fingerprint(job.optima, job.tables, job.entity,
-                                                      _pass_memo(job))
+    fingerprints = job.fingerprints or Fingerprints(job.tables)
+    current_fp = None if watermarked else fingerprints.get(job.optima, job.entity)
     if current_fp is not None and not job.full and mark.digest == current_fp:
         return step
 
@@ -199,19 +199,19 @@ def run_export(job: ExportJob) -> Step:
                 hashes = source.hashes(batch)
                 if not watermarked:
                     seen.update(keys)
-                record = source.record
+                outgoing, send = source.sender(out) if out is not None else (source.record, None)
                 if compare:
                     known = pending.lookup(keys)
                     fresh, upgraded = _changed(source, batch, keys, hashes, known)
-                    upserts = [record(batch[i]) for i in fresh]
+                    upserts = [outgoing(batch[i]) for i in fresh]
                     pending.add([(keys[i], hashes[i]) for i in (*fresh, *upgraded)])
                 else:  # a first export: every row goes
-                    upserts = [record(r) for r in batch]
+                    upserts = [outgoing(r) for r in batch]
                     pending.add(list(zip(keys, hashes)))
                 step.unchanged += len(batch) - len(upserts)
                 step.written += len(upserts)
-                if upserts and out is not None:
-                    out.send(upserts, [])
+                if upserts and send is not None:
+                    send(upserts)
                 if job.progress is not None:
                     job.progress(job.entity, step.read, total)
             if not watermarked:
