@@ -143,6 +143,7 @@ def parts():
         undo.append((owner, name, original))
 
     wrap(Export, "send", "endpoint writes")
+    wrap(Export, "send_rows", "endpoint writes")
     wrap(syncstate.Pending, "add", "staging hashes")
     wrap(syncstate.Pending, "lookup", "looking up hashes")
     wrap(syncstate.Pending, "save", "saving hashes and mark")

@@ -11,8 +11,11 @@ endpoint is marked with this run. One failing step does not stop the others.
 
 from __future__ import annotations
 
+import gc
 import shlex
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -110,8 +113,9 @@ def run_pass(state: State, name: str, opts: PassOptions, *, now: datetime | None
         _log(state, "info", f"pass of {company.name} started ({opts.trigger})", company.name,
              run.id, {"trigger": opts.trigger, "dry_run": opts.dry_run, "full": opts.full})
         try:
-            steps = _work(state, company, integrations, op_info, run.id, opts, lease,
-                          Housekeeping(locked_at, keep))
+            with _fewer_collections():
+                steps = _work(state, company, integrations, op_info, run.id, opts, lease,
+                              Housekeeping(locked_at, keep))
         except BaseException as exc:  # a run never stays "running" after its process
             run.status, run.reason = "failed", None
             run.steps = []
@@ -135,6 +139,24 @@ def run_pass(state: State, name: str, opts: PassOptions, *, now: datetime | None
 
 
 REASONS = {ExitCode.UNAVAILABLE: "unreachable", ExitCode.CONFIG: "config"}
+
+GC_ROWS = 50_000  # allocations between two collections of the youngest generation in a pass
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the pass with Python's cycle collector looking less often.
+
+    A pass allocates rows by the hundred thousand, short-lived and without reference cycles;
+    at Python's default (a collection every 700 allocations) collecting them costs about a
+    tenth of a full export. Memory is unaffected: rows are freed by reference counting.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], GC_ROWS), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _preflight(state: State, company: cfg.Company):
