@@ -136,3 +136,36 @@ def test_a_stock_row_dated_back_so_that_an_older_one_is_current_changes_the_fing
 
     _moves_the_fingerprint(company, t, "stock", lambda conn, t: conn.execute(
         _stock(t).values(TwI_Data=datetime(2025, 11, 1, 8, 0))))
+
+
+# -- computed ahead, on a second connection --------------------------------------------------
+
+def test_fingerprints_computed_ahead_equal_those_computed_in_the_step(company, t):
+    from optsync.optima.fingerprint import Fingerprints, fingerprint
+
+    ahead = Fingerprints(t)
+    ahead.start(company, ["products", "prices", "stock", "prices"])
+    with company.connect() as conn:
+        assert ahead.get(conn, "prices") == fingerprint(conn, t, "prices")
+        assert ahead.get(conn, "stock") == fingerprint(conn, t, "stock")
+        assert ahead.get(conn, "products") is None  # read by its watermark, not fingerprinted
+    assert ahead._ready.keys() == {"prices", "stock"}  # both came from the second connection
+
+
+def test_a_fingerprint_that_failed_ahead_is_taken_again_in_the_step_which_meets_the_error(
+        company, t, tmp_path):
+    from sqlalchemy import create_engine
+
+    from optsync.optima.fingerprint import Fingerprints, fingerprint
+
+    elsewhere = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")  # no Optima tables there
+    ahead = Fingerprints(t)
+    ahead.start(elsewhere, ["prices"])
+    with company.connect() as conn:
+        assert ahead.get(conn, "prices") == fingerprint(conn, t, "prices")
+    assert ahead._ready == {}
+    broken = Fingerprints(t)
+    broken.start(elsewhere, ["stock"])
+    with elsewhere.connect() as conn, pytest.raises(Exception, match="no such table"):
+        broken.get(conn, "stock")
+    elsewhere.dispose()
