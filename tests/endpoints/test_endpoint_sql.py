@@ -335,6 +335,21 @@ def test_sqlite_keeps_exact_decimal_text(tmp_path: Path) -> None:
         assert conn.execute("SELECT vat_rate FROM optsync_products").fetchone() == ("12.30",)
 
 
+@pytest.mark.parametrize("value, text", [
+    (Decimal("12.30"), "12.30"), (Decimal("1E+3"), "1000"), (Decimal("0E-10"), "0.0000000000"),
+    (Decimal("-0.0000"), "-0.0000"), (Decimal("1E-7"), "0.0000001"), (1.5, "1.5"), (7, "7"),
+    ("2.50", "2.50"),
+])
+def test_sqlite_stores_every_decimal_as_plain_digits(tmp_path: Path, value, text) -> None:
+    """Exact text without an exponent, whatever form the value comes in."""
+    endpoint = SqlEndpoint(f"sqlite:///{tmp_path}/shop.db")
+    record = product("A", "Młotek") | {"vat_rate": value}
+    endpoint.write("products", [record], [], run_id=1)
+    endpoint.close()
+    with sqlite3.connect(tmp_path / "shop.db") as conn:
+        assert conn.execute("SELECT vat_rate FROM optsync_products").fetchone() == (text,)
+
+
 def test_malformed_values_written_by_an_application_are_rejected_not_fatal(tmp_path: Path) -> None:
     endpoint = SqlEndpoint(f"sqlite:///{tmp_path}/shop.db")
     endpoint.ensure_tables()

@@ -317,3 +317,23 @@ def test_a_not_null_column_the_list_does_not_know_gets_a_neutral_value_and_one_w
     results = writer.import_orders([order(f"NEW-{i}", customer_code="HURTOWNIA SPOZYWCZA") for i in range(3)])
     assert {r.status for r in results} == {"imported"}
     assert len(warnings) == 1 and "TrN_NowaFlaga2030" in warnings[0]
+
+
+def test_tables_are_built_when_first_used_once_whichever_thread_asks_first():
+    import threading
+
+    from optsync.optima.tables import COMPANY_TABLES, OptimaTables
+
+    t = OptimaTables("CDN", True)
+    assert not t.metadata.tables  # nothing built before use
+    seen: list = []
+    threads = [threading.Thread(target=lambda: seen.append(t.Towary)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(table) for table in seen}) == 1
+    assert list(t.metadata.tables) == ["CDN.Towary"]
+    assert len(t.company_tables()) == len(COMPANY_TABLES)
+    with pytest.raises(AttributeError):
+        t.NieMaTakiej  # noqa: B018 - not an Optima table

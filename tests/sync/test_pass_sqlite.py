@@ -316,6 +316,20 @@ def test_a_due_company_served_meanwhile_by_another_host_is_skipped(cli, world):
     assert cfg.get_company(world.state, COMPANY).id == company.id
 
 
+def test_a_pass_collects_less_often_and_leaves_the_collector_as_it_found_it(world):
+    import gc
+
+    from optsync.sync.engine import GC_ROWS, PassOptions, run_company
+
+    during: list[tuple[int, int, int]] = []
+    before = gc.get_threshold()
+    run = run_company(world.state, COMPANY,
+                      PassOptions(on_start=lambda _: during.append(gc.get_threshold())))
+    assert run.status == "ok" and during
+    assert {t[0] for t in during} == {max(before[0], GC_ROWS)}
+    assert gc.get_threshold() == before
+
+
 @pytest.mark.parametrize("change", [
     "update TwrCeny set TwC_Waluta = 'EUR' where TwC_TwCID = (select min(TwC_TwCID) from TwrCeny)",
     "update TwrCeny set TwC_Wartosc = TwC_Wartosc + 0.01 where TwC_TwCID = (select min(TwC_TwCID) from TwrCeny)",
