@@ -23,6 +23,7 @@ from optsync.optima import columns, operator, reader
 from optsync.optima.operator import OperatorInfo
 from optsync.optima.tables import optima_tables, tables_for
 from optsync.optima.writer import OptimaWriter
+from optsync.optima.writer.batch import savepoint_sql
 
 CDN = optima_tables("CDN", implicit_returning=False)
 
@@ -57,6 +58,8 @@ def cdn_engine(tmp_path: Path):
                           executemany: bool) -> None:
         # Wide rows go to the driver as SQL compiled once: compile the same INSERT (its table
         # and columns) for SQL Server.
+        if statement.startswith("SAVEPOINT "):  # a record's savepoint, as SQL Server has it
+            compiled.append(savepoint_sql("mssql", statement.split()[1])[0])
         if context.compiled is None and statement.startswith("INSERT INTO"):
             table, cols = re.match(r'INSERT INTO "?CDN"?\."?(\w+)"? \((.*?)\) VALUES', statement).groups()
             keys = [c.strip().strip('"') for c in cols.split(",")]

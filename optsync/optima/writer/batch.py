@@ -9,10 +9,10 @@ look-ups (one ``IN`` query per chunk), turning each record into a typed plan or 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import itemgetter
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Engine, event, insert, select
@@ -24,6 +24,7 @@ from optsync.optima import inbound as v
 from optsync.optima.inbound import Rejected, import_guid
 from optsync.optima.operator import OperatorInfo
 from optsync.optima.reader import IN_CHUNK
+from optsync.optima.columns import Marker
 from optsync.optima.rows import TableShape, reflect_shape, server_now
 from optsync.optima.tables import OptimaTables, new_id
 from optsync.secrets import exception_text, first_line
@@ -68,6 +69,37 @@ def transactional(engine: Engine) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return copy
+
+
+def savepoint_sql(dialect_name: str, name: str) -> tuple[str, list[str], list[str]]:
+    """The statements that begin, release and roll back to a savepoint on this dialect
+    (SQL Server has ``SAVE TRANSACTION`` and nothing to release)."""
+    if dialect_name == "mssql":
+        return f"SAVE TRANSACTION {name}", [], [f"ROLLBACK TRANSACTION {name}"]
+    return (f"SAVEPOINT {name}", [f"RELEASE SAVEPOINT {name}"],
+            [f"ROLLBACK TO SAVEPOINT {name}", f"RELEASE SAVEPOINT {name}"])
+
+
+@contextmanager
+def savepoint(conn: Connection, name: str = "optsync_record") -> Iterator[None]:
+    """A savepoint around the block, rolled back to if the block raises.
+
+    Issued on the driver as the plain statements they are: SQLAlchemy's ``begin_nested``
+    compiles its savepoint statements anew each time, a fifth of a small import's time.
+    """
+    begin, release, rollback = savepoint_sql(conn.dialect.name, name)
+    conn.exec_driver_sql(begin)
+    try:
+        yield
+    except BaseException:
+        try:
+            for sql in rollback:
+                conn.exec_driver_sql(sql)
+        except Exception:  # noqa: BLE001 - the connection is gone: the block's error tells why
+            pass
+        raise
+    for sql in release:
+        conn.exec_driver_sql(sql)
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -247,7 +279,7 @@ class Target:
     ) -> ImportResult:
         call.pending.clear()
         try:
-            with conn.begin_nested():
+            with savepoint(conn):
                 result = write(conn, plan, call)
         except Rejected as exc:
             return rejected(str(exc))
@@ -280,15 +312,11 @@ class _DriverInsert:
         self.positional = compiled.positiontup is not None
         order = list(compiled.positiontup) if self.positional else list(keys)
         self.order = order
-        self.get = itemgetter(*order)
-        self.convert = [(i, processors[k]) for i, k in enumerate(order) if processors.get(k)]
+        self._values = _values_function(order, processors, shape.fill)
 
     def _params(self, row: dict[str, Any]) -> Any:
-        values = list(self.get(row)) if len(self.order) > 1 else [self.get(row)]
-        for i, process in self.convert:
-            if values[i] is not None:
-                values[i] = process(values[i])
-        return tuple(values) if self.positional else dict(zip(self.order, values))
+        values = self._values(row)
+        return values if self.positional else dict(zip(self.order, values))
 
     def execute(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         conn.exec_driver_sql(self.sql, [self._params(row) for row in rows])
@@ -300,6 +328,30 @@ class _DriverInsert:
         if new is None:
             raise RuntimeError("the database returned no id for the inserted row")
         return int(new)
+
+
+def _values_function(order: list[str], processors: Mapping[str, Any],
+                     fill: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A function of one complete row giving its converted values in ``order``, written out
+    once per statement (no loop per value). A column still holding its fill value (the same
+    object: most of a wide row) gets the conversion made here, once."""
+    scope: dict[str, Any] = {}
+    parts = []
+    for i, key in enumerate(order):
+        process = processors.get(key)
+        if process is None:
+            parts.append(f"r[{key!r}]")
+            continue
+        scope[f"p{i}"] = process
+        value = fill.get(key)
+        if value is not None and not isinstance(value, Marker):
+            scope[f"f{i}"], scope[f"d{i}"] = value, process(value)
+            parts.append(f"(d{i} if (v{i} := r[{key!r}]) is f{i} "
+                         f"else None if v{i} is None else p{i}(v{i}))")
+        else:
+            parts.append(f"(None if (v{i} := r[{key!r}]) is None else p{i}(v{i}))")
+    exec(f"def values(r):\n    return ({', '.join(parts)},)\n", scope)  # noqa: S102
+    return scope["values"]  # type: ignore[no-any-return]
 
 
 _DRIVER_IDS = ("sqlite", "postgresql")  # dialects whose driver hands back a new row's id

@@ -40,6 +40,7 @@ from optsync.optima.writer.batch import (
     chunks,
     parse_each,
     rejected,
+    savepoint,
     unreadable,
 )
 from optsync.optima.writer.customers import PARTY, Customer, Customers, NewCustomer, inline_customer
@@ -399,7 +400,8 @@ class Documents:
         klasa = self.kind.klasa
         # A refused INSERT leaves the transaction usable on SQLite and SQL Server; PostgreSQL
         # aborts it, so there the attempt gets a savepoint of its own.
-        guard = conn.begin_nested if conn.dialect.name == "postgresql" else nullcontext
+        guard = ((lambda: savepoint(conn, "optsync_number")) if conn.dialect.name == "postgresql"
+                 else nullcontext)
         for _ in range(TRIES):
             number = self.numbers.next(conn, klasa, numer_string)
             try:
