@@ -417,3 +417,26 @@ def test_prices_upsert_and_reject_unknown_products_and_price_lists(writer, compa
     values = {(code, lp): value for code, lp, value in got}
     assert values[("BANANY", 2)] == Decimal("5.55") and values[("NOWY-1", 1)] == Decimal("9.99")
     assert sum(1 for key in values if key == ("BANANY", 2)) == 1
+
+
+def test_a_statement_on_the_driver_fails_as_sqlalchemy_would_say_and_its_savepoint_undoes_it(
+        company, t):
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import IntegrityError
+
+    from optsync.optima.writer.batch import driver_execute, on_driver, savepoint, transactional
+
+    engine = transactional(company)
+    table = t.DefCeny
+    name = f'"{table.schema}"."DefCeny"' if table.schema else '"DefCeny"'
+    with engine.begin() as conn:
+        assert on_driver(conn)
+        before = conn.execute(select(func.count()).select_from(table)).scalar_one()
+        (lp,) = conn.execute(select(table.c.DfC_DfCId)).first()
+        sql = f'INSERT INTO {name} ("DfC_DfCId") VALUES ({lp})'  # its key is taken
+        with pytest.raises(IntegrityError) as caught, savepoint(conn, direct=True):
+            conn.exec_driver_sql(f'UPDATE {name} SET "DfC_Nazwa" = \'zmiana\'')
+            driver_execute(conn, sql).close()
+        assert not caught.value.connection_invalidated
+        assert conn.execute(select(func.count()).select_from(table)).scalar_one() == before
+        assert "zmiana" not in set(conn.execute(select(table.c.DfC_Nazwa)).scalars())

@@ -24,7 +24,7 @@ from optsync.optima import inbound as v
 from optsync.optima.inbound import Rejected, import_guid
 from optsync.optima.operator import OperatorInfo
 from optsync.optima.reader import IN_CHUNK
-from optsync.optima.columns import Marker
+from optsync.optima.columns import NOW, Marker
 from optsync.optima.rows import TableShape, reflect_shape, server_now
 from optsync.optima.tables import OptimaTables, new_id
 from optsync.secrets import exception_text, first_line
@@ -71,6 +71,35 @@ def transactional(engine: Engine) -> Engine:
     return copy
 
 
+def on_driver(conn: Connection) -> bool:
+    """Whether a record's statements may go straight to the DBAPI connection: on SQLite and
+    PostgreSQL when nothing listens to SQLAlchemy's cursor events (SQL Server's fast
+    executemany is set in one; a tool watching the statements is another). SQLAlchemy's own
+    path costs more per statement than a narrow insert takes."""
+    return (conn.dialect.name in _DRIVER_IDS and not conn.dispatch.before_cursor_execute
+            and not conn.dispatch.after_cursor_execute)
+
+
+def driver_execute(conn: Connection, sql: str, params: Any = (), *, many: bool = False) -> Any:
+    """Run one statement on the connection's DBAPI cursor (inside its transaction); a driver
+    error comes out as SQLAlchemy's exception for it (``IntegrityError``...), as
+    ``exec_driver_sql`` would raise it. Returns the cursor."""
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        gone = conn.dialect.is_disconnect(exc, dbapi, cursor)
+        cursor.close()
+        raise DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error,
+                                  connection_invalidated=gone, dialect=conn.dialect) from exc
+    return cursor
+
+
 def savepoint_sql(dialect_name: str, name: str) -> tuple[str, list[str], list[str]]:
     """The statements that begin, release and roll back to a savepoint on this dialect
     (SQL Server has ``SAVE TRANSACTION`` and nothing to release)."""
@@ -81,25 +110,30 @@ def savepoint_sql(dialect_name: str, name: str) -> tuple[str, list[str], list[st
 
 
 @contextmanager
-def savepoint(conn: Connection, name: str = "optsync_record") -> Iterator[None]:
+def savepoint(conn: Connection, name: str = "optsync_record", *,
+              direct: bool | None = None) -> Iterator[None]:
     """A savepoint around the block, rolled back to if the block raises.
 
-    Issued on the driver as the plain statements they are: SQLAlchemy's ``begin_nested``
-    compiles its savepoint statements anew each time, a fifth of a small import's time.
+    Issued as the plain statements they are (``direct``: on the driver, see
+    :func:`on_driver`): SQLAlchemy's ``begin_nested`` compiles its savepoint statements anew
+    each time, a fifth of a small import's time.
     """
     begin, release, rollback = savepoint_sql(conn.dialect.name, name)
-    conn.exec_driver_sql(begin)
+    if direct is None:
+        direct = on_driver(conn)
+    run = (lambda sql: driver_execute(conn, sql).close()) if direct else conn.exec_driver_sql
+    run(begin)
     try:
         yield
     except BaseException:
         try:
             for sql in rollback:
-                conn.exec_driver_sql(sql)
+                run(sql)
         except Exception:  # noqa: BLE001 - the connection is gone: the block's error tells why
             pass
         raise
     for sql in release:
-        conn.exec_driver_sql(sql)
+        run(sql)
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -249,11 +283,12 @@ class Target:
         for chunk in chunks(records, self.batch_size):
             with self.engine.begin() as conn:
                 call.now = self.clock(conn)
+                direct = on_driver(conn)
                 for plan in prepare(conn, chunk, call):
                     if isinstance(plan, ImportResult):
                         results.append(plan)
                     else:
-                        results.append(self._write_one(conn, plan, call, write))
+                        results.append(self._write_one(conn, plan, call, write, direct))
         return results
 
     def _check(
@@ -275,11 +310,12 @@ class Target:
 
     @staticmethod
     def _write_one(
-        conn: Connection, plan: P, call: Call, write: Callable[[Connection, P, Call], ImportResult]
+        conn: Connection, plan: P, call: Call, write: Callable[[Connection, P, Call], ImportResult],
+        direct: bool = False,
     ) -> ImportResult:
         call.pending.clear()
         try:
-            with savepoint(conn):
+            with savepoint(conn, direct=direct):
                 result = write(conn, plan, call)
         except Rejected as exc:
             return rejected(str(exc))
@@ -313,21 +349,45 @@ class _DriverInsert:
         order = list(compiled.positiontup) if self.positional else list(keys)
         self.order = order
         self._values = _values_function(order, processors, shape.fill)
+        self.direct = on_driver(conn)  # the engine's listeners do not change
 
     def _params(self, row: dict[str, Any]) -> Any:
         values = self._values(row)
         return values if self.positional else dict(zip(self.order, values))
 
     def execute(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        conn.exec_driver_sql(self.sql, [self._params(row) for row in rows])
+        params = [self._params(row) for row in rows]
+        if self.direct:
+            driver_execute(conn, self.sql, params, many=True).close()
+        else:
+            conn.exec_driver_sql(self.sql, params)
 
     def execute_one(self, conn: Connection, row: dict[str, Any]) -> int:
         """Insert one row; return the id the database gave it."""
-        result = conn.exec_driver_sql(self.sql, self._params(row))
-        new = result.scalar() if conn.dialect.name == "postgresql" else result.lastrowid
+        returned = conn.dialect.name == "postgresql"
+        if self.direct:
+            cursor = driver_execute(conn, self.sql, self._params(row))
+            new = cursor.fetchone()[0] if returned else cursor.lastrowid
+            cursor.close()
+        else:
+            result = conn.exec_driver_sql(self.sql, self._params(row))
+            new = result.scalar() if returned else result.lastrowid
         if new is None:
             raise RuntimeError("the database returned no id for the inserted row")
         return int(new)
+
+
+def _last(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``process`` remembering its last value: the server's time is the same object for
+    every row of a chunk, and converting a time costs more than an insert's other values."""
+    seen: list[Any] = [object(), None]
+
+    def run(value: Any) -> Any:
+        if value is not seen[0]:
+            seen[0], seen[1] = value, process(value)
+        return seen[1]
+
+    return run
 
 
 def _values_function(order: list[str], processors: Mapping[str, Any],
@@ -342,8 +402,8 @@ def _values_function(order: list[str], processors: Mapping[str, Any],
         if process is None:
             parts.append(f"r[{key!r}]")
             continue
-        scope[f"p{i}"] = process
         value = fill.get(key)
+        scope[f"p{i}"] = _last(process) if value is NOW else process  # one time for a chunk
         if value is not None and not isinstance(value, Marker):
             scope[f"f{i}"], scope[f"d{i}"] = value, process(value)
             parts.append(f"(d{i} if (v{i} := r[{key!r}]) is f{i} "
