@@ -21,8 +21,9 @@ PG_URL = os.environ.get(
 
 
 @contextmanager
-def pg_databases(prefix: str) -> Iterator[Callable[[str], str]]:
-    """Yield ``make(label) -> URL`` creating ``<prefix>_<uuid>_<label>``; all dropped after."""
+def pg_databases(prefix: str) -> Iterator[Callable[..., str]]:
+    """Yield ``make(label[, template]) -> URL`` creating ``<prefix>_<uuid>_<label>``; all
+    dropped after."""
     server = make_url(PG_URL)
     try:
         admin = create_engine(server, isolation_level="AUTOCOMMIT",
@@ -35,11 +36,17 @@ def pg_databases(prefix: str) -> Iterator[Callable[[str], str]]:
     run = uuid.uuid4().hex[:10]
     created: list[str] = []
 
-    def make(label: str) -> str:
+    def make(label: str, template: str | None = None) -> str:
+        """A new database (a copy of the database ``template`` names, by URL); its URL.
+        Made again under the same name when it exists: a fresh copy for each test."""
         name = f"{prefix}_{run}_{label}"
+        copy = "" if template is None else f' TEMPLATE "{make_url(template).database}"'
         with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        created.append(name)
+            if name in created:
+                conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"{copy}')
+        if name not in created:
+            created.append(name)
         return server.set(database=name).render_as_string(hide_password=False)
 
     try:

@@ -69,7 +69,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
         def process(value: Any) -> Any:
             if value.__class__ is Decimal:
                 text = str(value)  # plain digits unless the exponent shows ('1E+3')
-                return text if "E" not in text else format(value, "f")
+                return format(value, "f") if "E" in text or "e" in text else text
             return slow(value, dialect)
 
         return process

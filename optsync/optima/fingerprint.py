@@ -150,3 +150,10 @@ class Fingerprints:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+
+    def written(self) -> None:
+        """The pass is about to write into Optima: what was taken before no longer stands,
+        and the steps after it take their fingerprints themselves."""
+        self.wait()
+        self._ready.clear()
+        self.memo.clear()

@@ -245,9 +245,7 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
     try:
         tables = tables_for(optima)
         fingerprints = Fingerprints(tables)
-        fingerprints.start(optima, [entity for integ in integrations
-                                    for direction, entity in _planned(integ, opts)
-                                    if direction == "export"])
+        fingerprints.start(optima, _exports_before_imports(integrations, opts))
         for integ in sorted(integrations, key=lambda i: i.name):
             planned = _planned(integ, opts)
             if not planned:
@@ -276,6 +274,8 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
                         continue
                     if opts.on_start is not None:
                         opts.on_start(f"{company.name}: {direction} {entity} ({integ.name})")
+                    if direction == "import":
+                        fingerprints.written()  # no scan beside a write, none reused after it
                     try:
                         if direction == "export":
                             step = job.export(entity)
@@ -295,10 +295,25 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
             finally:
                 endpoint.close()
     finally:
-        if fingerprints is not None:
-            fingerprints.wait()
-        optima.dispose()
+        try:
+            if fingerprints is not None:
+                fingerprints.wait()
+        finally:
+            optima.dispose()
     return steps
+
+
+def _exports_before_imports(integrations: list[cfg.Integration], opts: PassOptions) -> list[str]:
+    """The entities the pass exports before its first import step, in the pass's order: their
+    fingerprints can be taken ahead, as nothing this pass writes into Optima comes before
+    their steps."""
+    ahead: list[str] = []
+    for integ in sorted(integrations, key=lambda i: i.name):
+        for direction, entity in _planned(integ, opts):
+            if direction == "import":
+                return ahead
+            ahead.append(entity)
+    return ahead
 
 
 class _IntegrationPass:

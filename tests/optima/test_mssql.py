@@ -59,7 +59,7 @@ def cdn_engine(tmp_path: Path):
         # Wide rows go to the driver as SQL compiled once: compile the same INSERT (its table
         # and columns) for SQL Server.
         if statement.startswith("SAVEPOINT "):  # a record's savepoint, as SQL Server has it
-            compiled.append(savepoint_sql("mssql", statement.split()[1])[0])
+            compiled.extend(savepoint_sql("mssql", statement.split()[1])[0])
         if context.compiled is None and statement.startswith("INSERT INTO"):
             table, cols = re.match(r'INSERT INTO "?CDN"?\."?(\w+)"? \((.*?)\) VALUES', statement).groups()
             keys = [c.strip().strip('"') for c in cols.split(",")]

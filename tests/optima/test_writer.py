@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, func, select, text
 
 from optsync.optima.operator import OperatorInfo
-from optsync.optima.tables import OptimaTables
+from optsync.optima.tables import OptimaTables, tables_for
 from optsync.optima.writer import ImportResult, OptimaWriter, transactional
 
 OPERATOR = OperatorInfo(7, "JKOWAL", "Jan Kowalski")
@@ -440,3 +440,31 @@ def test_a_statement_on_the_driver_fails_as_sqlalchemy_would_say_and_its_savepoi
         assert not caught.value.connection_invalidated
         assert conn.execute(select(func.count()).select_from(table)).scalar_one() == before
         assert "zmiana" not in set(conn.execute(select(table.c.DfC_Nazwa)).scalars())
+
+
+def test_a_record_whose_failure_undoes_the_whole_transaction_fails_its_chunk(tmp_path):
+    """A trigger that rolls back the whole transaction (as an error inside a trigger does on
+    SQL Server) must not leave the records before it reported as imported and lost."""
+    from optsync.demo import sample
+    from optsync.optima.writer.batch import SavepointLost
+
+    url = f"sqlite:///{tmp_path / 'optima.db'}"
+    sample.create_company_db(url)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse BEFORE INSERT ON Towary WHEN NEW.Twr_Kod = 'ZLY' "
+            "BEGIN SELECT RAISE(ROLLBACK, 'refused by a trigger'); END")
+    t = tables_for(engine)
+    writer = OptimaWriter(engine, t, OPERATOR, namespace="test/eshop")
+    products = [{"code": code, "name": code} for code in ("DOBRY-1", "ZLY", "DOBRY-2")]
+    with pytest.raises(SavepointLost, match="could not be undone"):
+        writer.import_products(products)
+    with engine.connect() as conn:
+        codes = set(conn.execute(select(t.Towary.c.Twr_Kod)).scalars())
+    assert not codes & {"DOBRY-1", "ZLY", "DOBRY-2"}  # nothing half-written
+    # without the trigger the same chunk lands whole
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER refuse")
+    assert {r.status for r in writer.import_products(products)} == {"imported"}
+    engine.dispose()

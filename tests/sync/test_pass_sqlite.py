@@ -370,3 +370,30 @@ def test_a_product_deleted_in_optima_is_marked_deleted_in_the_shop_after_the_nex
                             ).fetchall() == [(code,)]
         assert shop.execute("select count(*) from optsync_prices where deleted = 1 and "
                             "product_code = ?", (code,)).fetchone()[0] >= 1
+
+
+def test_prices_imported_by_one_integration_are_exported_by_the_next_in_the_same_pass(world):
+    """Fingerprints taken ahead of the pass never stand for a table the pass has written."""
+    import sqlite3
+    from decimal import Decimal
+
+    from optsync.sync.engine import PassOptions, run_company
+
+    head_office = world.root / "centrala.db"
+    manage.add_integration(world.state, COMPANY, "xl", f"sqlite:///{head_office}",
+                           name="centrala", export="documents", import_="prices")
+    assert run_company(world.state, COMPANY, PassOptions()).status == "ok"
+    with world.shop() as shop:
+        code, price_list, value = shop.execute(
+            "SELECT product_code, price_list, value FROM optsync_prices "
+            "ORDER BY product_code, price_list").fetchone()
+    new = Decimal(value) + Decimal("1.25")
+    with sqlite3.connect(head_office) as c:
+        c.execute("INSERT INTO optsync_inbox_prices (product_code, price_list, value, currency) "
+                  "VALUES (?, ?, ?, 'PLN')", (code, price_list, str(new)))
+    run = run_company(world.state, COMPANY, PassOptions())
+    assert run.status == "ok", run.steps
+    with world.shop() as shop:
+        (sent,) = shop.execute("SELECT value FROM optsync_prices WHERE product_code = ? AND "
+                               "price_list = ?", (code, price_list)).fetchone()
+    assert Decimal(sent) == new

@@ -97,15 +97,24 @@ def driver_execute(conn: Connection, sql: str, params: Any = (), *, many: bool =
         cursor.close()
         raise DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error,
                                   connection_invalidated=gone, dialect=conn.dialect) from exc
+    except BaseException:
+        cursor.close()
+        raise
     return cursor
 
 
-def savepoint_sql(dialect_name: str, name: str) -> tuple[str, list[str], list[str]]:
-    """The statements that begin, release and roll back to a savepoint on this dialect
-    (SQL Server has ``SAVE TRANSACTION`` and nothing to release)."""
+class SavepointLost(RuntimeError):
+    """A failed record could not be undone: the chunk as a whole must be rolled back."""
+
+
+def savepoint_sql(dialect_name: str, name: str) -> tuple[list[str], list[str], list[str]]:
+    """The statements that begin, release and roll back to a savepoint on this dialect.
+    SQL Server has ``SAVE TRANSACTION`` (inside a transaction it opens first, as SQLAlchemy
+    does) and nothing to release."""
     if dialect_name == "mssql":
-        return f"SAVE TRANSACTION {name}", [], [f"ROLLBACK TRANSACTION {name}"]
-    return (f"SAVEPOINT {name}", [f"RELEASE SAVEPOINT {name}"],
+        return (["IF @@TRANCOUNT = 0 BEGIN TRANSACTION", f"SAVE TRANSACTION {name}"], [],
+                [f"ROLLBACK TRANSACTION {name}"])
+    return ([f"SAVEPOINT {name}"], [f"RELEASE SAVEPOINT {name}"],
             [f"ROLLBACK TO SAVEPOINT {name}", f"RELEASE SAVEPOINT {name}"])
 
 
@@ -122,15 +131,21 @@ def savepoint(conn: Connection, name: str = "optsync_record", *,
     if direct is None:
         direct = on_driver(conn)
     run = (lambda sql: driver_execute(conn, sql).close()) if direct else conn.exec_driver_sql
-    run(begin)
+    for sql in begin:
+        run(sql)
     try:
         yield
-    except BaseException:
+    except BaseException as failed:
         try:
             for sql in rollback:
                 run(sql)
-        except Exception:  # noqa: BLE001 - the connection is gone: the block's error tells why
-            pass
+        except Exception as exc:
+            # The database lost more than the record (a trigger rolled the transaction
+            # back, the connection is gone): records before it in the chunk may be lost too,
+            # so the chunk must not go on as if only this record failed.
+            raise SavepointLost(f"a failed record could not be undone ({first_line(exc)}); "
+                                "the chunk is rolled back and tried again on the next pass"
+                                ) from failed
         raise
     for sql in release:
         run(sql)
@@ -367,8 +382,11 @@ class _DriverInsert:
         returned = conn.dialect.name == "postgresql"
         if self.direct:
             cursor = driver_execute(conn, self.sql, self._params(row))
-            new = cursor.fetchone()[0] if returned else cursor.lastrowid
-            cursor.close()
+            try:
+                found = cursor.fetchone() if returned else (cursor.lastrowid,)
+            finally:
+                cursor.close()
+            new = found[0] if found else None
         else:
             result = conn.exec_driver_sql(self.sql, self._params(row))
             new = result.scalar() if returned else result.lastrowid
