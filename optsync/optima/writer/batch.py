@@ -21,10 +21,10 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InternalError,
 
 from optsync.entities import ENTITIES
 from optsync.optima import inbound as v
+from optsync.optima.columns import NOW, Marker
 from optsync.optima.inbound import Rejected, import_guid
 from optsync.optima.operator import OperatorInfo
 from optsync.optima.reader import IN_CHUNK
-from optsync.optima.columns import NOW, Marker
 from optsync.optima.rows import TableShape, reflect_shape, server_now
 from optsync.optima.tables import OptimaTables, new_id
 from optsync.secrets import exception_text, first_line
