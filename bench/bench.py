@@ -30,6 +30,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 COMPANY = "Bench Sp. z o.o."
+ROUNDS = 4  # interleaved runs of the copy and of the export; the fastest of each is compared
 PG_URL = os.environ.get("OPTSYNC_BENCH_PG_URL", os.environ.get(
     "OPTSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
 
@@ -210,7 +211,7 @@ def bench_export(work: Path, n: int) -> dict:
     build_optima(optima, n)
     plain_runs, full_runs = [], []
     home, shop = work / "home-export", work / "shop-export.db"
-    for _ in range(2):  # interleaved: the machine's load hits both alike
+    for _ in range(ROUNDS):  # interleaved: the machine's load hits both alike
         plain_runs.append(timed(lambda: plain_copy(optima, work / "plain.db")))
         shop.unlink(missing_ok=True)
         setup_home(home, f"sqlite:///{optima}", f"sqlite:///{shop}")
