@@ -5,6 +5,7 @@ A plain module (not conftest) so that tests import it by a name no other folder 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,3 +57,16 @@ def world_with_shop(tmp_path: Path) -> World:
     manage.discover(w.state, f"sqlite:///{w.config_db}")
     manage.add_integration(w.state, COMPANY, "eshop", f"sqlite:///{w.shop_db}", name="sklep")
     return w
+
+
+def import_pass(cli, *args, entity: str, code: int = 0) -> dict:
+    """One ``optsync run`` importing only ``entity`` of the world's company, as JSON."""
+    result = cli("run", "--company", COMPANY, "--only", "import", "--entity", entity,
+                 *args, "--json", code=code)
+    return json.loads(result.stdout)
+
+
+def entity_step(result: dict, *, entity: str) -> dict:
+    """The one step of ``entity`` in a pass's JSON."""
+    (step,) = [s for s in result["steps"] if s["entity"] == entity]
+    return step

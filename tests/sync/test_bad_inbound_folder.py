@@ -8,24 +8,17 @@ import json
 import os
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
-from sync_world import COMPANY, manage
+from sync_world import COMPANY, entity_step, import_pass, manage
 
 from optsync.endpoints import folder as folder_module
 from optsync.endpoints.folder import FolderEndpoint, error_file_name
 
-
-def run(cli, *args, code=0):
-    result = cli("run", "--company", COMPANY, "--only", "import", "--entity", "receipts",
-                 *args, "--json", code=code)
-    return json.loads(result.stdout)
-
-
-def step_of(result):
-    (step,) = [s for s in result["steps"] if s["entity"] == "receipts"]
-    return step
+run = partial(import_pass, entity="receipts")
+step_of = partial(entity_step, entity="receipts")
 
 
 @pytest.fixture

@@ -6,22 +6,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from functools import partial
 
 import pytest
-from sync_world import COMPANY
+from sync_world import entity_step, import_pass
 
 from optsync.endpoints.sql import SqlEndpoint
 
-
-def run(cli, *args, code=0):
-    result = cli("run", "--company", COMPANY, "--only", "import", "--entity", "orders",
-                 *args, "--json", code=code)
-    return json.loads(result.stdout)
-
-
-def step_of(result):
-    (step,) = [s for s in result["steps"] if s["entity"] == "orders"]
-    return step
+run = partial(import_pass, entity="orders")
+step_of = partial(entity_step, entity="orders")
 
 
 def add_orders(world, count: int) -> list[int]:
