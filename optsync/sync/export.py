@@ -8,8 +8,9 @@ else read whole, vanished keys sent as deleted. Products and customers deleted i
 found by counting: the keys Optima holds against the keys sent and not deleted; only when
 the counts differ are the stored keys looked up in Optima.
 
-Rows are hashed as the driver returns them (before any conversion) into 63 bits; only the
-rows whose hash changed are converted into records and sent. Hashes, deletions and the mark
+Rows are hashed as the driver returns them (before any conversion) into 63 bits of XXH3;
+only the rows whose hash changed are converted into records and sent. A stored hash of an
+earlier version (BLAKE2b) is recognized, so an upgrade does not send everything again. Hashes, deletions and the mark
 are saved only after the endpoint committed (:class:`optsync.state.syncstate.Pending`).
 """
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import xxhash
 from sqlalchemy import Connection
 
 from optsync.endpoints.base import Endpoint, Export
@@ -84,8 +86,14 @@ def key_values(entity: str, key: str) -> tuple:
 
 
 def row_hashes(rows: list[Any]) -> list[int]:
-    """Per row, 63 bits of a stable hash of its values (never negative: see
-    :func:`legacy_hash`), in one loop."""
+    """Per row, 63 bits of the XXH3 hash of its values' ``repr`` (never negative: see
+    :func:`legacy_hash`). XXH3's output is fixed across platforms and library versions."""
+    digest = xxhash.xxh3_64_intdigest
+    return [digest(repr(r).encode()) >> 1 for r in rows]
+
+
+def blake_row_hashes(rows: list[Any]) -> list[int]:
+    """The hashes stored from schema 4 until XXH3 replaced BLAKE2b (63 bits of it)."""
     blake, number = hashlib.blake2b, int.from_bytes
     return [number(blake(repr(r).encode(), digest_size=8).digest(), "big") >> 1 for r in rows]
 
@@ -104,6 +112,7 @@ class _Source:
     keys: Callable[[list[Any]], list[str]]
     hashes: Callable[[list[Any]], list[int]]
     record: Callable[[Any], dict]  # the outbound record of one row, without ``_ts``
+    earlier: Callable[[list[Any]], list[int]]  # the same rows' hashes as stored before XXH3
     # Where the row's converted values are the record's in select order: their names, and
     # the raw rows (whose ``convert`` is known once the first batch is read).
     names: list[str] | None = None
@@ -140,7 +149,8 @@ def _raw_source(job: ExportJob, since: Any) -> _Source:
 
         key = key_function(entity)
         return _Source((strip(b) for b in docs), lambda rows: [key(r) for r in rows],
-                       lambda rows: row_hashes([tuple(r.values()) for r in rows]), lambda r: r)
+                       lambda rows: row_hashes([tuple(r.values()) for r in rows]), lambda r: r,
+                       lambda rows: blake_row_hashes([tuple(r.values()) for r in rows]))
     if spec.query is None:
         raise ValueError(f"cannot export {entity}")
     query = getattr(reader, spec.query)
@@ -156,8 +166,10 @@ def _raw_source(job: ExportJob, since: Any) -> _Source:
     keys = _first_as_key if len(spec.key) == 1 else _two_as_key
     if spec.record is not None:  # a row Python turns into the record (joined names...)
         shape = getattr(reader, spec.record)
-        return _Source(iter(raw), keys, row_hashes, lambda r: shape(raw.convert(r)))
-    return _Source(iter(raw), keys, row_hashes, lambda r: raw.record(r), raw.names, raw)
+        return _Source(iter(raw), keys, row_hashes, lambda r: shape(raw.convert(r)),
+                       blake_row_hashes)
+    return _Source(iter(raw), keys, row_hashes, lambda r: raw.record(r), blake_row_hashes,
+                   raw.names, raw)
 
 
 def _total(job: ExportJob, since: Any) -> int | None:
@@ -233,18 +245,26 @@ def run_export(job: ExportJob) -> Step:
 
 def _changed(source: _Source, batch: list[Any], keys: list[str], hashes: list[int],
              known: dict[str, int]) -> tuple[list[int], list[int]]:
-    """Rows to send, and unchanged rows whose stored hash is of an older version (restaged)."""
+    """Rows to send, and unchanged rows whose stored hash is of an earlier version (restaged)."""
     fresh: list[int] = []
     upgraded: list[int] = []
     for i, (key, value) in enumerate(zip(keys, hashes)):
         stored = known.get(key)
         if stored == value:
             continue
-        if stored is not None and stored < 0 and old_record_hash(source.record(batch[i])) == stored:
-            upgraded.append(i)  # sent by an older version and unchanged since
+        if stored is not None and stored == _earlier_hash(source, batch[i], stored):
+            upgraded.append(i)  # sent by an earlier version and unchanged since
             continue
         fresh.append(i)
     return fresh, upgraded
+
+
+def _earlier_hash(source: _Source, row: Any, stored: int) -> int:
+    """``row``'s hash as the version that stored ``stored`` computed it: before schema 4
+    (negative) of the converted record, from schema 4 until XXH3 BLAKE2b of the raw row."""
+    if stored < 0:
+        return old_record_hash(source.record(row))
+    return source.earlier([row])[0]
 
 
 def _vanished(job: ExportJob, pending: syncstate.Pending) -> list[str]:

@@ -111,3 +111,48 @@ def test_an_upgraded_mark_reads_only_the_newest_second_again(cli, world):
     assert after["products"]["read"] == newest < 30
     assert after["products"]["written"] == 0
     assert steps(run(cli))["products"]["read"] == 0  # now on the settled watermark
+
+
+def blake_hashes(rows: list) -> list[int]:
+    """How versions from schema 4 until XXH3 hashed rows as read: 63 bits of BLAKE2b."""
+    return [int.from_bytes(hashlib.blake2b(repr(r).encode(), digest_size=8).digest(), "big") >> 1
+            for r in rows]
+
+
+def stored_hashes(world, entity: str) -> dict[str, int]:
+    state = State(world.state.home)
+    h = t.export_hashes.c
+    with state.engine.connect() as conn:
+        found = dict(conn.execute(select(h.key, h.hash).where(h.entity == entity)).all())
+    state.dispose()
+    return found
+
+
+def test_hashes_stored_before_xxh3_are_recognized_and_replaced(cli, world, monkeypatch):
+    from optsync.sync import export
+
+    with monkeypatch.context() as m:  # the pass as the version hashing with BLAKE2b ran it
+        m.setattr(export, "row_hashes", blake_hashes)
+        first = steps(run(cli))
+    assert first["products"]["written"] == 30 and first["prices"]["written"] > 0
+    before = {e: stored_hashes(world, e) for e in ("products", "prices")}
+
+    with world.optima() as c:  # one real change of each kind, after the upgrade
+        code = c.execute("select Twr_Kod from Towary order by Twr_TwrId limit 1").fetchone()[0]
+        c.execute("update Towary set Twr_Nazwa = 'Po aktualizacji', Twr_TS_Mod = ? "
+                  "where Twr_Kod = ?", (datetime.now() + timedelta(days=1), code))
+        c.execute("update TwrCeny set TwC_Wartosc = TwC_Wartosc + 1 where TwC_TwCID = "
+                  "(select min(TwC_TwCID) from TwrCeny where TwC_TwCNumer = 1)")
+    after = steps(run(cli))
+    assert (after["products"]["written"], after["prices"]["written"],
+            after["stock"]["written"]) == (1, 1, 0)
+    assert after["prices"]["read"] == len(before["prices"])  # all read, the rest recognized
+
+    prices = stored_hashes(world, "prices")
+    assert prices.keys() == before["prices"].keys()
+    assert not set(prices.items()) & set(before["prices"].items())  # every one replaced
+    products = stored_hashes(world, "products")
+    changed = {k for k in products if products[k] != before["products"][k]}
+    assert changed == {code}  # the rows not read again keep theirs, recognized when read
+    again = steps(run(cli))
+    assert all(s["written"] == 0 for s in again.values())
