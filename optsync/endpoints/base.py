@@ -16,11 +16,11 @@ are never re-sent on that account.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Protocol, Self
 
 from optsync.entities import ENTITIES, EXPORTED, IMPORTED
 from optsync.errors import BadInput
@@ -80,6 +80,20 @@ class Inbound:
     label: str  # for logs: the external id, code or file name
 
 
+class RowReading(Protocol):
+    """How rows as the source's driver returned them become a record's values, in order.
+
+    ``convert`` does it for a whole row; per column, ``readers`` holds the conversion of its
+    value (None: the value as read), and ``decimal_places`` the number of places where the
+    conversion is ``Decimal("%.{places}f" % value)`` of a float or int the driver returned.
+    An endpoint may use them to turn a row into its own parameters in one step.
+    """
+
+    convert: Callable[[Sequence[Any]], list[Any]]
+    readers: Sequence[Callable[[Any], Any] | None]
+    decimal_places: Sequence[int | None]
+
+
 class Export(ABC):
     """One entity's outbound changes of one pass: committed if the block ends cleanly, else discarded."""
 
@@ -104,15 +118,20 @@ class Export(ABC):
             self._delete(deletes)
             self.deleted += len(deletes)
 
-    def send_rows(self, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def send_rows(self, names: Sequence[str], rows: Sequence[Sequence[Any]],
+                  reading: RowReading | None = None) -> None:
         """Stage a batch of records to upsert given as value rows, each in ``names`` order:
         what :meth:`send` takes as dicts, without building them where the endpoint can do
-        without (a full export sends hundreds of thousands)."""
+        without (a full export sends hundreds of thousands). With ``reading``, the rows are
+        as the source's driver returned them, and ``reading`` says how they become values."""
         if rows:
-            self._upsert_rows(names, rows)
+            self._upsert_rows(names, rows, reading)
             self.upserted += len(rows)
 
-    def _upsert_rows(self, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def _upsert_rows(self, names: Sequence[str], rows: Sequence[Sequence[Any]],
+                     reading: RowReading | None = None) -> None:
+        if reading is not None:
+            rows = [reading.convert(row) for row in rows]
         self._upsert([dict(zip(names, row)) for row in rows])
 
     @abstractmethod

@@ -13,7 +13,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from optsync import clock, fastexec
 from optsync.dburl import first_line, missing_driver, to_sqlalchemy
-from optsync.endpoints.base import Endpoint, EndpointMark, Export, Inbound, Status
+from optsync.endpoints.base import Endpoint, EndpointMark, Export, Inbound, RowReading, Status
 from optsync.endpoints.records import (
     MalformedRecord,
     inbound_label,
@@ -432,18 +432,20 @@ class SqlExport(Export):
     def _prepare(self, stmt: Any, table: Table) -> Prepared | None:
         return None if stmt is None else Prepared.build(stmt, table, self.conn.dialect)
 
-    def _upsert_rows(self, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def _upsert_rows(self, names: Sequence[str], rows: Sequence[Sequence[Any]],
+                     reading: RowReading | None = None) -> None:
         if self.prepared is None or self.with_lines:
-            super()._upsert_rows(names, rows)
+            super()._upsert_rows(names, rows, reading)
         else:
-            self._upsert_fast(rows, names)
+            self._upsert_fast(rows, names, reading)
 
-    def _upsert_fast(self, records: Sequence[Any], order: Sequence[str] | None = None) -> None:
-        """Parameter tuples straight from the records (dicts, or value rows in ``order``). A
-        key repeated within one executemany is simply upserted twice, the last one winning
-        as in :meth:`_upsert`."""
+    def _upsert_fast(self, records: Sequence[Any], order: Sequence[str] | None = None,
+                     reading: RowReading | None = None) -> None:
+        """Parameter tuples straight from the records (dicts, or value rows in ``order``, as
+        the source's driver returned them with ``reading``). A key repeated within one
+        executemany is simply upserted twice, the last one winning as in :meth:`_upsert`."""
         assert self.prepared is not None
-        make = self.prepared.row_maker({"deleted": 0, "updated_at": utcnow()}, order)
+        make = self.prepared.row_maker({"deleted": 0, "updated_at": utcnow()}, order, reading)
         places = [itemgetter(self.prepared.names.index(k)) for k in self.keys]
         for start in range(0, len(records), BATCH):
             rows = make(records[start : start + BATCH])

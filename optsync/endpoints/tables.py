@@ -72,6 +72,24 @@ class ExactDecimal(TypeDecorator[Decimal]):
                 return format(value, "f") if "E" in text or "e" in text else text
             return slow(value, dialect)
 
+        def from_decimal_places(places: int, read: Any) -> Any:
+            """``process(read(value))`` where ``read`` makes a float or int the
+            ``Decimal("%.{places}f" % value)``: that text is already what ``process`` gives
+            (plain digits), so the ``Decimal`` is never built. Anything else (None, text, a
+            NaN or infinity) goes the long way."""
+            pattern = f"%.{places}f"
+
+            def direct(value: Any) -> Any:
+                if value.__class__ is float or value.__class__ is int:
+                    text = pattern % value
+                    if text[-1].isdigit():  # not 'nan', 'inf'
+                        return text
+                value = read(value)
+                return None if value is None else process(value)
+
+            return direct
+
+        process.from_decimal_places = from_decimal_places  # type: ignore[attr-defined]
         return process
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:

@@ -25,7 +25,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy import Numeric, Select, and_, case, func, literal, or_, select
 from sqlalchemy.engine import Connection
 
 from optsync.entities import ENTITIES
@@ -79,12 +79,17 @@ class RawRows:
             cursor = dbapi.cursor()
         cursor.execute(str(compiled), args)
         self._processors = []
+        self.readers = [None] * len(self.names)
+        self.decimal_places = [None] * len(self.names)
         for i, (column, described) in enumerate(
             zip(self.stmt.selected_columns, cursor.description, strict=True)
         ):
-            process = column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+            impl = column.type.dialect_impl(dialect)
+            process = impl.result_processor(dialect, described[1])
             if process is not None:
                 self._processors.append((i, process))
+                self.readers[i] = process
+                self.decimal_places[i] = _decimal_places(impl, dialect, process)
         self.record = self._generated("{", "}", lambda name, value: f"{name!r}: {value}")
         self.convert = self._generated("[", "]", lambda _, value: value)
         return cursor
@@ -115,13 +120,37 @@ class RawRows:
                 pass
 
     # Set when the statement runs (the result types may depend on the driver's description):
-    # ``convert(row)`` gives its Python values in select order, ``record(row)`` a dict by name.
+    # ``convert(row)`` gives its Python values in select order, ``record(row)`` a dict by name;
+    # per column, ``readers`` the conversion of its value (None: as read) and
+    # ``decimal_places`` its places where that is ``Decimal("%.{places}f" % value)`` (the
+    # ``optsync.endpoints.base.RowReading`` an endpoint is sent with the rows).
     convert: Callable[[Sequence[Any]], list[Any]]
     record: Callable[[Sequence[Any]], dict[str, Any]]
+    readers: list[Callable[[Any], Any] | None]
+    decimal_places: list[int | None]
 
     def dicts(self, rows: list[tuple[Any, ...]]) -> Batch:
         record = self.record
         return [record(row) for row in rows]
+
+
+_PROBES = (0.5, -1234.56789, 7, 1e-9, 98765432.123456789, 0)
+
+
+def _decimal_places(impl: Any, dialect: Any, process: Callable[[Any], Any]) -> int | None:
+    """The places of a ``Numeric`` that the driver returns as float or int and SQLAlchemy
+    turns into ``Decimal("%.{places}f" % value)`` (SQLite: no decimals in the driver), checked
+    on a few values; None for any other conversion."""
+    if (not isinstance(impl, Numeric) or not impl.asdecimal or dialect.supports_native_decimal
+            or type(impl).result_processor is not Numeric.result_processor):
+        return None
+    places = impl._effective_decimal_return_scale
+    pattern = f"%.{places}f"
+    try:
+        same = all(process(v).as_tuple() == Decimal(pattern % v).as_tuple() for v in _PROBES)
+    except Exception:  # noqa: BLE001 - not the conversion it looked like
+        return None
+    return places if same else None
 
 
 def _stream(conn: Connection, stmt: Select[Any], batch_size: int) -> Iterator[Batch]:

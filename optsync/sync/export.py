@@ -118,11 +118,13 @@ class _Source:
     names: list[str] | None = None
     raw: reader.RawRows | None = None
 
-    def sender(self, out: Export) -> tuple[Callable[[Any], Any], Callable[[list[Any]], None]]:
-        """How one row becomes what ``out`` is sent, and how a batch of those is sent."""
+    def sender(self, out: Export) -> tuple[Callable[[Any], Any] | None,
+                                           Callable[[list[Any]], None]]:
+        """How one row becomes what ``out`` is sent (None: as read), and how a batch of those
+        is sent. Value rows go as the driver returned them, with how to read them."""
         if self.raw is not None and self.names is not None:
-            names = self.names
-            return self.raw.convert, lambda rows: out.send_rows(names, rows)
+            names, raw = self.names, self.raw
+            return None, lambda rows: out.send_rows(names, rows, raw)
         return self.record, lambda records: out.send(records, [])
 
 
@@ -215,11 +217,13 @@ def run_export(job: ExportJob) -> Step:
                 if compare:
                     known = pending.lookup(keys)
                     fresh, upgraded = _changed(source, batch, keys, hashes, known)
-                    upserts = [outgoing(batch[i]) for i in fresh]
+                    upserts = [batch[i] for i in fresh]
                     pending.add([(keys[i], hashes[i]) for i in (*fresh, *upgraded)])
                 else:  # a first export: every row goes
-                    upserts = [outgoing(r) for r in batch]
+                    upserts = batch
                     pending.add(list(zip(keys, hashes)))
+                if outgoing is not None:
+                    upserts = [outgoing(r) for r in upserts]
                 step.unchanged += len(batch) - len(upserts)
                 step.written += len(upserts)
                 if upserts and send is not None:

@@ -133,3 +133,64 @@ def test_prices_come_back_from_folder_json_equal(
     tmp_path: Path, records: list[dict[str, Any]], as_rows: bool
 ) -> None:
     through_folder(FolderEndpoint(str(tmp_path)), "prices", records, as_rows)
+
+
+# Driver rows sent with how to read them (a full export from an SQLite Optima): a number the
+# driver returns as float or int, read into a Decimal only to be bound as text, goes straight
+# to the same text; everything else still goes through both conversions.
+raw_values = st.one_of(
+    st.none(), st.floats(), st.integers(-(10**20), 10**20), st.text(max_size=6),
+    st.sampled_from(["12.5", " 3 ", "1e3", "x"]),
+)
+
+
+def outcome(convert: Any, value: Any) -> Any:
+    try:
+        return convert(value)
+    except Exception as exc:  # noqa: BLE001 - the same failure is the same outcome
+        return type(exc)
+
+
+@settings(max_examples=200, deadline=None)
+@given(places=st.integers(0, 8), values=st.lists(raw_values, max_size=30))
+def test_a_number_read_and_bound_in_one_step_is_the_text_of_its_decimal(places, values):
+    from sqlalchemy import Numeric
+    from sqlalchemy.dialects import sqlite
+
+    from optsync.endpoints.tables import ExactDecimal
+    from optsync.optima.reader import _decimal_places
+    from optsync.upsert import _read_and_bind
+
+    dialect = sqlite.dialect()
+    impl = Numeric(18, places, asdecimal=True).dialect_impl(dialect)
+    read = impl.result_processor(dialect, None)
+    assert _decimal_places(impl, dialect, read) == places  # recognized: the short way is taken
+    bind = ExactDecimal(18, places).bind_processor(dialect)
+    both = _read_and_bind(read, bind, places)
+    assert both is not read and getattr(both, "__name__", "") == "direct"
+
+    def long_way(value: Any) -> Any:
+        value = read(value)
+        return None if value is None else bind(value)
+
+    assert [outcome(both, v) for v in values] == [outcome(long_way, v) for v in values]
+
+
+def test_a_conversion_that_only_looks_decimal_is_not_taken_the_short_way():
+    from decimal import ROUND_DOWN
+
+    from sqlalchemy import Numeric
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from optsync.optima.reader import _decimal_places
+
+    dialect = sqlite.dialect()
+    impl = Numeric(18, 2, asdecimal=True).dialect_impl(dialect)
+    read = impl.result_processor(dialect, None)
+    assert _decimal_places(impl, dialect, read) == 2
+    truncating = lambda v: Decimal(v).quantize(Decimal("0.01"), ROUND_DOWN)  # noqa: E731
+    assert _decimal_places(impl, dialect, truncating) is None
+    assert _decimal_places(Numeric(18, 2, asdecimal=False).dialect_impl(dialect), dialect,
+                           read) is None
+    native = postgresql.dialect()  # the driver returns Decimal itself: nothing to skip
+    assert _decimal_places(Numeric(18, 2).dialect_impl(native), native, read) is None
