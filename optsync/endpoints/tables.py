@@ -146,6 +146,17 @@ class Flag(TypeDecorator[int]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else int(value)
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        """An int goes as it is, without the decorator's wrapping (one per exported product)."""
+        inner = self.impl_instance.bind_processor(dialect)
+        if inner is not None:
+            return super().bind_processor(dialect)
+
+        def process(value: Any) -> Any:
+            return value if value.__class__ is int else (None if value is None else int(value))
+
+        return process
+
 
 def column_type(field: Field) -> TypeEngine[Any]:
     """The SQL type of a record field."""

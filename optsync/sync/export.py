@@ -203,15 +203,16 @@ def run_export(job: ExportJob) -> Step:
     sink = nullcontext(None) if job.dry_run else job.endpoint.export(job.entity, run_id=job.run_id)
     with syncstate.Pending(job.state, job.integration_id, job.entity) as pending:
         with sink as out:
-            # Nothing sent before (or --full): no hash to look up, everything goes.
-            compare = not job.full and syncstate.has_hashes(
-                pending.conn, job.integration_id, job.entity)
+            # Nothing sent before (or --full): no hash to look up, everything goes; and when
+            # nothing was sent before, nothing can have vanished since.
+            sent_before = syncstate.has_hashes(pending.conn, job.integration_id, job.entity)
+            compare = not job.full and sent_before
             pending.conn.commit()
             for batch in source.batches:
                 step.read += len(batch)
                 keys = source.keys(batch)
                 hashes = source.hashes(batch)
-                if not watermarked:
+                if not watermarked and sent_before:
                     seen.update(keys)
                 outgoing, send = source.sender(out) if out is not None else (source.record, None)
                 if compare:
@@ -230,7 +231,7 @@ def run_export(job: ExportJob) -> Step:
                     send(upserts)
                 if job.progress is not None:
                     job.progress(job.entity, step.read, total)
-            if not watermarked:
+            if not watermarked and sent_before:
                 stored = syncstate.stored_keys(job.state, job.integration_id, job.entity)
                 deleted = [k for k in stored if k not in seen]
             elif ENTITIES[job.entity].deletes_counted:
