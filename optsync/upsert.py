@@ -153,8 +153,8 @@ class Prepared:
         in it is NULL). With ``reading`` (an :class:`optsync.endpoints.base.RowReading`) the
         value rows are as the source's driver returned them: each value is read and bound in
         one step, a number read into a ``Decimal`` only to be bound as text goes straight to
-        the text where the column's bind processor offers it (``from_decimal_places``). The
-        per-row code is generated once, so a row costs one call and no dict: the hot path of
+        the text where the column's bind processor offers it (``from_decimal_places``; its
+        ``pattern`` is written out here, for the common case). The per-row code is generated once, so a row costs one call and no dict: the hot path of
         a full export of hundreds of thousands of records.
         """
         scope: dict[str, Any] = {}
@@ -175,8 +175,14 @@ class Prepared:
                 scope[f"c{i}"] = value if proc is None or value is None else proc(value)
                 parts.append(f"c{i}")
             elif read is not None:  # the reader's conversion sees every value, None too
-                scope[f"p{i}"] = _read_and_bind(read, proc, reading.decimal_places[at])
-                parts.append(f"p{i}({value_of})")
+                scope[f"p{i}"] = both = _read_and_bind(read, proc, reading.decimal_places[at])
+                pattern = getattr(both, "pattern", None)
+                if pattern is None:
+                    parts.append(f"p{i}({value_of})")
+                else:  # its short way written out: no call for a number's text
+                    scope[f"f{i}"], scope["NUMBERS"] = pattern, (float, int)
+                    parts.append(f"(t{i} if (v{i} := {value_of}).__class__ in NUMBERS and "
+                                 f"(t{i} := f{i} % v{i})[-1].isdigit() else p{i}(v{i}))")
             elif proc is None:
                 parts.append(value_of)
             else:

@@ -87,6 +87,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
                 value = read(value)
                 return None if value is None else process(value)
 
+            direct.pattern = pattern  # type: ignore[attr-defined] # what a row maker may inline
             return direct
 
         process.from_decimal_places = from_decimal_places  # type: ignore[attr-defined]

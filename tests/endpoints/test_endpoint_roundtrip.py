@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from optsync.endpoints.folder import FolderEndpoint, FolderExport
@@ -151,15 +151,21 @@ def outcome(convert: Any, value: Any) -> Any:
         return type(exc)
 
 
+EDGES = [None, float("nan"), float("inf"), -float("inf"), -0.0, 0.0, 1e-9, 1e22, 10**20,
+         -(10**20), True, "12.5", "x", 0.125, 2.675]
+
+
 @settings(max_examples=200, deadline=None)
 @given(places=st.integers(0, 8), values=st.lists(raw_values, max_size=30))
+@example(places=2, values=EDGES)
+@example(places=0, values=EDGES)
 def test_a_number_read_and_bound_in_one_step_is_the_text_of_its_decimal(places, values):
     from sqlalchemy import Numeric
     from sqlalchemy.dialects import sqlite
 
     from optsync.endpoints.tables import ExactDecimal
     from optsync.optima.reader import _decimal_places
-    from optsync.upsert import _read_and_bind
+    from optsync.upsert import Prepared, _read_and_bind
 
     dialect = sqlite.dialect()
     impl = Numeric(18, places, asdecimal=True).dialect_impl(dialect)
@@ -174,6 +180,17 @@ def test_a_number_read_and_bound_in_one_step_is_the_text_of_its_decimal(places, 
         return None if value is None else bind(value)
 
     assert [outcome(both, v) for v in values] == [outcome(long_way, v) for v in values]
+
+    # and as a row maker writes it out, a row of the value and its places
+    class Reading:
+        readers = [read, None]
+        decimal_places = [places, None]
+
+    made = Prepared("", ["value", "places"], [bind, None]).row_maker({}, ["value", "places"],
+                                                                     Reading())
+    for v in values:
+        assert outcome(lambda x: made([(x, places)])[0], v) == outcome(
+            lambda x: (long_way(x), places), v)
 
 
 def test_a_conversion_that_only_looks_decimal_is_not_taken_the_short_way():
