@@ -154,8 +154,9 @@ class Prepared:
         value rows are as the source's driver returned them: each value is read and bound in
         one step, a number read into a ``Decimal`` only to be bound as text goes straight to
         the text where the column's bind processor offers it (``from_decimal_places``; its
-        ``pattern`` is written out here, for the common case). The per-row code is generated once, so a row costs one call and no dict: the hot path of
-        a full export of hundreds of thousands of records.
+        ``pattern`` is written out here, for the common case). The per-row code is generated
+        once, so a row costs one call and no dict: the hot path of a full export of hundreds
+        of thousands of records.
         """
         scope: dict[str, Any] = {}
         parts = []
