@@ -13,6 +13,7 @@ comparison, and ``--full`` always does.
 from __future__ import annotations
 
 import hashlib
+import queue
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -90,7 +91,7 @@ def fingerprint(conn: Connection, t: OptimaTables, entity: str,
     build = QUERIES.get(entity)
     if build is None:
         return None
-    digest = hashlib.blake2b(digest_size=16)
+    results = []
     for query in build(t, conn.dialect.name):
         key = str(query)
         rows = memo.get(key) if memo is not None else None
@@ -98,45 +99,73 @@ def fingerprint(conn: Connection, t: OptimaTables, entity: str,
             rows = [tuple(row) for row in conn.execute(query)]
             if memo is not None:
                 memo[key] = rows
+        results.append(rows)
+    return _digest(results)
+
+
+def _digest(results: Iterable[list]) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for rows in results:
         for row in rows:
             digest.update(repr(row).encode())
     return "fp:" + digest.hexdigest()
 
 
+WORKERS = 3  # connections computing the aggregates at once, each taking the next query
+
+
 class Fingerprints:
     """The fingerprints of one pass on one Optima database, computed ahead of their steps.
 
-    :meth:`start` runs the aggregates of the entities a pass will export on a connection of
-    its own, in a background thread, while the pass exports the entities before them (the
-    database does the work: the thread mostly waits for it). :meth:`get` waits for that
-    result, so a step still compares a fingerprint taken before its own read began; if the
-    background computation failed, the step computes it again on its own connection and meets
-    the error there, where it is reported.
+    :meth:`start` runs the aggregates of the entities a pass will export in background
+    threads, each on a connection of its own taking the next query (the scans of the price,
+    stock and product tables run side by side), while the pass exports the entities before
+    them (the database does the work: the threads mostly wait for it). :meth:`get` waits for
+    them, so a step still compares a fingerprint taken before its own read began; if a
+    query failed in the background, the step computes the fingerprint again on its own
+    connection and meets the error there, where it is reported.
     """
 
     def __init__(self, tables: OptimaTables) -> None:
         self.tables = tables
         self.memo: dict[str, list] = {}
         self._ready: dict[str, str | None] = {}
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._keys: dict[str, list[str]] = {}  # entity -> its queries' keys, in order
+        self._found: dict[str, list] = {}  # query key -> its rows, as the threads find them
 
     def start(self, engine: Engine, entities: Iterable[str]) -> None:
         wanted = [e for e in dict.fromkeys(entities) if e in QUERIES]
         if not wanted:
             return
+        todo: queue.SimpleQueue[tuple[str, Select[Any]]] = queue.SimpleQueue()
+        queued: set[str] = set()
+        for entity in wanted:
+            queries = QUERIES[entity](self.tables, engine.dialect.name)
+            self._keys[entity] = [str(q) for q in queries]
+            for query in queries:
+                if str(query) not in queued:
+                    queued.add(str(query))
+                    todo.put((str(query), query))
+        found = self._found
 
         def compute() -> None:
-            memo: dict[str, list] = {}
             try:
                 with engine.connect() as conn:
-                    for entity in wanted:
-                        self._ready[entity] = fingerprint(conn, self.tables, entity, memo)
+                    while True:
+                        try:
+                            key, query = todo.get_nowait()
+                        except queue.Empty:
+                            return
+                        found[key] = [tuple(row) for row in conn.execute(query)]
             except Exception:  # noqa: BLE001 - get() computes it again and reports it
                 pass
 
-        self._thread = threading.Thread(target=compute, name="optsync-fingerprints",
-                                        daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=compute, name=f"optsync-fingerprints-{i}",
+                                          daemon=True)
+                         for i in range(min(WORKERS, len(queued)))]
+        for thread in self._threads:
+            thread.start()
 
     def get(self, conn: Connection, entity: str) -> str | None:
         """``entity``'s fingerprint, taken before this call returned."""
@@ -147,9 +176,15 @@ class Fingerprints:
 
     def wait(self) -> None:
         """Let the background computation end (a pass waits for it before it ends)."""
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        if not self._threads:
+            return
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
+        for entity, keys in self._keys.items():
+            if all(key in self._found for key in keys):
+                self._ready[entity] = _digest(self._found[key] for key in keys)
+        self._keys, self._found = {}, {}
 
     def written(self) -> None:
         """The pass is about to write into Optima: what was taken before no longer stands,
