@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 COMMANDS = ("init", "demo", "operator", "company", "integration", "schedule", "run", "logs",
@@ -32,6 +34,7 @@ def test_readme_starts_with_the_two_setup_commands():
     assert README.index("```sh") < 200
 
 
+@pytest.mark.slow  # whole processes, as a user types them
 def test_readme_quickstart_demo_runs_and_a_second_run_sends_nothing(tmp_path):
     env = clean_env(tmp_path / "home")
     demo_command = README.split("```sh\n", 1)[1].splitlines()[0].split("&&")[1].split()
@@ -59,6 +62,7 @@ def test_readme_quickstart_demo_runs_and_a_second_run_sends_nothing(tmp_path):
     assert reset.returncode == 0 and "building the demo" in reset.stderr
 
 
+@pytest.mark.slow  # whole processes, as a user types them
 def test_examples_quickstart_runs(tmp_path):
     result = subprocess.run(["bash", str(ROOT / "examples" / "quickstart.sh"),
                              str(tmp_path / "qs")], capture_output=True, text=True,

@@ -103,6 +103,7 @@ class ColumnSpec:
         return neutral_of(self.base) if listed is None else listed
 
 
+@cache  # a few dozen distinct types, asked for on every column of every table built
 def _parts(sql_type: str) -> tuple[str, tuple[str, ...]]:
     match = _TYPE.match(sql_type.strip().lower())
     if not match:

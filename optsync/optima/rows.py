@@ -3,7 +3,8 @@
 A :class:`TableShape` knows which columns of one table can be written and what each NOT NULL
 column gets when the caller gives no value (the listed default, else ``''``, ``0`` or the
 "no date" of :mod:`optsync.optima.columns`). :func:`reflect_shape` builds it from the table as
-this database has it (Optima versions differ: each release adds columns), once per pass:
+this database has it (Optima versions differ: each release adds columns), once per pass (a
+shape built before from the same report of the database is used again):
 columns the database lacks are left out, a NOT NULL column the list does not know gets a
 neutral value of its type (and is reported once), and a column is computed when the list says
 so or the database reports it (SQL Server does). :func:`static_shape` builds it from the list
@@ -14,10 +15,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 from typing import Any
 
 from sqlalchemy import Column, Integer, MetaData, Table, inspect, select, text, types
@@ -95,53 +96,84 @@ def static_shape(table: Table) -> TableShape:
         keep.append(Column(column.name, column.type, primary_key=column.primary_key))
         if not spec.nullable:
             fill[column.name] = spec.neutral()
-    return TableShape(table.name, _table(table, keep, table.implicit_returning), fill, names)
+    return TableShape(
+        table.name, _table(table.name, table.schema, keep, table.implicit_returning), fill, names
+    )
 
 
 def reflect_shape(
     conn: Connection, table: Table, warn: Callable[[str], None] | None = None
 ) -> TableShape:
     """The shape of ``table`` as the database behind ``conn`` has it (see the module doc)."""
-    specs = {name.lower(): spec for name, spec in column_map(table.name).items()}
     inspector = inspect(conn)
-    reflected = inspector.get_columns(table.name, schema=table.schema)
-    pk = set(inspector.get_pk_constraint(table.name, schema=table.schema)["constrained_columns"])
+    reflected = tuple(
+        _Reflected(c["name"], repr(c["type"]), c["nullable"], _text(c.get("default")),
+                   "identity" in c, bool(c.get("computed")), c["type"])
+        for c in inspector.get_columns(table.name, schema=table.schema)
+    )
+    pk = inspector.get_pk_constraint(table.name, schema=table.schema)["constrained_columns"]
+    returning = table.implicit_returning and conn.dialect.name != "mssql"  # Optima's triggers
+    shape = _shape(table.name, table.schema, returning, reflected, frozenset(pk))
+    if shape.unknown and warn is not None:
+        warn(
+            f"Optima table {table.name} has NOT NULL columns optsync does not know: "
+            f"{', '.join(shape.unknown)}; they are written with neutral values"
+        )
+    return shape
+
+
+@dataclass(frozen=True)
+class _Reflected:
+    """One column as the database reports it; equal when the reports are equal."""
+
+    name: str
+    type_text: str
+    nullable: bool
+    default: str | None
+    identity: bool
+    computed: bool
+    type: types.TypeEngine[Any] = field(compare=False)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@lru_cache(maxsize=64)  # a shape is built once per table shape, not once per pass and company
+def _shape(
+    name: str, schema: str | None, returning: bool, reflected: tuple[_Reflected, ...],
+    pk: frozenset[str],
+) -> TableShape:
+    specs = {n.lower(): spec for n, spec in column_map(name).items()}
     fill: dict[str, Any] = {}
     names: dict[str, str] = {}
     keep: list[Column[Any]] = []
     unknown: list[str] = []
     for col in reflected:
-        name = col["name"]
-        spec = specs.get(name.lower())
-        identity = (spec is not None and spec.identity) or "identity" in col or (
-            spec is None and name in pk and isinstance(col["type"], types.Integer)
+        spec = specs.get(col.name.lower())
+        identity = (spec is not None and spec.identity) or col.identity or (
+            spec is None and col.name in pk and isinstance(col.type, types.Integer)
         )
         if identity:
-            names[name.lower()] = names[name] = name
-            keep.append(Column(name, Integer, primary_key=True, autoincrement=True))
+            names[col.name.lower()] = names[col.name] = col.name
+            keep.append(Column(col.name, Integer, primary_key=True, autoincrement=True))
             continue
-        if (spec is not None and spec.computed) or col.get("computed"):
+        if (spec is not None and spec.computed) or col.computed:
             continue
-        kind = sa_type(spec) if spec is not None else col["type"]
-        names[name.lower()] = names[name] = name
+        kind = sa_type(spec) if spec is not None else col.type
+        names[col.name.lower()] = names[col.name] = col.name
         if spec is not None:
-            names[spec.name] = name
-        keep.append(Column(name, kind, primary_key=name in pk))
-        if col["nullable"]:
+            names[spec.name] = col.name
+        keep.append(Column(col.name, kind, primary_key=col.name in pk))
+        if col.nullable:
             continue
         if spec is not None:
-            fill[name] = spec.neutral()
+            fill[col.name] = spec.neutral()
             continue
-        value = _reflected_default(col.get("default"))
-        fill[name] = _neutral_for_type(col["type"]) if value is None else value
-        unknown.append(name)
-    if unknown and warn is not None:
-        warn(
-            f"Optima table {table.name} has NOT NULL columns optsync does not know: "
-            f"{', '.join(unknown)}; they are written with neutral values"
-        )
-    returning = table.implicit_returning and conn.dialect.name != "mssql"  # Optima's triggers
-    return TableShape(table.name, _table(table, keep, returning), fill, names, tuple(unknown))
+        value = _reflected_default(col.default)
+        fill[col.name] = _neutral_for_type(col.type) if value is None else value
+        unknown.append(col.name)
+    return TableShape(name, _table(name, schema, keep, returning), fill, names, tuple(unknown))
 
 
 def _reflected_default(raw: Any) -> Any:
@@ -154,8 +186,8 @@ def _reflected_default(raw: Any) -> Any:
     return value
 
 
-def _table(table: Table, columns: list[Column[Any]], returning: bool) -> Table:
-    return Table(table.name, MetaData(schema=table.schema), *columns, implicit_returning=returning)
+def _table(name: str, schema: str | None, columns: list[Column[Any]], returning: bool) -> Table:
+    return Table(name, MetaData(schema=schema), *columns, implicit_returning=returning)
 
 
 def server_now(conn: Connection) -> datetime:

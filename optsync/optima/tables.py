@@ -111,7 +111,14 @@ def _newid_mssql(element: NewId, compiler: Any, **kw: Any) -> str:
 
 def sa_type(spec: ColumnSpec) -> TypeEngine[Any]:
     """The SQLAlchemy type of a listed column (SQL Server's own where it differs)."""
-    base, args = spec.base, spec.args
+    kind = _type_of(spec.base, spec.args)
+    if kind is None:
+        raise ValueError(f"no SQLAlchemy type for {spec.sql_type!r} ({spec.table}.{spec.name})")
+    return kind
+
+
+@cache  # a type holds no column of its own, so columns of one SQL type share one instance
+def _type_of(base: str, args: tuple[str, ...]) -> TypeEngine[Any] | None:
     if base == "int":
         return Integer()
     if base == "bigint":
@@ -130,7 +137,7 @@ def sa_type(spec: ColumnSpec) -> TypeEngine[Any]:
         return DateTime().with_variant(mssql.DATETIME(), "mssql")
     if base == "uniqueidentifier":
         return Uuid(as_uuid=False)
-    raise ValueError(f"no SQLAlchemy type for {spec.sql_type!r} ({spec.table}.{spec.name})")
+    return None
 
 
 def server_default(spec: ColumnSpec) -> Any:

@@ -185,6 +185,7 @@ def test_a_closed_port_exits_69_at_once_with_the_drivers_reason(cli, tmp_path):
     assert not any(p in ran.stderr for p in _pieces(password))
 
 
+@pytest.mark.slow  # waits out a login timeout
 def test_a_server_that_never_answers_is_given_up_after_the_login_timeout(
     cli, tmp_path, monkeypatch
 ):
