@@ -41,6 +41,7 @@ class Marker:
 NOW = Marker("getdate()")  # the database server's current time, read once per batch
 NEWID = Marker("newid()")  # a new GUID for each row
 _TYPE = re.compile(r"^(?P<base>[a-z]+)(?:\((?P<args>[^)]*)\))?$")
+_CAST = re.compile(r"(?P<value>'(?:[^']|'')*'|-?[0-9.]+)(?P<type>(?:::[a-z ]+)+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -126,11 +127,17 @@ def neutral_of(base: str) -> Any:
 
 
 def parse_default(raw: str, spec: ColumnSpec | None = None) -> Any:
-    """Turn a listed default (``''``, ``1``, ``-1``, ``getdate()``, ``newid()``) into a value;
+    """Turn a listed or reflected default (``''``, ``1``, ``-1``, ``getdate()``, ``newid()``,
+    PostgreSQL's ``'x'::character varying``) into a value;
     ``getdate()`` and ``newid()`` become the markers :data:`NOW` and :data:`NEWID`."""
     text = raw.strip()
     while text.startswith("(") and text.endswith(")"):
         text = text[1:-1].strip()
+    cast = _CAST.fullmatch(text)  # PostgreSQL reports 'x'::character varying, '-1'::integer
+    if cast:
+        text = cast["value"]
+        if any(word in cast["type"].lower() for word in ("int", "numeric", "decimal")):
+            text = text.strip("'")  # a number in quotes: its value, not text
     lowered = text.lower()
     if lowered == "getdate()":
         return NOW

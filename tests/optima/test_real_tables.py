@@ -319,6 +319,25 @@ def test_a_not_null_column_the_list_does_not_know_gets_a_neutral_value_and_one_w
     assert len(warnings) == 1 and "TrN_NowaFlaga2030" in warnings[0]
 
 
+def test_a_table_changed_between_two_passes_is_written_as_it_is_now(company, t):
+    """Shapes are reused only for a database that reports the same columns: a column added
+    or dropped after one pass is seen by the next."""
+    first = OptimaWriter(company, t, OPERATOR, namespace="shop")
+    assert first.import_orders([order("BEFORE", customer_code="HURTOWNIA SPOZYWCZA")])[0].status == "imported"
+    name = f'"{t.schema}"."TraNag"' if t.schema else '"TraNag"'
+    with company.begin() as conn:
+        conn.execute(text(f'ALTER TABLE {name} ADD COLUMN "TrN_NowaData2031" varchar(8) NOT NULL DEFAULT \'x\''))
+        conn.execute(text(f'ALTER TABLE {name} DROP COLUMN "TrN_Opis"'))
+    warnings: list[str] = []
+    second = OptimaWriter(company, t, OPERATOR, namespace="shop", warn=warnings.append)
+    result = second.import_orders([order("AFTER", customer_code="HURTOWNIA SPOZYWCZA")])[0]
+    assert result.status == "imported", result
+    assert len(warnings) == 1 and "TrN_NowaData2031" in warnings[0]
+    with company.connect() as conn:
+        assert conn.execute(text(f'SELECT "TrN_NowaData2031" FROM {name} WHERE "TrN_TrNID" = :i'),
+                            {"i": result.erp_id}).scalar() == "x"
+
+
 def test_tables_are_built_when_first_used_once_whichever_thread_asks_first():
     import threading
 
