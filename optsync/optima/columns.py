@@ -41,6 +41,7 @@ class Marker:
 NOW = Marker("getdate()")  # the database server's current time, read once per batch
 NEWID = Marker("newid()")  # a new GUID for each row
 _TYPE = re.compile(r"^(?P<base>[a-z]+)(?:\((?P<args>[^)]*)\))?$")
+_NUMBER_TYPES = {"smallint", "integer", "bigint", "numeric", "decimal", "real", "double"}
 _CAST = re.compile(r"(?P<value>'(?:[^']|'')*'|-?[0-9.]+)(?P<type>(?:::[a-z ]+)+)", re.IGNORECASE)
 
 
@@ -136,7 +137,7 @@ def parse_default(raw: str, spec: ColumnSpec | None = None) -> Any:
     cast = _CAST.fullmatch(text)  # PostgreSQL reports 'x'::character varying, '-1'::integer
     if cast:
         text = cast["value"]
-        if any(word in cast["type"].lower() for word in ("int", "numeric", "decimal")):
+        if cast["type"].lower().replace("::", " ").split()[0] in _NUMBER_TYPES:
             text = text.strip("'")  # a number in quotes: its value, not text
     lowered = text.lower()
     if lowered == "getdate()":

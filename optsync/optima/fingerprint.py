@@ -13,6 +13,7 @@ comparison, and ``--full`` always does.
 from __future__ import annotations
 
 import hashlib
+import logging
 import queue
 import threading
 from collections.abc import Iterable
@@ -21,6 +22,8 @@ from typing import Any
 from sqlalchemy import BigInteger, Connection, Engine, Select, cast, func, literal_column, select
 
 from optsync.optima.tables import OptimaTables
+
+log = logging.getLogger(__name__)
 
 
 def _weighted(value: Any, ident: Any, prime: int) -> Any:
@@ -158,8 +161,8 @@ class Fingerprints:
                         except queue.Empty:
                             return
                         found[key] = [tuple(row) for row in conn.execute(query)]
-            except Exception:  # noqa: BLE001 - get() computes it again and reports it
-                pass
+            except Exception as exc:  # noqa: BLE001 - get() computes what is missing, and reports
+                log.debug("fingerprints ahead stopped: %s", exc)
 
         self._threads = [threading.Thread(target=compute, name=f"optsync-fingerprints-{i}",
                                           daemon=True)
@@ -184,6 +187,8 @@ class Fingerprints:
         for entity, keys in self._keys.items():
             if all(key in self._found for key in keys):
                 self._ready[entity] = _digest(self._found[key] for key in keys)
+            else:  # a query failed: get() runs only the missing ones, on the pass's connection
+                self.memo.update((key, self._found[key]) for key in keys if key in self._found)
         self._keys, self._found = {}, {}
 
     def written(self) -> None:

@@ -113,7 +113,8 @@ def reflect_shape(
     )
     pk = inspector.get_pk_constraint(table.name, schema=table.schema)["constrained_columns"]
     returning = table.implicit_returning and conn.dialect.name != "mssql"  # Optima's triggers
-    shape = _shape(table.name, table.schema, returning, reflected, frozenset(pk))
+    shape = _shape(conn.dialect.name, table.name, table.schema, returning, reflected,
+                   frozenset(pk))
     if shape.unknown and warn is not None:
         warn(
             f"Optima table {table.name} has NOT NULL columns optsync does not know: "
@@ -141,9 +142,11 @@ def _text(value: Any) -> str | None:
 
 @lru_cache(maxsize=64)  # a shape is built once per table shape, not once per pass and company
 def _shape(
-    name: str, schema: str | None, returning: bool, reflected: tuple[_Reflected, ...],
-    pk: frozenset[str],
+    dialect: str, name: str, schema: str | None, returning: bool,
+    reflected: tuple[_Reflected, ...], pk: frozenset[str],
 ) -> TableShape:
+    """The shape from one report of the database (``dialect`` only keys the cache: a column
+    optsync does not know keeps the type object of the dialect that reported it)."""
     specs = {n.lower(): spec for n, spec in column_map(name).items()}
     fill: dict[str, Any] = {}
     names: dict[str, str] = {}

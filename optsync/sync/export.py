@@ -9,7 +9,9 @@ found by counting: the keys Optima holds against the keys sent and not deleted; 
 the counts differ are the stored keys looked up in Optima.
 
 Rows are hashed as the driver returns them (before any conversion) into 63 bits of XXH3;
-only the rows whose hash changed are sent, as read, with how to convert them. A stored hash
+only the rows whose hash changed are sent: the rows of a plain query as read, with how to
+convert them, to an endpoint that takes them so (the ``sql`` endpoint, not in a dry run);
+documents, and every row to other endpoints, as records. A stored hash
 of an earlier version (BLAKE2b) is recognized, so an upgrade does not send everything again.
 Hashes, deletions and the mark are saved only after the endpoint committed
 (:class:`optsync.state.syncstate.Pending`).

@@ -182,9 +182,10 @@ def killed_mid_pass(big: Big, root: Path, fraction: float) -> tuple[Path, Path, 
         time.sleep(delay)
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=TIMEOUT)
+        out, err = proc.communicate(timeout=TIMEOUT)
         if proc.returncode == -signal.SIGKILL and run_rows(home)[-1][1] == "running":
             return home, endpoint, proc.pid
+        assert proc.returncode in (0, -signal.SIGKILL), f"the pass failed: {out}{err}"
         delay /= 2
     pytest.fail("every pass ended before it could be killed; the data is too small for this "
                 "machine")

@@ -169,3 +169,25 @@ def test_a_fingerprint_that_failed_ahead_is_taken_again_in_the_step_which_meets_
     with elsewhere.connect() as conn, pytest.raises(Exception, match="no such table"):
         broken.get(conn, "stock")
     elsewhere.dispose()
+
+
+def test_of_fingerprints_ahead_a_failed_query_alone_is_taken_again_in_the_step(company, t):
+    """A query that failed ahead does not throw away the others: the entity's queries that
+    succeeded are kept for its step, which runs only the missing one (and meets its error)."""
+    from sqlalchemy import text
+
+    from optsync.optima.fingerprint import Fingerprints, fingerprint, stock_queries
+
+    stock = f'"{t.schema}"."TwrIlosci"' if t.schema else '"TwrIlosci"'
+    with company.begin() as conn:
+        conn.execute(text(f"DROP TABLE {stock}"))
+    ahead = Fingerprints(t)
+    ahead.start(company, ["prices", "stock"])
+    ahead.wait()
+    assert ahead._ready.keys() == {"prices"}
+    kept = {str(q) for q in stock_queries(t, company.dialect.name)[1:]}  # all but TwrIlosci's
+    assert set(ahead.memo) == kept
+    with company.connect() as conn:
+        assert ahead.get(conn, "prices") == fingerprint(conn, t, "prices")
+        with pytest.raises(Exception, match="(?i)twrilosci"):
+            ahead.get(conn, "stock")
