@@ -20,8 +20,8 @@ Hashes, deletions and the mark are saved only after the endpoint committed
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
-from contextlib import nullcontext
+from collections.abc import Callable, Generator
+from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -111,7 +111,7 @@ def old_record_hash(record: dict) -> int:
 class _Source:
     """One entity's rows: raw batches, and how to key, hash and convert them."""
 
-    batches: Iterator[list[Any]]
+    batches: Generator[list[Any], None, None]  # closed by the pass (see RawRows.__iter__)
     keys: Callable[[list[Any]], list[str]]
     hashes: Callable[[list[Any]], list[int]]
     record: Callable[[Any], dict]  # the outbound record of one row, without ``_ts``
@@ -211,29 +211,32 @@ def run_export(job: ExportJob) -> Step:
             sent_before = syncstate.has_hashes(pending.conn, job.integration_id, job.entity)
             compare = not job.full and sent_before
             pending.conn.commit()
-            for batch in source.batches:
-                step.read += len(batch)
-                keys = source.keys(batch)
-                hashes = source.hashes(batch)
-                if not watermarked and sent_before:
-                    seen.update(keys)
-                outgoing, send = source.sender(out) if out is not None else (source.record, None)
-                if compare:
-                    known = pending.lookup(keys)
-                    fresh, upgraded = _changed(source, batch, keys, hashes, known)
-                    upserts = [batch[i] for i in fresh]
-                    pending.add([(keys[i], hashes[i]) for i in (*fresh, *upgraded)])
-                else:  # a first export: every row goes
-                    upserts = batch
-                    pending.add(list(zip(keys, hashes)))
-                if outgoing is not None:
-                    upserts = [outgoing(r) for r in upserts]
-                step.unchanged += len(batch) - len(upserts)
-                step.written += len(upserts)
-                if upserts and send is not None:
-                    send(upserts)
-                if job.progress is not None:
-                    job.progress(job.entity, step.read, total)
+            # closed on leaving, also by an error: a read ahead ends before Optima is used again
+            with closing(source.batches) as batches:
+                for batch in batches:
+                    step.read += len(batch)
+                    keys = source.keys(batch)
+                    hashes = source.hashes(batch)
+                    if not watermarked and sent_before:
+                        seen.update(keys)
+                    outgoing, send = (source.sender(out) if out is not None
+                                      else (source.record, None))
+                    if compare:
+                        known = pending.lookup(keys)
+                        fresh, upgraded = _changed(source, batch, keys, hashes, known)
+                        upserts = [batch[i] for i in fresh]
+                        pending.add([(keys[i], hashes[i]) for i in (*fresh, *upgraded)])
+                    else:  # a first export: every row goes
+                        upserts = batch
+                        pending.add(list(zip(keys, hashes)))
+                    if outgoing is not None:
+                        upserts = [outgoing(r) for r in upserts]
+                    step.unchanged += len(batch) - len(upserts)
+                    step.written += len(upserts)
+                    if upserts and send is not None:
+                        send(upserts)
+                    if job.progress is not None:
+                        job.progress(job.entity, step.read, total)
             if not watermarked and sent_before:
                 stored = syncstate.stored_keys(job.state, job.integration_id, job.entity)
                 deleted = [k for k in stored if k not in seen]

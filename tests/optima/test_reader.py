@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select
 
 from optsync.demo import sample
@@ -199,3 +200,69 @@ def test_documents_page_by_key_with_the_same_result(company, t):
     assert [d["erp_id"] for d in rows(company, reader.read_documents, t, since=since)] == [
         d["erp_id"] for d in whole if d["_ts"] >= since
     ]
+
+
+# -- the next batch fetched ahead ---------------------------------------------------------------
+
+def test_batches_read_ahead_are_the_batches_read_one_by_one(
+        company: Engine, t: OptimaTables, monkeypatch):
+    """From a database server the next batch is fetched while this one is worked on; from
+    SQLite not (its driver takes Python's lock for every row). Either way the same rows."""
+    stmt = reader.prices_query(t, price_list=1)
+    with company.connect() as conn:
+        server = company.dialect.name != "sqlite"
+        assert reader._reads_ahead(conn.connection.dbapi_connection) is server
+    read: dict[bool, list] = {}
+    for ahead in (False, True):
+        monkeypatch.setattr(reader, "_reads_ahead", lambda dbapi, ahead=ahead: ahead)
+        with company.connect() as conn:
+            batches = list(reader.RawRows(conn, stmt, batch_size=7))
+        assert len(batches) > 2 and {len(b) for b in batches[:-1]} == {7}
+        read[ahead] = [tuple(row) for batch in batches for row in batch]
+    assert read[True] == read[False]
+
+
+class _SlowThenFailing:
+    """A cursor whose second fetch (the one read ahead) takes a while, then fails or not."""
+
+    def __init__(self, cursor: Any, fail: bool) -> None:
+        self.cursor, self.fail, self.calls, self.finished = cursor, fail, 0, False
+
+    def fetchmany(self, size: int) -> list:
+        import time
+
+        self.calls += 1
+        if self.calls == 2:
+            time.sleep(0.3)
+            self.finished = True
+            if self.fail:
+                raise RuntimeError("connection lost while reading ahead")
+        return self.cursor.fetchmany(size)
+
+    def close(self) -> None:
+        self.cursor.close()
+
+
+def test_leaving_early_waits_for_the_batch_read_ahead_and_an_error_ahead_is_raised(
+        company: Engine, t: OptimaTables, monkeypatch):
+    stmt = reader.prices_query(t, price_list=1)
+    monkeypatch.setattr(reader, "_reads_ahead", lambda dbapi: True)  # on SQLite too
+    cursor = reader.RawRows._cursor
+    for fail in (False, True):
+        made: list[_SlowThenFailing] = []
+
+        def slow(self: reader.RawRows, fail: bool = fail, made: list = made) -> _SlowThenFailing:
+            made.append(_SlowThenFailing(cursor(self), fail))
+            return made[-1]
+
+        monkeypatch.setattr(reader.RawRows, "_cursor", slow)
+        with company.connect() as conn:
+            batches = iter(reader.RawRows(conn, stmt, batch_size=5))
+            assert len(next(batches)) == 5
+            if fail:
+                with pytest.raises(RuntimeError, match="while reading ahead"):
+                    next(batches)
+            else:
+                batches.close()  # as a pass that fails mid-entity does
+                assert made[0].finished  # closing waited for the fetch under way
+                assert conn.execute(select(t.Towary.c.Twr_Kod).limit(1)).scalar()
