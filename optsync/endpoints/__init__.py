@@ -12,7 +12,7 @@ import logging
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from optsync.endpoints.base import mask_url
+from optsync.endpoints.base import builtin_kind, mask_url
 from optsync.errors import BadInput
 
 if TYPE_CHECKING:
@@ -35,6 +35,14 @@ def _load(spec: str) -> type[Endpoint]:
 @lru_cache(maxsize=1)
 def endpoint_classes() -> dict[str, type[Endpoint]]:
     """Every endpoint class by name, in the order targets are offered to them (cached)."""
+    plugins = _plugins()
+    builtins = {name: _load(spec) for name, spec in BUILTINS.items() if name not in plugins}
+    return plugins | builtins
+
+
+@lru_cache(maxsize=1)
+def _plugins() -> dict[str, type[Endpoint]]:
+    """The plugins' endpoint classes by name, in name order (cached)."""
     # start-up time: importlib.metadata loads only when endpoint kinds are looked up
     from importlib.metadata import entry_points
 
@@ -48,18 +56,24 @@ def endpoint_classes() -> dict[str, type[Endpoint]]:
             log.warning(
                 "endpoint plugin %s (%s) cannot be loaded: %s", entry.name, entry.value, exc
             )
-    builtins = {name: _load(spec) for name, spec in BUILTINS.items() if name not in plugins}
-    return plugins | builtins
+    return plugins
 
 
 def endpoint_class(target: str) -> type[Endpoint]:
-    """The class of the first endpoint that accepts the target; BadInput when none does."""
+    """The class of the first endpoint that accepts the target; BadInput when none does.
+
+    Only the built-in that takes the target is imported (a pass to a database never loads
+    the folder endpoint), unless a plugin took its name."""
     if not target.strip():
         raise BadInput("the endpoint is empty", "Give a database URL or a folder path")
-    for cls in endpoint_classes().values():
+    plugins = _plugins()
+    for cls in plugins.values():
         if cls.accepts(target):
             return cls
-    raise BadInput(
+    kind = builtin_kind(target)  # the built-ins take what the other does not
+    if kind not in plugins:
+        return _load(BUILTINS[kind])
+    raise BadInput(  # a plugin took the built-in's name, and not this target
         f"no endpoint accepts {mask_url(target)!r}",
         "Give a SQLAlchemy URL, a folder path or a file:// URL",
     )

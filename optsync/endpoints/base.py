@@ -29,6 +29,16 @@ from optsync.secrets import mask_url  # noqa: F401 - one masking for every URL, 
 Status = Literal["imported", "rejected"]
 
 
+def builtin_kind(target: str) -> str:
+    """The built-in endpoint that takes a target: ``sql`` for URLs with ``://`` other than
+    ``file://`` and for ``odbc:`` connection strings, ``folder`` for everything else (paths
+    and ``file://`` URLs)."""
+    lowered = target.strip().lower()
+    if lowered.startswith("odbc:") or ("://" in lowered and not lowered.startswith("file://")):
+        return "sql"
+    return "folder"
+
+
 @dataclass(frozen=True, slots=True)
 class EndpointMark:
     """optsync's mark of one integration in an endpoint: who wrote it and the last run completed."""

@@ -27,7 +27,7 @@ from urllib.request import url2pathname
 
 from optsync import clock
 from optsync.decimals import MAX_NUMBER_CHARS
-from optsync.endpoints.base import Endpoint, EndpointMark, Export, Inbound, Status
+from optsync.endpoints.base import Endpoint, EndpointMark, Export, Inbound, Status, builtin_kind
 from optsync.endpoints.records import (
     MalformedRecord,
     inbound_label,
@@ -141,10 +141,7 @@ class FolderEndpoint(Endpoint):
     @classmethod
     def accepts(cls, target: str) -> bool:
         """Paths and ``file://`` URLs."""
-        lowered = target.strip().lower()
-        if lowered.startswith("file://"):
-            return True
-        return "://" not in lowered and not lowered.startswith("odbc:")
+        return builtin_kind(target) == "folder"
 
     def check(self) -> None:
         """Raise Unreachable unless the folder exists and is writable."""

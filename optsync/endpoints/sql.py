@@ -13,7 +13,15 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from optsync import clock, fastexec
 from optsync.dburl import first_line, missing_driver, to_sqlalchemy
-from optsync.endpoints.base import Endpoint, EndpointMark, Export, Inbound, RowReading, Status
+from optsync.endpoints.base import (
+    Endpoint,
+    EndpointMark,
+    Export,
+    Inbound,
+    RowReading,
+    Status,
+    builtin_kind,
+)
 from optsync.endpoints.records import (
     MalformedRecord,
     inbound_label,
@@ -66,10 +74,7 @@ class SqlEndpoint(Endpoint):
     @classmethod
     def accepts(cls, target: str) -> bool:
         """URLs with ``://`` other than ``file://``, and ``odbc:`` connection strings."""
-        lowered = target.strip().lower()
-        return lowered.startswith("odbc:") or (
-            "://" in lowered and not lowered.startswith("file://")
-        )
+        return builtin_kind(target) == "sql"
 
     # --- connection -----------------------------------------------------------------------
 

@@ -144,12 +144,12 @@ class Fingerprints:
         todo: queue.SimpleQueue[tuple[str, Select[Any]]] = queue.SimpleQueue()
         queued: set[str] = set()
         for entity in wanted:
-            queries = QUERIES[entity](self.tables, engine.dialect.name)
-            self._keys[entity] = [str(q) for q in queries]
-            for query in queries:
-                if str(query) not in queued:
-                    queued.add(str(query))
-                    todo.put((str(query), query))
+            queries = [(str(q), q) for q in QUERIES[entity](self.tables, engine.dialect.name)]
+            self._keys[entity] = [key for key, _ in queries]  # in order, as fingerprint() has them
+            for key, query in queries:
+                if key not in queued:
+                    queued.add(key)
+                    todo.put((key, query))
         found = self._found
 
         def compute() -> None:

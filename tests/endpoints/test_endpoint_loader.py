@@ -28,8 +28,10 @@ from optsync.upsert import Prepared, upsert_statement
 @pytest.fixture(autouse=True)
 def fresh_loader() -> Iterator[None]:
     loader.endpoint_classes.cache_clear()
+    loader._plugins.cache_clear()
     yield
     loader.endpoint_classes.cache_clear()
+    loader._plugins.cache_clear()
 
 
 @pytest.mark.parametrize(
@@ -93,6 +95,17 @@ def test_plugins_from_entry_points_are_asked_first(monkeypatch: pytest.MonkeyPat
     assert isinstance(load_endpoint("https://shop.example/api"), ShopApi)
     assert endpoint_kind("postgresql://h/db") == "sql"
     assert endpoint_kind("/srv/x") == "folder"
+
+
+def test_only_the_built_in_that_takes_the_target_is_imported():
+    code = ("import sys; from optsync.endpoints import load_endpoint; "
+            "load_endpoint(sys.argv[1]); print(sorted(m for m in sys.modules "
+            "if m in ('optsync.endpoints.sql', 'optsync.endpoints.folder')))")
+    loaded = {target: subprocess.run([sys.executable, "-c", code, target], capture_output=True,
+                                     text=True, check=True).stdout.strip()
+              for target in ("sqlite:///shop.db", "/srv/detal")}
+    assert loaded == {"sqlite:///shop.db": "['optsync.endpoints.sql']",
+                      "/srv/detal": "['optsync.endpoints.folder']"}
 
 
 def test_without_entry_points_the_built_ins_are_used(monkeypatch: pytest.MonkeyPatch) -> None:
