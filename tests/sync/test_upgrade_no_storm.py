@@ -73,17 +73,24 @@ def steps(result):
     return {s["entity"]: s for s in result["steps"]}
 
 
-def test_the_first_pass_after_the_upgrade_sends_only_real_changes(cli, world):
-    first = steps(run(cli))
-    assert first["products"]["written"] == 30
-    make_previous_version(world)
-
-    with world.optima() as c:  # one real change of each kind while the old version ran
+def change_a_product_and_a_price(world) -> str:
+    """One real change of each kind: a product's name (newly stamped) and a price; the
+    product's code."""
+    with world.optima() as c:
         code = c.execute("select Twr_Kod from Towary order by Twr_TwrId limit 1").fetchone()[0]
         c.execute("update Towary set Twr_Nazwa = 'Po aktualizacji', Twr_TS_Mod = ? "
                   "where Twr_Kod = ?", (datetime.now() + timedelta(days=1), code))
         c.execute("update TwrCeny set TwC_Wartosc = TwC_Wartosc + 1 where TwC_TwCID = "
                   "(select min(TwC_TwCID) from TwrCeny where TwC_TwCNumer = 1)")
+    return code
+
+
+def test_the_first_pass_after_the_upgrade_sends_only_real_changes(cli, world):
+    first = steps(run(cli))
+    assert first["products"]["written"] == 30
+    make_previous_version(world)
+
+    change_a_product_and_a_price(world)  # while the old version ran
     after = steps(run(cli))
     assert after["products"]["written"] == 1
     assert after["prices"]["written"] == 1
@@ -137,12 +144,7 @@ def test_hashes_stored_before_xxh3_are_recognized_and_replaced(cli, world, monke
     assert first["products"]["written"] == 30 and first["prices"]["written"] > 0
     before = {e: stored_hashes(world, e) for e in ("products", "prices")}
 
-    with world.optima() as c:  # one real change of each kind, after the upgrade
-        code = c.execute("select Twr_Kod from Towary order by Twr_TwrId limit 1").fetchone()[0]
-        c.execute("update Towary set Twr_Nazwa = 'Po aktualizacji', Twr_TS_Mod = ? "
-                  "where Twr_Kod = ?", (datetime.now() + timedelta(days=1), code))
-        c.execute("update TwrCeny set TwC_Wartosc = TwC_Wartosc + 1 where TwC_TwCID = "
-                  "(select min(TwC_TwCID) from TwrCeny where TwC_TwCNumer = 1)")
+    code = change_a_product_and_a_price(world)  # after the upgrade
     after = steps(run(cli))
     assert (after["products"]["written"], after["prices"]["written"],
             after["stock"]["written"]) == (1, 1, 0)
