@@ -20,7 +20,6 @@ Conventions:
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, wait
@@ -113,7 +112,7 @@ class RawRows:
 
     def __iter__(self) -> Iterator[list[tuple[Any, ...]]]:
         """The batches; while the caller works on one, the next is fetched by a thread of its
-        own from a database server (:func:`_reads_ahead`). Close the iterator when leaving early
+        own where the driver allows it (:func:`_reads_ahead`). Close the iterator when leaving early
         (as ``for`` does not): it then waits for that fetch, so the connection is never used
         by two threads at once."""
         cursor = self._cursor()
@@ -154,11 +153,13 @@ class RawRows:
 
 
 def _reads_ahead(dbapi: Any) -> bool:
-    """Whether the next batch is fetched by a thread while the caller works on this one: for
-    a database server (the fetch waits on the network, without Python's lock), never for
-    SQLite, whose driver takes and gives back that lock for every row, so a thread fetching
-    beside the caller slows both (a full export took a third longer)."""
-    return not isinstance(dbapi, sqlite3.Connection)
+    """Whether the next batch is fetched by a thread while the caller works on this one: with
+    psycopg (PostgreSQL), which waits for a batch from the server without Python's lock and
+    turns it into rows in one step (a full export 5% faster on the same machine, more over a
+    network). Not with drivers that take and give back that lock for every row, as SQLite's
+    does (a thread fetching beside the pass made the export a third slower) and pyodbc's
+    may: SQL Server's reading ahead waits until it has been measured there."""
+    return type(dbapi).__module__.split(".")[0] == "psycopg"
 
 
 def _fetch_ahead(cursor: Any, size: int) -> Future[list[tuple[Any, ...]]]:

@@ -27,10 +27,12 @@ PENDING = "optsync_pending"
 
 # The staging table is a plain heap (appending is cheapest); a key staged twice in one pass
 # keeps its last hash when moved. On SQLite with its JSON functions (3.38 on, or built with
-# them) a batch is one row, its pairs one JSON object: one insert instead of thousands.
+# them) a batch is one row, its pairs one JSON object: one insert instead of thousands; a
+# batch with a key holding NUL (which json_each would cut short) goes row by row beside them.
 _PENDING_DDL = {
     "sqlite": f"CREATE TEMP TABLE IF NOT EXISTS {PENDING} (key VARCHAR(400), hash BIGINT)",
-    "sqlite-json": f"CREATE TEMP TABLE IF NOT EXISTS {PENDING} (doc TEXT)",
+    "sqlite-json": f"CREATE TEMP TABLE IF NOT EXISTS {PENDING} "
+                   "(doc TEXT, key VARCHAR(400), hash BIGINT)",
     "postgresql": f"CREATE TEMP TABLE IF NOT EXISTS {PENDING} "
                   "(seq BIGSERIAL, key VARCHAR(400), hash BIGINT)",
     "mssql": f"IF OBJECT_ID('tempdb..#{PENDING}') IS NULL CREATE TABLE #{PENDING} "
@@ -44,13 +46,16 @@ _STAGE = {
              "WHEN MATCHED THEN UPDATE SET hash = s.h "
              "WHEN NOT MATCHED THEN INSERT (\"key\", hash) VALUES (s.k, s.h);",
 }
-# A batch's pairs are one JSON object (its keys unique), so the order of batches is enough.
-_JSON_PAIRS = f"temp.{PENDING} p, json_each(p.doc) j"
+# A batch's pairs: the members of its JSON object (keys unique), or its rows; the order of
+# batches is then enough for the last hash of a key to win.
+_JSON_PAIRS = f"temp.{PENDING} p LEFT JOIN json_each(p.doc) j"
+_JSON_KEY, _JSON_HASH = "coalesce(j.key, p.key)", "coalesce(j.value, p.hash)"
 _MOVE = {
     "sqlite": [f"INSERT OR REPLACE INTO {TABLE} (integration_id, entity, key, hash) "
                f"SELECT ?, ?, key, hash FROM temp.{PENDING} ORDER BY rowid"],
     "sqlite-json": [f"INSERT OR REPLACE INTO {TABLE} (integration_id, entity, key, hash) "
-                    f"SELECT ?, ?, j.key, j.value FROM {_JSON_PAIRS} ORDER BY p.rowid"],
+                    f"SELECT ?, ?, {_JSON_KEY}, {_JSON_HASH} FROM {_JSON_PAIRS} "
+                    "ORDER BY p.rowid"],
     "postgresql": [f"INSERT INTO {TABLE} (integration_id, entity, key, hash) "
                    f"SELECT DISTINCT ON (key) %s, %s, key, hash FROM {PENDING} "
                    "ORDER BY key, seq DESC "
@@ -63,9 +68,9 @@ _MOVE = {
 _NEW_KEYS = {  # staged keys that the state does not hold yet
     "sqlite": f"SELECT COUNT(DISTINCT key) FROM temp.{PENDING} p WHERE NOT EXISTS (SELECT 1 "
               f"FROM {TABLE} h WHERE h.integration_id = ? AND h.entity = ? AND h.key = p.key)",
-    "sqlite-json": f"SELECT COUNT(DISTINCT j.key) FROM {_JSON_PAIRS} WHERE NOT EXISTS (SELECT 1 "
-                   f"FROM {TABLE} h WHERE h.integration_id = ? AND h.entity = ? "
-                   "AND h.key = j.key)",
+    "sqlite-json": f"SELECT COUNT(DISTINCT {_JSON_KEY}) FROM {_JSON_PAIRS} WHERE NOT EXISTS "
+                   f"(SELECT 1 FROM {TABLE} h WHERE h.integration_id = ? AND h.entity = ? "
+                   f"AND h.key = {_JSON_KEY})",
     "postgresql": f"SELECT COUNT(DISTINCT key) FROM {PENDING} p WHERE NOT EXISTS (SELECT 1 "
                   f"FROM {TABLE} h WHERE h.integration_id = %s AND h.entity = %s "
                   "AND h.key = p.key)",
@@ -161,8 +166,9 @@ def _has_json(conn: Connection) -> bool:
     try:
         conn.exec_driver_sql("SELECT count(*) FROM json_each('{}')").scalar_one()
     except Exception:  # noqa: BLE001 - no json_each: the row-by-row staging
-        conn.rollback()
         return False
+    finally:
+        conn.rollback()  # nothing was written; no transaction stays open
     return True
 
 
@@ -189,17 +195,24 @@ class Pending:
         self.staged = 0
         self._distinct_keys = "SELECT COUNT(DISTINCT " + {  # the keys staged
             "sqlite": f"key) FROM temp.{PENDING}", "mssql": f"\"key\") FROM #{PENDING}",
-            "sqlite-json": f"j.key) FROM {_JSON_PAIRS}"}.get(self.dialect, f"key) FROM {PENDING}")
+            "sqlite-json": f"{_JSON_KEY}) FROM {_JSON_PAIRS}"}.get(
+                self.dialect, f"key) FROM {PENDING}")
 
     def add(self, pairs: list[tuple[str, int]]) -> None:
         if pairs:
-            if self.dialect == "sqlite-json":
-                doc = json.dumps(dict(pairs), ensure_ascii=False, check_circular=False)
-                self.conn.exec_driver_sql(_STAGE[self.dialect], (doc,))
-            else:
-                self.conn.exec_driver_sql(_STAGE[self.dialect], pairs)
+            self._stage(pairs)
             self.staged += len(pairs)
         self.conn.commit()
+
+    def _stage(self, pairs: list[tuple[str, int]]) -> None:
+        if self.dialect != "sqlite-json":
+            self.conn.exec_driver_sql(_STAGE[self.dialect], pairs)
+            return
+        doc = json.dumps(dict(pairs), ensure_ascii=False, check_circular=False)
+        if "\\u0000" in doc:  # a key with NUL, which json_each cuts short (or a \ before u0000)
+            self.conn.exec_driver_sql(_STAGE["sqlite"], pairs)
+        else:
+            self.conn.exec_driver_sql(_STAGE["sqlite-json"], (doc,))
 
     def lookup(self, keys: list[str]) -> dict[str, int]:
         found = lookup(self.conn, self.integration_id, self.entity, keys)

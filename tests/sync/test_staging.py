@@ -16,7 +16,8 @@ from optsync.state import tables as t
 from optsync.state.db import State
 
 KEYS = ["P-1", "zażółć gęślą jaźń", 'quote " and \\ backslash', "line\nbreak", "emoji 😀",
-        "two\x1fparts", "{json}: [1, 2]", "'", ""]
+        "two\x1fparts", "{json}: [1, 2]", "'", "", "back\\u0000slash"]
+NUL_KEYS = ["A\x00B", "A\x00C"]  # not on PostgreSQL, whose text cannot hold NUL
 MARK = syncstate.Mark(datetime(2026, 12, 2, 1, 0), "digest")
 
 
@@ -57,12 +58,33 @@ def test_staged_hashes_are_moved_exactly_the_last_of_a_key_winning(state: State,
     expected = dict(first) | {"P-1": 2**63 - 1, "zażółć gęślą jaźń": -5, "new": 0}
     assert stored(state) == expected
 
+    nul = kind != "postgresql"
     with syncstate.Pending(state, 1, "products") as pending:  # a pass after it
         pending.add([("new", 7), ("newer", 8)])
-        assert pending.keys_after_save() == len(KEYS) + 2  # one key more
+        if nul:
+            pending.add([(key, 9) for key in NUL_KEYS] + [("newer", 10)])
+        assert pending.keys_after_save() == len(KEYS) + 2 + 2 * nul
         pending.save(["P-1"], MARK)
     assert stored(state) == {k: v for k, v in expected.items() if k != "P-1"} | {
-        "new": 7, "newer": 8}
+        "new": 7, "newer": 10 if nul else 8} | ({key: 9 for key in NUL_KEYS} if nul else {})
+
+
+def test_an_sqlite_without_json_functions_stages_row_by_row(tmp_path: Path):
+    class NoJson:
+        rolled_back = False
+
+        def exec_driver_sql(self, sql: str) -> None:
+            raise RuntimeError("no such table: json_each")
+
+        def rollback(self) -> None:
+            self.rolled_back = True
+
+    conn = NoJson()
+    assert syncstate._has_json(conn) is False and conn.rolled_back
+    state = State(tmp_path / "home")
+    with state.engine.connect() as real:
+        assert syncstate._has_json(real) is True and not real.in_transaction()
+    state.dispose()
 
 
 def test_hashes_staged_by_a_pass_that_never_saved_are_forgotten(state: State):
