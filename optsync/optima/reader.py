@@ -112,9 +112,9 @@ class RawRows:
 
     def __iter__(self) -> Iterator[list[tuple[Any, ...]]]:
         """The batches; while the caller works on one, the next is fetched by a thread of its
-        own where the driver allows it (:func:`_reads_ahead`). Close the iterator when leaving early
-        (as ``for`` does not): it then waits for that fetch, so the connection is never used
-        by two threads at once."""
+        own where the driver allows it (:func:`_reads_ahead`). Close the iterator when leaving
+        early (as ``for`` does not): it then waits for that fetch, so the connection is never
+        used by two threads at once."""
         cursor = self._cursor()
         size = self.batch_size
         threads = _reads_ahead(self.conn.connection.dbapi_connection)
