@@ -117,18 +117,14 @@ class RawRows:
         used by two threads at once."""
         cursor = self._cursor()
         size = self.batch_size
-        threads = _reads_ahead(self.conn.connection.dbapi_connection)
+        fetch = _fetch_ahead if _reads_ahead(self.conn.connection.dbapi_connection) else _fetch_now
         ahead: Future[list[tuple[Any, ...]]] | None = None
         try:
             rows = cursor.fetchmany(size)
             while rows:
-                if threads:
-                    ahead = _fetch_ahead(cursor, size)
-                    yield rows
-                    rows = ahead.result()
-                else:
-                    yield rows
-                    rows = cursor.fetchmany(size)
+                ahead = fetch(cursor, size)
+                yield rows
+                rows = ahead.result()
         finally:
             if ahead is not None:
                 wait([ahead])
@@ -162,19 +158,28 @@ def _reads_ahead(dbapi: Any) -> bool:
     return type(dbapi).__module__.split(".")[0] == "psycopg"
 
 
+def _fetch(cursor: Any, size: int, future: Future[list[tuple[Any, ...]]]) -> None:
+    try:
+        future.set_result(cursor.fetchmany(size))
+    except BaseException as exc:  # noqa: BLE001 - handed to the reader, which raises it
+        future.set_exception(exc)
+
+
 def _fetch_ahead(cursor: Any, size: int) -> Future[list[tuple[Any, ...]]]:
     """The cursor's next batch, fetched by a thread of its own while the caller works on the
     batch before: the database reads (and the network carries) while Python hashes and the
     endpoint writes. One fetch at a time, so memory holds at most two batches."""
     future: Future[list[tuple[Any, ...]]] = Future()
+    threading.Thread(target=_fetch, args=(cursor, size, future), name="optsync-read-ahead",
+                     daemon=True).start()
+    return future
 
-    def fetch() -> None:
-        try:
-            future.set_result(cursor.fetchmany(size))
-        except BaseException as exc:  # noqa: BLE001 - handed to the reader, which raises it
-            future.set_exception(exc)
 
-    threading.Thread(target=fetch, name="optsync-read-ahead", daemon=True).start()
+def _fetch_now(cursor: Any, size: int) -> Future[list[tuple[Any, ...]]]:
+    """The cursor's next batch, fetched in the caller's thread (an error waits, as a batch
+    read ahead's does, until the caller asks for the batch)."""
+    future: Future[list[tuple[Any, ...]]] = Future()
+    _fetch(cursor, size, future)
     return future
 
 

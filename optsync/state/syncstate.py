@@ -77,6 +77,12 @@ _NEW_KEYS = {  # staged keys that the state does not hold yet
     "mssql": f"SELECT COUNT(*) FROM #{PENDING} p WHERE NOT EXISTS (SELECT 1 FROM {TABLE} h "
              "WHERE h.integration_id = ? AND h.entity = ? AND h.\"key\" = p.\"key\")",
 }
+_STAGED_KEYS = {  # how many distinct keys are staged
+    "sqlite": f"SELECT COUNT(DISTINCT key) FROM temp.{PENDING}",
+    "sqlite-json": f"SELECT COUNT(DISTINCT {_JSON_KEY}) FROM {_JSON_PAIRS}",
+    "postgresql": f"SELECT COUNT(DISTINCT key) FROM {PENDING}",
+    "mssql": f"SELECT COUNT(DISTINCT \"key\") FROM #{PENDING}",
+}
 _DROP = {
     "sqlite": f"DROP TABLE IF EXISTS temp.{PENDING}",
     "sqlite-json": f"DROP TABLE IF EXISTS temp.{PENDING}",
@@ -193,10 +199,6 @@ class Pending:
         self.conn.exec_driver_sql(_PENDING_DDL[self.dialect])
         self.conn.commit()
         self.staged = 0
-        self._distinct_keys = "SELECT COUNT(DISTINCT " + {  # the keys staged
-            "sqlite": f"key) FROM temp.{PENDING}", "mssql": f"\"key\") FROM #{PENDING}",
-            "sqlite-json": f"{_JSON_KEY}) FROM {_JSON_PAIRS}"}.get(
-                self.dialect, f"key) FROM {PENDING}")
 
     def add(self, pairs: list[tuple[str, int]]) -> None:
         if pairs:
@@ -223,7 +225,7 @@ class Pending:
         """How many keys the state will hold once this pass is saved."""
         held = count_keys(self.conn, self.integration_id, self.entity)
         if self.staged and held == 0:  # a first export: every staged key is new
-            held = self.conn.exec_driver_sql(self._distinct_keys).scalar_one()
+            held = self.conn.exec_driver_sql(_STAGED_KEYS[self.dialect]).scalar_one()
         elif self.staged:
             held += self.conn.exec_driver_sql(
                 _NEW_KEYS[self.dialect], (self.integration_id, self.entity)).scalar_one()
