@@ -12,7 +12,6 @@ comparison, and ``--full`` always does.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import queue
 import threading
@@ -21,6 +20,8 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Connection, Engine, Select, cast, func, literal_column, select
 
+from optsync.optima.digest import rows_digest
+from optsync.optima.reader import driver_statement
 from optsync.optima.tables import OptimaTables
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,12 @@ def stock_queries(t: OptimaTables, dialect_name: str = "sqlite") -> list[Select[
 QUERIES = {"prices": prices_queries, "stock": stock_queries}
 
 
+def raw_rows(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
+    """A query's rows as the driver returns them: the digest is of these, so that it can be
+    computed again from the same SQL without SQLAlchemy (the quiet check of a pass)."""
+    return [tuple(row) for row in conn.exec_driver_sql(*driver_statement(query, conn.dialect))]
+
+
 def fingerprint(conn: Connection, t: OptimaTables, entity: str,
                 memo: dict[str, list] | None = None) -> str | None:
     """A digest of what a full read of ``entity`` depends on (None: not fingerprinted).
@@ -99,19 +106,11 @@ def fingerprint(conn: Connection, t: OptimaTables, entity: str,
         key = str(query)
         rows = memo.get(key) if memo is not None else None
         if rows is None:
-            rows = [tuple(row) for row in conn.execute(query)]
+            rows = raw_rows(conn, query)
             if memo is not None:
                 memo[key] = rows
         results.append(rows)
-    return _digest(results)
-
-
-def _digest(results: Iterable[list]) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    for rows in results:
-        for row in rows:
-            digest.update(repr(row).encode())
-    return "fp:" + digest.hexdigest()
+    return rows_digest(results)
 
 
 WORKERS = 3  # connections computing the aggregates at once, each taking the next query
@@ -160,7 +159,7 @@ class Fingerprints:
                             key, query = todo.get_nowait()
                         except queue.Empty:
                             return
-                        found[key] = [tuple(row) for row in conn.execute(query)]
+                        found[key] = raw_rows(conn, query)
             except Exception as exc:  # noqa: BLE001 - get() computes what is missing, and reports
                 log.debug("fingerprints ahead stopped: %s", exc)
 
@@ -186,7 +185,7 @@ class Fingerprints:
         self._threads = []
         for entity, keys in self._keys.items():
             if all(key in self._found for key in keys):
-                self._ready[entity] = _digest(self._found[key] for key in keys)
+                self._ready[entity] = rows_digest(self._found[key] for key in keys)
             else:  # a query failed: get() runs only the missing ones, on the pass's connection
                 self.memo.update((key, self._found[key]) for key in keys if key in self._found)
         self._keys, self._found = {}, {}

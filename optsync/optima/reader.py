@@ -40,6 +40,20 @@ IN_CHUNK = 2000  # SQL Server accepts at most 2100 parameters per statement
 _PLACES4 = Decimal("0.0001")
 
 
+def driver_statement(stmt: Any, dialect: Any) -> tuple[str, Any]:
+    """A Core statement as the driver takes it: SQL text for ``dialect`` and its parameters,
+    each through its type's bind processor (a tuple where the driver's style is positional)."""
+    compiled = stmt.compile(dialect=dialect)
+    params = compiled.construct_params()
+    for name, value in list(params.items()):
+        process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            params[name] = process(value)
+    args: Any = (tuple(params[n] for n in compiled.positiontup or ())
+                 if compiled.positional else params)
+    return str(compiled), args
+
+
 class RawRows:
     """The rows of a Core select straight off the driver's cursor, in batches of plain tuples.
 
@@ -62,14 +76,7 @@ class RawRows:
 
     def _cursor(self) -> Any:
         conn, dialect = self.conn, self.conn.dialect
-        compiled = self.stmt.compile(dialect=dialect)
-        params = compiled.construct_params()
-        for name, value in list(params.items()):
-            process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            if process is not None:
-                params[name] = process(value)
-        args: Any = (tuple(params[n] for n in compiled.positiontup or ())
-                     if compiled.positional else params)
+        sql, args = driver_statement(self.stmt, dialect)
         if not conn.in_transaction():
             conn.begin()  # the driver's transaction is then SQLAlchemy's as well
         dbapi = conn.connection.dbapi_connection
@@ -79,7 +86,7 @@ class RawRows:
             cursor.itersize = self.batch_size
         else:
             cursor = dbapi.cursor()
-        cursor.execute(str(compiled), args)
+        cursor.execute(sql, args)
         self._processors = []
         self.readers = [None] * len(self.names)
         self.decimal_places = [None] * len(self.names)

@@ -33,7 +33,7 @@ from optsync.secrets import error_text, exception_text
 from optsync.state import config as cfg
 from optsync.state import locks, logs, runs, syncstate
 from optsync.state.db import State
-from optsync.sync import identity
+from optsync.sync import identity, journal
 from optsync.sync.due import still_due
 from optsync.sync.export import ExportJob, key_function, key_values, run_export
 from optsync.sync.imports import ImportJob, run_import
@@ -110,8 +110,8 @@ def run_pass(state: State, name: str, opts: PassOptions, *, now: datetime | None
         run = runs.start(state, company.id, company.name, opts.trigger, complete=opts.complete)
         lease.set_run(run.id)
         lease.keep_alive()
-        _log(state, "info", f"pass of {company.name} started ({opts.trigger})", company.name,
-             run.id, {"trigger": opts.trigger, "dry_run": opts.dry_run, "full": opts.full})
+        level, message, data = journal.started(company.name, opts)
+        _log(state, level, message, company.name, run.id, data)
         try:
             with _fewer_collections():
                 steps = _work(state, company, integrations, op_info, run.id, opts, lease,
@@ -128,11 +128,8 @@ def run_pass(state: State, name: str, opts: PassOptions, *, now: datetime | None
         run.steps = [s.as_json() for s in steps]
         run.status = run_status(steps)
         runs.finish(state, run)
-        level = "info" if run.status == "ok" else "warning"
-        _log(state, level, f"pass of {company.name} ended {run.status}", company.name, run.id,
-             {"status": run.status, "steps": len(steps),
-              "written": sum(s.written for s in steps),
-              "rejected": sum(s.rejected for s in steps)})
+        level, message, data = journal.ended(company.name, run.status, steps)
+        _log(state, level, message, company.name, run.id, data)
         return PassOutcome(run)
     finally:
         lease.release()
@@ -506,9 +503,8 @@ def _failed(integration: str, entity: str, direction: str, error: str) -> Step:
 def _note(state: State, company: cfg.Company, run_id: int, step: Step, opts: PassOptions,
           rejected: list | None = None) -> None:
     """Log a step (and each rejected record) and tell the progress display."""
-    level = {"ok": "info", "partial": "warning", "failed": "error"}[step.status]
-    prefix = "dry run: " if opts.dry_run else ""
-    _log(state, level, prefix + step.summary(), company.name, run_id, step.as_json())
+    level, message, data = journal.step_done(step, opts)
+    _log(state, level, message, company.name, run_id, data)
     if rejected:
         logs.write_many(state, [
             {"level": "warning", "category": "sync", "company": company.name,

@@ -32,36 +32,8 @@ from optsync.endpoints.base import EndpointMark
 from optsync.state import syncstate
 from optsync.state import tables as t
 from optsync.state.db import State, utcnow
+from optsync.sync.known import ENTITY, Known
 from optsync.upsert import update_or_insert
-
-ENTITY = "_mark"  # reserved: never an exported entity's name
-
-
-@dataclass(frozen=True)
-class Known:
-    """What the state database remembers of an integration's endpoint."""
-
-    identity: str
-    run: int | None = None  # the last run whose mark the endpoint received
-    pending: int | None = None  # a run whose mark was being written
-
-    def encode(self) -> str:
-        return f"{self.identity}:{self.run or ''}:{self.pending or ''}"
-
-    @classmethod
-    def decode(cls, text: str) -> Known | None:
-        parts = text.split(":")
-        if len(parts) != 3 or not parts[0]:
-            return None
-        try:
-            run = int(parts[1]) if parts[1] else None
-            pending = int(parts[2]) if parts[2] else None
-        except ValueError:
-            return None
-        return cls(parts[0], run, pending)
-
-    def accepts(self, run: int) -> bool:
-        return run in (self.run, self.pending)
 
 
 def new_identity() -> str:

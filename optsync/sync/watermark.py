@@ -21,10 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING
 
 from optsync import clock
+
+if TYPE_CHECKING:  # no SQLAlchemy at run time: the quiet check uses this module without it
+    from sqlalchemy import Connection
 
 WINDOW = timedelta(minutes=10)  # the longest transaction a pass tolerates; see the module doc
 LEGACY_REREAD = timedelta(seconds=1)  # marks of older versions hold the newest stamp sent
@@ -46,10 +48,20 @@ class ServerTime:
         return timedelta(seconds=seconds)
 
 
-ServerClock = Callable[[Connection], ServerTime]
+ServerClock = Callable[["Connection"], ServerTime]
+
+# The server's clock, local wall time and UTC in one statement (see server_time).
+CLOCK_SQL = {
+    "mssql": "SELECT SYSDATETIME(), SYSUTCDATETIME()",
+    "postgresql": ("SELECT CAST(clock_timestamp() AS timestamp), "
+                   "CAST(clock_timestamp() AT TIME ZONE 'UTC' AS timestamp)"),
+    "sqlite": ("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now', 'localtime'), "
+               "strftime('%Y-%m-%d %H:%M:%f', 'now')"),
+}
 
 
-def _parse(value: object) -> datetime:
+def parse_time(value: object) -> datetime:
+    """A naive local or UTC time from what a driver returned (text on SQLite)."""
     if isinstance(value, datetime):
         return value.replace(tzinfo=None) if value.tzinfo is None else (
             value.astimezone(UTC).replace(tzinfo=None))
@@ -63,20 +75,12 @@ def server_time(conn: Connection) -> ServerTime:
     in the session's time zone and in UTC; SQLite (a file, no server): the host's clock as
     SQLite reads it.
     """
-    name = conn.dialect.name
-    if name == "mssql":
-        sql = "SELECT SYSDATETIME(), SYSUTCDATETIME()"
-    elif name == "postgresql":
-        sql = ("SELECT CAST(clock_timestamp() AS timestamp), "
-               "CAST(clock_timestamp() AT TIME ZONE 'UTC' AS timestamp)")
-    elif name == "sqlite":
-        sql = ("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now', 'localtime'), "
-               "strftime('%Y-%m-%d %H:%M:%f', 'now')")
-    else:
+    sql = CLOCK_SQL.get(conn.dialect.name)
+    if sql is None:
         now = clock.now()
         return ServerTime(now.astimezone().replace(tzinfo=None), now.replace(tzinfo=None))
     local, utc = conn.exec_driver_sql(sql).one()
-    return ServerTime(_parse(local), _parse(utc))
+    return ServerTime(parse_time(local), parse_time(utc))
 
 
 def reread_from(previous: ServerTime, now: ServerTime, window: timedelta = WINDOW) -> datetime:
