@@ -1,16 +1,20 @@
-"""The command's entry point, with a short way for what cron starts most often.
+"""The command's entry point, with short ways for what cron starts most often.
 
 An OS entry runs ``optsync [--home H] run --company NAME|--company-key KEY --scheduled``
 every few minutes, and most of those starts fall outside the company's window. Such a start
 is recorded as skipped through the same library calls as the full command, without loading
-the command-line layer (Typer and every command group); anything else, or anything unusual,
-goes to the full command, which says what is wrong.
+the command-line layer (Typer and every command group). A pass that is due (or asked for
+with ``run --company``, also with ``--only`` and ``--json``) on SQLite files is first held
+against the quiet check (:mod:`optsync.sync.quiet`): when the last pass's plan shows that
+nothing changed, it is recorded without loading SQLAlchemy at all. Anything else, or anything
+unusual, goes to the full command, which says what is wrong.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 
 from optsync import clock
 from optsync.errors import ExitCode
@@ -19,7 +23,7 @@ from optsync.errors import ExitCode
 def _parse(argv: list[str]) -> dict | None:
     """The cron form's options, or None for any other command line."""
     found: dict = {"home": None, "company": None, "key": None, "scheduled": False,
-                   "json": False}
+                   "json": False, "only": None}
     i = 0
     while i < len(argv) and argv[i] != "run":
         if argv[i] == "--home" and i + 1 < len(argv):
@@ -48,36 +52,57 @@ def _parse(argv: list[str]) -> dict | None:
         elif option == "--json":
             found["json"] = True
             j += 1
+        elif (option == "--only" and j + 1 < len(rest) and rest[j + 1] in ("export", "import")
+              and found["only"] is None):
+            found["only"] = rest[j + 1]
+            j += 2
         else:
             return None
-    if not found["scheduled"] or (found["company"] is None) == (found["key"] is None):
+    if (found["company"] is None) == (found["key"] is None):
         return None
     return found
 
 
-def _emit(options: dict, run: dict) -> None:
+def _emit(options: dict, run: dict, seconds: float = 0.0) -> None:
     if options["json"]:
-        sys.stdout.write(json.dumps(run, ensure_ascii=False) + "\n")
-    else:
+        sys.stdout.write(json.dumps(run, ensure_ascii=False, default=str) + "\n")
+    elif run["status"] == "skipped":
         sys.stderr.write(f"{run['company']}: skipped ({run['reason']})\n")
+    else:
+        # start-up time: only the line a pass leaves for people
+        from optsync.cli.render import pass_lines
+
+        if sys.stderr.isatty():  # as the progress display leaves each step on a terminal
+            sys.stderr.writelines(f"  {_step_line(s)}\n" for s in run["steps"])
+        lines = pass_lines(run["company"], run["status"], run["run_id"], run["steps"], seconds)
+        sys.stderr.writelines(line + "\n" for line in lines)
 
 
-def _sqlite_skip(options: dict) -> int | None:
-    """The skip on a state database in an SQLite file, with nothing but sqlite3.
+def _step_line(step: dict) -> str:
+    # start-up time: a step's summary as the engine writes it
+    from optsync.sync.steps import Step
 
-    Writes the rows the full command writes for it (a skipped run, an info log record), in
-    the stored formats of the state database's schema version this optsync knows; any other
-    version, or anything unexpected, is left to the full command.
+    return Step(**step).summary()
+
+
+def _sqlite_short(options: dict) -> int | None:
+    """The skip, or a pass the quiet check finds with nothing to do, on a state database in
+    an SQLite file, with nothing but sqlite3.
+
+    Writes the rows the full command writes for it (a skipped run, an info log record; or the
+    run and log records of a pass), in the stored formats of the state database's schema
+    version this optsync knows; any other version, or anything unexpected, is left to the
+    full command.
     """
     # start-up time: the short way loads only what a skip needs
-    import os
     import sqlite3
 
     # start-up time: only the modules a skip needs, not the command-line layer
-    from optsync.clock import hostname
     from optsync.home import resolve_home, state_url
     from optsync.schedule.model import Schedule, why_skipped
     from optsync.state.version import SCHEMA_VERSION
+    from optsync.sync import quiet
+    from optsync.sync.options import PassOptions
 
     home = resolve_home(options["home"])
     path = home / "state.db"
@@ -100,27 +125,25 @@ def _sqlite_skip(options: dict) -> int | None:
         if len(found) != 1:
             return None
         company_id, name = found[0]
+        if not options["scheduled"]:
+            return _quiet(options, con, company_id, name, PassOptions(only=options["only"]))
         row = con.execute("SELECT enabled, start_min, end_min, every_min, days "
                           "FROM optsync_schedules WHERE company_id = ?", (company_id,)).fetchone()
         schedule = None if row is None else Schedule(
             enabled=bool(row[0]), start=row[1], end=row[2], every=row[3],
             days=frozenset(int(d) for d in row[4].split(",") if d))
         if schedule is not None and schedule.in_window(clock.local_now()):
-            return None  # a pass to run: the full command runs it
+            return _quiet(options, con, company_id, name,
+                          PassOptions(trigger="scheduled", scheduled=True, only=options["only"]))
         now = clock.now()
-        stored = now.strftime("%Y-%m-%d %H:%M:%S.%f")  # how the schema stores times (UTC)
+        stored = quiet.stored_time(now)
         con.execute("BEGIN IMMEDIATE")
         try:
-            run_id = con.execute(
-                "INSERT INTO optsync_runs (company_id, company, \"trigger\", host, pid, "
-                "started_at, finished_at, status, reason, steps, complete) "
-                "VALUES (?, ?, 'scheduled', ?, ?, ?, ?, 'skipped', 'not-scheduled', '[]', 1)",
-                (company_id, name, hostname(), os.getpid(), stored, stored)).lastrowid
-            con.execute(
-                "INSERT INTO optsync_logs (ts, level, category, company, run_id, message, data) "
-                "VALUES (?, 'info', 'sync', ?, ?, ?, ?)",
-                (stored, name, run_id, f"pass of {name} skipped: {why_skipped(schedule)}",
-                 json.dumps({"reason": "not-scheduled"}, ensure_ascii=False)))
+            run_id = quiet.record_run(con, company_id, name, "scheduled", status="skipped",
+                                      reason="not-scheduled", started=stored, finished=stored,
+                                      steps=[], complete=True)
+            quiet.write_log(con, "info", f"pass of {name} skipped: {why_skipped(schedule)}",
+                            {"reason": "not-scheduled"}, company=name, run_id=run_id)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -136,17 +159,33 @@ def _sqlite_skip(options: dict) -> int | None:
     return ExitCode.OK
 
 
+def _quiet(options: dict, con, company_id: int, name: str, opts) -> int | None:
+    """The pass, when the quiet check finds nothing to do; None: the full command runs it."""
+    # start-up time: the short way loads only what the quiet check needs
+    from optsync.sync import quiet
+
+    began = time.monotonic()
+    run = quiet.quiet_pass(con, company_id, name, opts)
+    if run is None:
+        return None
+    _emit(options, run, time.monotonic() - began)
+    return ExitCode.OK
+
+
 def scheduled_skip(argv: list[str]) -> int | None:
-    """Record a scheduled start outside its window as skipped; None: not handled here."""
+    """Record a scheduled start outside its window as skipped, or a pass the quiet check
+    finds with nothing to do; None: not handled here."""
     options = _parse(argv)
     if options is None:
         return None
     try:
-        done = _sqlite_skip(options)
+        done = _sqlite_short(options)
     except Exception:  # noqa: BLE001 - the full command reports it properly
         done = None
     if done is not None:
         return done
+    if not options["scheduled"]:
+        return None
     try:
         # start-up time: the short way loads only what a skip needs
         from optsync.home import resolve_home

@@ -88,20 +88,24 @@ def pass_summary(result: Run) -> None:
     if result.status == "skipped":
         output.info(f"{result.company}: skipped ({result.reason})")
         return
-    steps = result.steps
+    took = (result.finished_at - result.started_at).total_seconds() if result.finished_at else 0
+    for line in pass_lines(result.company, result.status, result.id, result.steps, took):
+        output.info(line)
+
+
+def pass_lines(company: str, status: str, run_id: int | None, steps: list[dict],
+               seconds: float) -> list[str]:
+    """The lines of :func:`pass_summary` for a pass that was not skipped."""
     written = sum(s["written"] for s in steps)
     rejected = sum(s["rejected"] for s in steps)
     failed = sum(1 for s in steps if s["status"] == "failed")
-    took = (result.finished_at - result.started_at).total_seconds() if result.finished_at else 0
-    line = (f"{result.company}: {result.status} (run {result.id}, "
+    line = (f"{company}: {status} (run {run_id}, "
             f"{len(steps)} steps, {written} written, {rejected} rejected")
     if failed:
         line += f", {failed} failed"
-    output.info(line + f", {took:.1f} s)")
-    for s in steps:
-        if s["status"] == "failed":
-            output.info(f"  {s['direction']} {s['entity']} ({s['integration']}) failed: "
-                        f"{s['error']}")
+    return [line + f", {seconds:.1f} s)"] + [
+        f"  {s['direction']} {s['entity']} ({s['integration']}) failed: {s['error']}"
+        for s in steps if s["status"] == "failed"]
 
 
 def discovered(rows: list[dict]) -> None:

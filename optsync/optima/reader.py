@@ -41,12 +41,15 @@ _PLACES4 = Decimal("0.0001")
 
 
 def driver_statement(stmt: Any, dialect: Any) -> tuple[str, Any]:
-    """A Core statement as the driver takes it: SQL text for ``dialect`` and its parameters,
-    each through its type's bind processor (a tuple where the driver's style is positional)."""
-    compiled = stmt.compile(dialect=dialect)
+    """A Core statement as the driver takes it: SQL text for ``dialect`` (IN lists written
+    out) and its parameters, each through its type's bind processor (a tuple where the
+    driver's style is positional)."""
+    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     params = compiled.construct_params()
     for name, value in list(params.items()):
-        process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        # a value of an IN list is named after its list's parameter: ``<list>_<n>``
+        bound = compiled.binds[name if name in compiled.binds else name.rsplit("_", 1)[0]]
+        process = bound.type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
             params[name] = process(value)
     args: Any = (tuple(params[n] for n in compiled.positiontup or ())

@@ -14,8 +14,9 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, Select, delete, func, select
 
 from optsync.state import tables as t
 from optsync.state.db import State, utcnow
@@ -134,11 +135,14 @@ def has_hashes(conn: Connection, integration_id: int, entity: str) -> bool:
     ).first() is not None
 
 
+def count_keys_query(integration_id: int, entity: str) -> Select[Any]:
+    """How many keys the state holds as sent and not deleted."""
+    return select(func.count()).select_from(t.export_hashes).where(*_where(integration_id, entity))
+
+
 def count_keys(conn: Connection, integration_id: int, entity: str) -> int:
     """How many keys the state holds as sent and not deleted."""
-    return conn.execute(
-        select(func.count()).select_from(t.export_hashes).where(*_where(integration_id, entity))
-    ).scalar_one()
+    return conn.execute(count_keys_query(integration_id, entity)).scalar_one()
 
 
 def key_pages(conn: Connection, integration_id: int, entity: str,

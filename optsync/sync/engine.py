@@ -33,7 +33,7 @@ from optsync.secrets import error_text, exception_text
 from optsync.state import config as cfg
 from optsync.state import locks, logs, runs, syncstate
 from optsync.state.db import State
-from optsync.sync import identity, journal
+from optsync.sync import identity, journal, quietplan
 from optsync.sync.due import still_due
 from optsync.sync.export import ExportJob, key_function, key_values, run_export
 from optsync.sync.imports import ImportJob, run_import
@@ -88,8 +88,12 @@ def run_pass(state: State, name: str, opts: PassOptions, *, now: datetime | None
         if skipped is not None:
             return PassOutcome(skipped)
 
+    # the configuration this pass acts on, for the quiet check of the next (sync/quiet.py)
+    plan = quietplan.Recorder(state, company.id, opts)
+    if plan.active and cfg.get_company(state, company.name) != company:
+        plan.active = False  # changed since the caller read it: this pass leaves no plan
     try:
-        op_info, integrations = _preflight(state, company)
+        op_info, integrations = _preflight(state, company, plan)
     except OptsyncError as exc:
         return PassOutcome(_refused(state, company, opts, exc), exc)
 
@@ -113,9 +117,11 @@ def run_pass(state: State, name: str, opts: PassOptions, *, now: datetime | None
         level, message, data = journal.started(company.name, opts)
         _log(state, level, message, company.name, run.id, data)
         try:
+            if not opts.dry_run:
+                quietplan.forget(state, company.id)  # only this pass may leave the next plan
             with _fewer_collections():
                 steps = _work(state, company, integrations, op_info, run.id, opts, lease,
-                              Housekeeping(locked_at, keep))
+                              Housekeeping(locked_at, keep), plan)
         except BaseException as exc:  # a run never stays "running" after its process
             run.status, run.reason = "failed", None
             run.steps = []
@@ -130,6 +136,7 @@ def run_pass(state: State, name: str, opts: PassOptions, *, now: datetime | None
         runs.finish(state, run)
         level, message, data = journal.ended(company.name, run.status, steps)
         _log(state, level, message, company.name, run.id, data)
+        plan.save(run.status)
         return PassOutcome(run)
     finally:
         lease.release()
@@ -156,7 +163,7 @@ def _fewer_collections() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
-def _preflight(state: State, company: cfg.Company):
+def _preflight(state: State, company: cfg.Company, plan: quietplan.Recorder | None = None):
     """What must hold before any work: an operator Optima accepts, and integrations."""
     operator = cfg.get_operator(state)
     if operator is None:
@@ -167,7 +174,7 @@ def _preflight(state: State, company: cfg.Company):
             f"company {company.name!r} has no integrations",
             f"Add one with 'optsync integration add --company {company.name!r} ...'",
         )
-    return _check_operator(state, company, operator.acronym), integrations
+    return _check_operator(state, company, operator.acronym, plan), integrations
 
 
 def _refused(state: State, company: cfg.Company, opts: PassOptions,
@@ -180,7 +187,8 @@ def _refused(state: State, company: cfg.Company, opts: PassOptions,
     return run
 
 
-def _check_operator(state: State, company: cfg.Company, acronym: str):
+def _check_operator(state: State, company: cfg.Company, acronym: str,
+                    plan: quietplan.Recorder | None = None):
     """The operator as Optima knows it; checked where the configuration database is known."""
     config_url = company.real_config_db_url(state)
     if config_url is None:
@@ -188,6 +196,8 @@ def _check_operator(state: State, company: cfg.Company, acronym: str):
     engine = dburl.engine_for(config_url)
     try:
         with engine.connect() as conn:
+            if plan is not None:
+                plan.operator_checked(conn, acronym)  # the rows the check reads, before it
             info = check_operator(
                 conn, acronym, company_db_name=_database_name(company.real_db_url(state))
             )
@@ -224,8 +234,10 @@ class Housekeeping:
 
 def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration], op_info,
           run_id: int, opts: PassOptions, lease: locks.Lease,
-          housekeeping: Housekeeping | None = None) -> list[Step]:
+          housekeeping: Housekeeping | None = None,
+          plan: quietplan.Recorder | None = None) -> list[Step]:
     housekeeping = housekeeping or Housekeeping(time.time(), set())
+    plan = plan or quietplan.Recorder(state, company.id, PassOptions(dry_run=True))
     warned: set[str] = set()
 
     def warn_once(message: str) -> None:  # what the writer finds odd in Optima, once a pass
@@ -241,6 +253,7 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
     fingerprints: Fingerprints | None = None
     try:
         tables = tables_for(optima)
+        plan.optima_opened(optima, tables)
         fingerprints = Fingerprints(tables)
         fingerprints.start(optima, _exports_before_imports(integrations, opts))
         for integ in sorted(integrations, key=lambda i: i.name):
@@ -260,6 +273,7 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
                 job = _IntegrationPass(state, company, integ, endpoint, optima, tables, run_id,
                                        opts, fingerprints)
                 job.prepare(housekeeping)
+                plan.endpoint_ready(integ, endpoint, planned)
                 writer = OptimaWriter(optima, tables, op_info, namespace=integ.name,
                                       warehouse=integ.warehouse, warn=warn_once)
                 for direction, entity in planned:
@@ -289,6 +303,7 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
                     job.ended(step)
                     steps.append(step)
                 job.finish(planned)
+                plan.endpoint_marked(integ)
             finally:
                 endpoint.close()
     finally:

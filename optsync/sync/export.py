@@ -160,9 +160,7 @@ def _raw_source(job: ExportJob, since: Any) -> _Source:
         raise ValueError(f"cannot export {entity}")
     query = getattr(reader, spec.query)
     if spec.watermarked:
-        # Products and customers without their stamp: the settled watermark does not need it,
-        # and the row as read is then exactly what is hashed.
-        stmt = query(t, since, stamp=False)
+        stmt = watermarked_query(t, entity, since)
     elif spec.setting == "price_list":
         stmt = query(t, price_list=job.price_list)
     else:
@@ -175,6 +173,17 @@ def _raw_source(job: ExportJob, since: Any) -> _Source:
                        blake_row_hashes)
     return _Source(iter(raw), keys, row_hashes, lambda r: raw.record(r), blake_row_hashes,
                    raw.names, raw)
+
+
+def watermarked_query(t: Any, entity: str, since: Any) -> Any:
+    """What a read of a watermarked entity selects from ``since``: for documents, their
+    headers (read with their lines); for products and customers, the rows without their
+    stamp (the settled watermark does not need it, and the row as read is what is hashed)."""
+    spec = ENTITIES[entity]
+    if spec.outbound_lines:
+        return reader.documents_query(t, since)
+    assert spec.query is not None
+    return getattr(reader, spec.query)(t, since, stamp=False)
 
 
 def _total(job: ExportJob, since: Any) -> int | None:

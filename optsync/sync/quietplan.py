@@ -1,0 +1,225 @@
+"""The plan a pass leaves for the quiet check of the next (:mod:`optsync.sync.quiet`).
+
+A :class:`Recorder` follows a pass through the engine: it takes the digest of the
+configuration when the pass begins, the Optima operator check's rows before the check,
+each endpoint's tables once the pass has brought them up to date; and, when the pass ended
+``ok``, compiles for SQLite the queries whose answers tell whether the next pass has anything
+to do (the engine's own statements: the watermarked reads counted, the deleted-key counts,
+the fingerprints, the inbox, the mark) and stores them as the company's plan. Every pass
+first forgets the company's plans, so a plan is always the last pass's.
+
+Only passes whose databases are all SQLite files leave a plan; a recorder that meets anything
+else, or any error, simply leaves none (the next pass then runs in full).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select
+
+from optsync.entities import ENTITIES
+from optsync.optima import reader
+from optsync.optima.digest import rows_digest
+from optsync.optima.fingerprint import QUERIES as FINGERPRINTS
+from optsync.optima.operator import companies_query, operator_query
+from optsync.optima.reader import driver_statement
+from optsync.optima.tables import tables_for
+from optsync.state import syncstate
+from optsync.state import tables as t
+from optsync.state.db import State
+from optsync.sync import quiet
+from optsync.sync.options import PassOptions
+from optsync.upsert import update_or_insert
+
+log = logging.getLogger(__name__)
+
+_SINCE = datetime(1901, 2, 3, 4, 5, 6, 789012)  # stands for the read's start when compiling
+_IDENTITY = "\x00identity\x00"  # stands for the integration's identity when compiling
+
+
+class _NotQuiet(Exception):
+    """The pass cannot leave a plan (not SQLite files, not compilable as plain values)."""
+
+
+def forget(state: State, company_id: int) -> None:
+    """Drop the company's plans: the pass now starting leaves the next one, if any."""
+    meta = t.meta
+    with state.engine.begin() as conn:
+        conn.execute(delete(meta).where(meta.c.key.startswith(quiet.plan_prefix(company_id),
+                                                              autoescape=True)))
+
+
+def _sqlite_file(engine: Engine) -> str:
+    url = engine.url
+    if engine.dialect.name != "sqlite" or not url.database or not os.path.isabs(url.database):
+        raise _NotQuiet(f"not an SQLite file: {url.render_as_string()}")
+    return url.database
+
+
+def _query(stmt: Any, dialect: Any, **slots: Any) -> dict[str, Any]:
+    """A statement as the quiet check runs it: SQL, plain parameters, and where each slot's
+    value goes (compiled from a stand-in that must come out as the check will bind it)."""
+    sql, args = driver_statement(stmt, dialect)
+    if not isinstance(args, tuple):
+        raise _NotQuiet("not positional")
+    places: dict[str, list[int]] = {}
+    for name, (stand_in, bound) in slots.items():
+        places[name] = [i for i, arg in enumerate(args) if arg == bound]
+        if not places[name] and stand_in is not None:
+            raise _NotQuiet(f"{name} not bound as expected")
+    odd = [a for a in args if a is not None and type(a) not in (int, str, float)]
+    if odd:
+        raise _NotQuiet(f"a parameter is not a plain value: {type(odd[0]).__name__}")
+    return {"sql": sql, "args": list(args), "slots": places}
+
+
+def _rows(conn: Connection, sql: str, args: Any = ()) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in conn.exec_driver_sql(sql, tuple(args))]
+
+
+class Recorder:
+    """Takes a pass's readings for the plan it leaves; see the module doc."""
+
+    def __init__(self, state: State, company_id: int, opts: PassOptions) -> None:
+        self.state, self.company_id, self.opts = state, company_id, opts
+        self.active = not (opts.dry_run or opts.full or opts.entities)
+        self.config: str | None = None
+        self.operator: dict[str, Any] | None = None
+        self.optima: Engine | None = None
+        self.integrations: dict[int, dict[str, Any]] = {}
+        if self.active:
+            self._try(self._config)
+
+    def _try(self, take, *args: Any) -> None:
+        if not self.active:
+            return
+        try:
+            take(*args)
+        except Exception as exc:  # noqa: BLE001 - the pass goes on; it only leaves no plan
+            log.debug("no quiet plan: %s", exc)
+            self.active = False
+
+    def _config(self) -> None:
+        if self.state.engine.dialect.name != "sqlite":
+            raise _NotQuiet("the state database is not SQLite")
+        with self.state.engine.connect() as conn:
+            self.config = quiet.config_digest(lambda sql, args: _rows(conn, sql, args),
+                                              self.company_id)
+
+    def operator_checked(self, conn: Connection | None, acronym: str) -> None:
+        """Before the operator check: the rows it reads (None: no configuration database)."""
+        self._try(self._operator, conn, acronym)
+
+    def _operator(self, conn: Connection | None, acronym: str) -> None:
+        if conn is None:
+            return
+        tables = tables_for(conn)
+        queries = [_query(q, conn.dialect)
+                   for q in (operator_query(tables, acronym), companies_query(tables),
+                             select(tables.BazZakazy.c.BZa_OpeID, tables.BazZakazy.c.BZa_BazID)
+                             .order_by(tables.BazZakazy.c.BZa_BZaID))]
+        path = _sqlite_file(conn.engine)
+        digest = rows_digest(_rows(conn, q["sql"], q["args"]) for q in queries)
+        self.operator = {"db": path, "queries": queries, "digest": digest}
+
+    def optima_opened(self, engine: Engine, tables: Any) -> None:
+        self._try(self._optima, engine, tables)
+
+    def _optima(self, engine: Engine, tables: Any) -> None:
+        _sqlite_file(engine)
+        self.optima, self.tables = engine, tables
+
+    def endpoint_ready(self, integ: Any, endpoint: Any, planned: list[tuple[str, str]]) -> None:
+        """After the endpoint's tables were brought up to date, before any step."""
+        self._try(self._endpoint, integ, endpoint, planned)
+
+    def _endpoint(self, integ: Any, endpoint: Any, planned: list[tuple[str, str]]) -> None:
+        if type(endpoint).__module__ != "optsync.endpoints.sql":
+            raise _NotQuiet(f"endpoint kind {endpoint.kind}")
+        engine = endpoint.engine
+        self.integrations[integ.id] = {
+            "id": integ.id, "name": integ.name, "endpoint": _sqlite_file(engine),
+            "schema": self._schema(engine), "steps": [list(step) for step in planned],
+            "engine": engine,
+        }
+
+    @staticmethod
+    def _schema(engine: Engine) -> str:
+        with engine.connect() as conn:
+            return rows_digest([_rows(conn, quiet.SCHEMA_SQL)])
+
+    def endpoint_marked(self, integ: Any) -> None:
+        """The pass marked the endpoint: its tables must still be as they were made ready."""
+        self._try(self._marked, integ)
+
+    def _marked(self, integ: Any) -> None:
+        entry = self.integrations[integ.id]
+        if self._schema(entry["engine"]) != entry["schema"]:
+            raise _NotQuiet("the endpoint's tables changed during the pass")
+        entry["marked"] = True
+
+    def save(self, status: str) -> None:
+        """Store the plan when the pass ended ``ok``; never raises."""
+        if status != "ok":
+            return
+        self._try(self._save)
+
+    def _save(self) -> None:
+        if self.optima is None or not self.integrations:
+            raise _NotQuiet("nothing to plan")
+        optima = self.optima.dialect
+        state = self.state.engine.dialect
+        integrations = []
+        for entry in sorted(self.integrations.values(), key=lambda e: e["name"]):
+            if not entry.get("marked"):
+                raise _NotQuiet(f"integration {entry['name']} not marked")
+            integrations.append(self._integration(entry, optima, state))
+        plan = {"format": quiet.FORMAT, "config": self.config, "operator": self.operator,
+                "optima": _sqlite_file(self.optima), "integrations": integrations}
+        key = quiet.plan_key(self.company_id, self.opts.only)
+        with self.state.engine.begin() as conn:
+            update_or_insert(conn, t.meta, ("key",), {"key": key, "value": json.dumps(plan)})
+
+    def _integration(self, entry: dict[str, Any], optima: Any, state: Any) -> dict[str, Any]:
+        # start-up time: the sql endpoint's tables, loaded only for a plan that has one
+        from optsync.endpoints.tables import MARK_TABLE, METADATA, inbox_table_name
+        from optsync.sync.export import watermarked_query
+
+        endpoint = entry["engine"].dialect
+        mark = METADATA.tables[MARK_TABLE]
+        exports: dict[str, Any] = {}
+        imports: dict[str, Any] = {}
+        for direction, entity in entry["steps"]:
+            spec = ENTITIES[entity]
+            if direction == "import":
+                inbox = METADATA.tables[inbox_table_name(entity)]
+                imports[entity] = _query(
+                    select(inbox.c.id).where(inbox.c.status == "new").limit(1), endpoint)
+            elif entity in FINGERPRINTS:
+                exports[entity] = {"fingerprint": [
+                    _query(q, optima) for q in FINGERPRINTS[entity](self.tables, optima.name)]}
+            elif spec.watermarked:
+                changed = select(func.count()).select_from(
+                    watermarked_query(self.tables, entity, _SINCE).subquery())
+                found: dict[str, Any] = {"changed": _query(
+                    changed, optima, **{quiet.SINCE: (_SINCE, quiet.stored_time(_SINCE))})}
+                if spec.deletes_counted:
+                    found["count"] = _query(reader.count_query(self.tables, entity), optima)
+                    found["held"] = _query(
+                        syncstate.count_keys_query(entry["id"], entity), state)
+                exports[entity] = found
+            else:
+                raise _NotQuiet(f"no quiet check of {entity}")
+        return {
+            "id": entry["id"], "name": entry["name"], "endpoint": entry["endpoint"],
+            "schema": entry["schema"], "steps": entry["steps"],
+            "mark": _query(select(mark.c.last_run).where(
+                mark.c.identity == bindparam("identity", _IDENTITY)), endpoint,
+                **{quiet.IDENTITY: (_IDENTITY, _IDENTITY)}),
+            "exports": exports, "imports": imports,
+        }
