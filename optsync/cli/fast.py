@@ -23,7 +23,7 @@ from optsync.errors import ExitCode
 def _parse(argv: list[str]) -> dict | None:
     """The cron form's options, or None for any other command line."""
     found: dict = {"home": None, "company": None, "key": None, "scheduled": False,
-                   "json": False, "only": None}
+                   "json": False, "only": None, "entities": set()}
     i = 0
     while i < len(argv) and argv[i] != "run":
         if argv[i] == "--home" and i + 1 < len(argv):
@@ -55,6 +55,9 @@ def _parse(argv: list[str]) -> dict | None:
         elif (option == "--only" and j + 1 < len(rest) and rest[j + 1] in ("export", "import")
               and found["only"] is None):
             found["only"] = rest[j + 1]
+            j += 2
+        elif option == "--entity" and j + 1 < len(rest):  # a plan exists for known ones only
+            found["entities"].add(rest[j + 1])
             j += 2
         else:
             return None
@@ -112,6 +115,7 @@ def _sqlite_short(options: dict) -> int | None:
                           isolation_level=None)
     try:
         con.execute("PRAGMA busy_timeout = 30000")
+        con.execute("PRAGMA synchronous = NORMAL")  # as the state database's engine writes
         version = con.execute(
             "SELECT value FROM optsync_meta WHERE key = 'schema_version'").fetchone()
         if version is None or int(version[0]) != SCHEMA_VERSION:
@@ -125,8 +129,9 @@ def _sqlite_short(options: dict) -> int | None:
         if len(found) != 1:
             return None
         company_id, name = found[0]
+        narrowed = {"only": options["only"], "entities": options["entities"]}
         if not options["scheduled"]:
-            return _quiet(options, con, company_id, name, PassOptions(only=options["only"]))
+            return _quiet(options, con, company_id, name, PassOptions(**narrowed))
         row = con.execute("SELECT enabled, start_min, end_min, every_min, days "
                           "FROM optsync_schedules WHERE company_id = ?", (company_id,)).fetchone()
         schedule = None if row is None else Schedule(
@@ -134,7 +139,7 @@ def _sqlite_short(options: dict) -> int | None:
             days=frozenset(int(d) for d in row[4].split(",") if d))
         if schedule is not None and schedule.in_window(clock.local_now()):
             return _quiet(options, con, company_id, name,
-                          PassOptions(trigger="scheduled", scheduled=True, only=options["only"]))
+                          PassOptions(trigger="scheduled", scheduled=True, **narrowed))
         now = clock.now()
         stored = quiet.stored_time(now)
         con.execute("BEGIN IMMEDIATE")

@@ -8,7 +8,17 @@ from datetime import datetime
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, and_, bindparam, create_engine, delete, inspect, select, update
+from sqlalchemy import (
+    Select,
+    Table,
+    and_,
+    bindparam,
+    create_engine,
+    delete,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from optsync import clock, fastexec
@@ -56,6 +66,12 @@ def utcnow() -> datetime:
 
 # One translation of odbc: strings for Optima databases and endpoints alike.
 sqlalchemy_url = to_sqlalchemy
+
+
+def waiting_query(entity: str) -> Select[Any]:
+    """The inbox rows of ``entity`` waiting to be imported."""
+    header = METADATA.tables[inbox_table_name(entity)]
+    return select(header).where(header.c.status == "new")
 
 
 class SqlEndpoint(Endpoint):
@@ -241,7 +257,7 @@ class SqlEndpoint(Endpoint):
         lines = METADATA.tables[inbox_lines_table_name(entity)] if with_lines else None
         last_id: int | None = None
         while True:
-            query = select(header).where(header.c.status == "new").order_by(header.c.id)
+            query = waiting_query(entity).order_by(header.c.id)
             if last_id is not None:
                 query = query.where(header.c.id > last_id)
             query = query.limit(BATCH)

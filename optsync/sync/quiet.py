@@ -26,6 +26,7 @@ later read starts no later than it would have), the endpoint's mark names that r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -59,9 +60,12 @@ SCHEMA_SQL = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type,
 Execute = Callable[[str, Sequence[Any]], list]  # (SQL, parameters) -> rows of driver values
 
 
-def plan_key(company_id: int, only: str | None) -> str:
-    """The ``optsync_meta`` key of a company's plan for ``run`` (``--only export|import``)."""
-    return f"quiet:{company_id}:{only or 'all'}"
+def plan_key(company_id: int, opts: PassOptions) -> str:
+    """The ``optsync_meta`` key of a company's plan for the steps ``opts`` narrows the pass to
+    (``--only``, ``--entity``); short enough for the table's key column."""
+    entities = ",".join(sorted(opts.entities))
+    narrowed = hashlib.blake2b(entities.encode(), digest_size=4).hexdigest() if entities else "*"
+    return f"quiet:{company_id}:{opts.only or 'all'}:{narrowed}"
 
 
 def plan_prefix(company_id: int) -> str:
@@ -278,14 +282,14 @@ def quiet_pass(state: sqlite3.Connection, company_id: int, name: str,
     ``state`` is the state database (an SQLite file) opened in autocommit mode; the check
     and the records are one write transaction, so no other pass starts or ends meanwhile.
     """
-    if opts.dry_run or opts.full or opts.entities:
+    if opts.dry_run or opts.full:
         return None
     now = clock.now()
     started = stored_time(now)
     state.execute("BEGIN IMMEDIATE")
     try:
         found = state.execute("SELECT value FROM optsync_meta WHERE key = ?",
-                              (plan_key(company_id, opts.only),)).fetchone()
+                              (plan_key(company_id, opts),)).fetchone()
         if found is None:
             raise _Declined()
         check = _Check(state, company_id, json.loads(found[0]))

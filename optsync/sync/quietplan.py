@@ -33,6 +33,7 @@ from optsync.state import syncstate
 from optsync.state import tables as t
 from optsync.state.db import State
 from optsync.sync import quiet
+from optsync.sync.export import watermarked_query
 from optsync.sync.options import PassOptions
 from optsync.upsert import update_or_insert
 
@@ -87,7 +88,7 @@ class Recorder:
 
     def __init__(self, state: State, company_id: int, opts: PassOptions) -> None:
         self.state, self.company_id, self.opts = state, company_id, opts
-        self.active = not (opts.dry_run or opts.full or opts.entities)
+        self.active = not (opts.dry_run or opts.full)
         self.config: str | None = None
         self.operator: dict[str, Any] | None = None
         self.optima: Engine | None = None
@@ -181,45 +182,75 @@ class Recorder:
             integrations.append(self._integration(entry, optima, state))
         plan = {"format": quiet.FORMAT, "config": self.config, "operator": self.operator,
                 "optima": _sqlite_file(self.optima), "integrations": integrations}
-        key = quiet.plan_key(self.company_id, self.opts.only)
+        key = quiet.plan_key(self.company_id, self.opts)
         with self.state.engine.begin() as conn:
             update_or_insert(conn, t.meta, ("key",), {"key": key, "value": json.dumps(plan)})
 
     def _integration(self, entry: dict[str, Any], optima: Any, state: Any) -> dict[str, Any]:
-        # start-up time: the sql endpoint's tables, loaded only for a plan that has one
-        from optsync.endpoints.tables import MARK_TABLE, METADATA, inbox_table_name
-        from optsync.sync.export import watermarked_query
-
         endpoint = entry["engine"].dialect
-        mark = METADATA.tables[MARK_TABLE]
         exports: dict[str, Any] = {}
         imports: dict[str, Any] = {}
         for direction, entity in entry["steps"]:
-            spec = ENTITIES[entity]
             if direction == "import":
-                inbox = METADATA.tables[inbox_table_name(entity)]
-                imports[entity] = _query(
-                    select(inbox.c.id).where(inbox.c.status == "new").limit(1), endpoint)
-            elif entity in FINGERPRINTS:
-                exports[entity] = {"fingerprint": [
-                    _query(q, optima) for q in FINGERPRINTS[entity](self.tables, optima.name)]}
-            elif spec.watermarked:
-                changed = select(func.count()).select_from(
-                    watermarked_query(self.tables, entity, _SINCE).subquery())
-                found: dict[str, Any] = {"changed": _query(
-                    changed, optima, **{quiet.SINCE: (_SINCE, quiet.stored_time(_SINCE))})}
-                if spec.deletes_counted:
-                    found["count"] = _query(reader.count_query(self.tables, entity), optima)
-                    found["held"] = _query(
-                        syncstate.count_keys_query(entry["id"], entity), state)
-                exports[entity] = found
-            else:
-                raise _NotQuiet(f"no quiet check of {entity}")
+                imports[entity] = _compiled(("inbox", entity), endpoint, _inbox_query, entity)
+                continue
+            exports[entity] = dict(_compiled(("export", self.tables, entity), optima,
+                                             _export_queries, self.tables, entity))
+            if ENTITIES[entity].deletes_counted:
+                exports[entity]["held"] = _query(
+                    syncstate.count_keys_query(entry["id"], entity), state)
         return {
             "id": entry["id"], "name": entry["name"], "endpoint": entry["endpoint"],
             "schema": entry["schema"], "steps": entry["steps"],
-            "mark": _query(select(mark.c.last_run).where(
-                mark.c.identity == bindparam("identity", _IDENTITY)), endpoint,
-                **{quiet.IDENTITY: (_IDENTITY, _IDENTITY)}),
+            "mark": _compiled(("mark",), endpoint, _mark_query),
             "exports": exports, "imports": imports,
         }
+
+
+_COMPILED: dict[tuple, Any] = {}  # compiled once per process: the same for the same dialect
+
+
+def _compiled(key: tuple, dialect: Any, build: Any, *args: Any) -> Any:
+    """``build(*args, dialect)``, kept for each ``key`` and kind and version of database."""
+    full = (*key, dialect.name, dialect.server_version_info, dialect.paramstyle)
+    if full not in _COMPILED:
+        _COMPILED[full] = build(*args, dialect)
+    return _COMPILED[full]
+
+
+def _inbox_query(entity: str, dialect: Any) -> dict[str, Any]:
+    """Whether a row of ``entity`` waits in the endpoint's inbox: the row the engine would
+    import first."""
+    # start-up time: the sql endpoint loads only for a pass that has one
+    from optsync.endpoints.sql import waiting_query
+
+    stmt = waiting_query(entity)
+    return _query(stmt.with_only_columns(stmt.selected_columns.id).limit(1), dialect)
+
+
+def _mark_query(dialect: Any) -> dict[str, Any]:
+    """The run optsync's mark in the endpoint names for an identity (``read_marks``)."""
+    # start-up time: the sql endpoint's tables load only for a pass that has one
+    from optsync.endpoints.tables import MARK_TABLE, METADATA
+
+    mark = METADATA.tables[MARK_TABLE]
+    return _query(select(mark.c.last_run).where(
+        mark.c.identity == bindparam("identity", _IDENTITY)), dialect,
+        **{quiet.IDENTITY: (_IDENTITY, _IDENTITY)})
+
+
+def _export_queries(tables: Any, entity: str, dialect: Any) -> dict[str, Any]:
+    """What tells whether an export step reads anything: its fingerprint; or its read from
+    the watermark, counted, and the count of keys Optima holds."""
+    if entity in FINGERPRINTS:
+        return {"fingerprint": [_query(q, dialect) for q in FINGERPRINTS[entity](tables,
+                                                                                 dialect.name)]}
+    if not ENTITIES[entity].watermarked:
+        raise _NotQuiet(f"no quiet check of {entity}")
+    changed = select(func.count()).select_from(
+        watermarked_query(tables, entity, _SINCE).subquery())
+    found = {"changed": _query(changed, dialect,
+                               **{quiet.SINCE: (_SINCE, quiet.stored_time(_SINCE))})}
+    if ENTITIES[entity].deletes_counted:
+        found["count"] = _query(reader.count_query(tables, entity), dialect)
+    return found

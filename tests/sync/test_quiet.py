@@ -277,10 +277,28 @@ def test_every_pass_but_a_dry_run_forgets_the_plan_it_found(world, cli):
     cli.json("run", "--company", COMPANY, "--full")  # sends everything: leaves no plan
     assert state_rows(world, plans) == []
     assert short_way(world) is None
-    cli.json("run", "--company", COMPANY, "--entity", "products")
-    assert state_rows(world, plans) == []
+    cli.json("run", "--company", COMPANY, "--entity", "products")  # a plan of its own
+    assert short_way(world) is None
     cli.json("run", "--company", COMPANY)
     assert short_way(world) is not None
+
+
+def test_a_pass_narrowed_to_entities_has_a_plan_of_its_own(world, cli):
+    cli.json("run", "--company", COMPANY, "--only", "export", "--entity", "products",
+             "--entity", "stock")
+    assert short_way(world, "--only", "export") is None
+    assert short_way(world, "--only", "export", "--entity", "products") is None
+    quick = short_way(world, "--only", "export", "--entity", "stock", "--entity", "products")
+    assert {(s["entity"], s["direction"]) for s in quick["steps"]} == {
+        ("products", "export"), ("stock", "export")}
+    assert state_rows(world, "SELECT complete FROM optsync_runs WHERE id = ?",
+                      quick["run_id"]) == [(0,)]
+    _change_price(world)  # not a step of this plan
+    assert short_way(world, "--only", "export", "--entity", "products", "--entity",
+                     "stock") is not None
+    _change_stock(world)
+    assert short_way(world, "--only", "export", "--entity", "products", "--entity",
+                     "stock") is None
 
 
 def test_a_pass_that_did_not_end_ok_leaves_no_plan(world, cli):
