@@ -112,13 +112,15 @@ class _Declined(Exception):
     """Something may be to do: the engine runs the pass."""
 
 
+BUSY = 0.25  # seconds to wait for a database another program is writing; then the engine,
+# which waits as long as it must, runs the pass (the check holds the state database meanwhile)
+
+
 def _open(path: str) -> sqlite3.Connection:
     """An existing SQLite file, read only."""
     if not os.path.isabs(path) or not os.path.isfile(path):
         raise _Declined(path)
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-    con.execute("PRAGMA busy_timeout = 30000")
-    return con
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY)
 
 
 def _bound(query: dict, slots: dict[str, Any]) -> tuple[str, list]:

@@ -15,6 +15,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from datetime import datetime, timedelta
@@ -280,6 +281,20 @@ def test_every_pass_but_a_dry_run_forgets_the_plan_it_found(world, cli):
     cli.json("run", "--company", COMPANY, "--entity", "products")  # a plan of its own
     assert short_way(world) is None
     cli.json("run", "--company", COMPANY)
+    assert short_way(world) is not None
+
+
+def test_a_database_another_program_is_writing_sends_the_pass_to_the_engine_at_once(world, cli):
+    cli.json("run", "--company", COMPANY)
+    blocker = sqlite3.connect(world.shop_db, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # the shop writes: the engine waits for it, not the check
+    try:
+        began = time.monotonic()
+        assert short_way(world) is None
+        assert time.monotonic() - began < 10  # not a figure: the check must not hang on it
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
     assert short_way(world) is not None
 
 
