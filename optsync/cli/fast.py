@@ -4,7 +4,8 @@ An OS entry runs ``optsync [--home H] run --company NAME|--company-key KEY --sch
 every few minutes, and most of those starts fall outside the company's window. Such a start
 is recorded as skipped through the same library calls as the full command, without loading
 the command-line layer (Typer and every command group). A pass that is due (or asked for
-with ``run --company``, also with ``--only`` and ``--json``) on SQLite files is first held
+with ``run --company``, also with ``--only``, ``--entity`` and ``--json``) on SQLite files
+is first held
 against the quiet check (:mod:`optsync.sync.quiet`): when the last pass's plan shows that
 nothing changed, it is recorded without loading SQLAlchemy at all. Anything else, or anything
 unusual, goes to the full command, which says what is wrong.

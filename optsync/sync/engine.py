@@ -91,7 +91,7 @@ def run_pass(state: State, name: str, opts: PassOptions, *, now: datetime | None
     # the configuration this pass acts on, for the quiet check of the next (sync/quiet.py)
     plan = quietplan.Recorder(state, company.id, opts)
     if plan.active and cfg.get_company(state, company.name) != company:
-        plan.active = False  # changed since the caller read it: this pass leaves no plan
+        plan.discard("the company changed since the caller read it")
     try:
         op_info, integrations = _preflight(state, company, plan)
     except OptsyncError as exc:
@@ -237,7 +237,7 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
           housekeeping: Housekeeping | None = None,
           plan: quietplan.Recorder | None = None) -> list[Step]:
     housekeeping = housekeeping or Housekeeping(time.time(), set())
-    plan = plan or quietplan.Recorder(state, company.id, PassOptions(dry_run=True))
+    plan = plan or quietplan.Recorder(state, company.id, PassOptions(dry_run=True))  # idle
     warned: set[str] = set()
 
     def warn_once(message: str) -> None:  # what the writer finds odd in Optima, once a pass

@@ -218,8 +218,11 @@ class _Check:
             try:
                 con = _open(path)
                 try:
-                    while todo and not failed:
-                        key, (sql, args) = todo.pop()
+                    while not failed:
+                        try:
+                            key, (sql, args) = todo.pop()
+                        except IndexError:
+                            return
                         found[key] = con.execute(sql, args).fetchall()
                 finally:
                     con.close()
@@ -311,10 +314,12 @@ def quiet_pass(state: sqlite3.Connection, company_id: int, name: str,
         write_log(state, *journal.ended(name, "ok", steps), company=name, run_id=run_id)
         state.execute("COMMIT")
     except (_Declined, sqlite3.Error, LookupError, TypeError, ValueError):
-        state.execute("ROLLBACK")
+        if state.in_transaction:
+            state.execute("ROLLBACK")
         return None
     except BaseException:
-        state.execute("ROLLBACK")
+        if state.in_transaction:
+            state.execute("ROLLBACK")
         raise
     return {"run_id": run_id, "company": name, "status": "ok", "reason": None,
             "trigger": opts.trigger, "started_at": now.isoformat(timespec="seconds"),

@@ -96,14 +96,18 @@ class Recorder:
         if self.active:
             self._try(self._config)
 
+    def discard(self, why: str) -> None:
+        """This pass leaves no plan."""
+        log.debug("no quiet plan: %s", why)
+        self.active = False
+
     def _try(self, take, *args: Any) -> None:
         if not self.active:
             return
         try:
             take(*args)
         except Exception as exc:  # noqa: BLE001 - the pass goes on; it only leaves no plan
-            log.debug("no quiet plan: %s", exc)
-            self.active = False
+            self.discard(str(exc))
 
     def _config(self) -> None:
         if self.state.engine.dialect.name != "sqlite":
