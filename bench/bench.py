@@ -30,7 +30,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 COMPANY = "Bench Sp. z o.o."
-ROUNDS = 4  # interleaved runs of the copy and of the export; the fastest of each is compared
+ROUNDS = 6  # interleaved runs of the copy and of the export; the fastest of each is compared
 PG_URL = os.environ.get("OPTSYNC_BENCH_PG_URL", os.environ.get(
     "OPTSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
 

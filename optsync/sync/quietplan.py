@@ -64,14 +64,15 @@ def _sqlite_file(engine: Engine) -> str:
 
 def _query(stmt: Any, dialect: Any, **slots: Any) -> dict[str, Any]:
     """A statement as the quiet check runs it: SQL, plain parameters, and where each slot's
-    value goes (compiled from a stand-in that must come out as the check will bind it)."""
+    value goes (``slots``: the stand-in each was compiled with, as the driver must get it,
+    which is how the check binds the real value)."""
     sql, args = driver_statement(stmt, dialect)
     if not isinstance(args, tuple):
         raise _NotQuiet("not positional")
     places: dict[str, list[int]] = {}
-    for name, (stand_in, bound) in slots.items():
+    for name, bound in slots.items():
         places[name] = [i for i, arg in enumerate(args) if arg == bound]
-        if not places[name] and stand_in is not None:
+        if not places[name]:
             raise _NotQuiet(f"{name} not bound as expected")
     odd = [a for a in args if a is not None and type(a) not in (int, str, float)]
     if odd:
@@ -124,10 +125,10 @@ class Recorder:
         if conn is None:
             return
         tables = tables_for(conn)
+        bans = tables.BazZakazy.c  # every ban: the check reads the one of this operator
         queries = [_query(q, conn.dialect)
                    for q in (operator_query(tables, acronym), companies_query(tables),
-                             select(tables.BazZakazy.c.BZa_OpeID, tables.BazZakazy.c.BZa_BazID)
-                             .order_by(tables.BazZakazy.c.BZa_BZaID))]
+                             select(bans.BZa_OpeID, bans.BZa_BazID).order_by(bans.BZa_BZaID))]
         path = _sqlite_file(conn.engine)
         digest = rows_digest(_rows(conn, q["sql"], q["args"]) for q in queries)
         self.operator = {"db": path, "queries": queries, "digest": digest}
@@ -240,7 +241,7 @@ def _mark_query(dialect: Any) -> dict[str, Any]:
     mark = METADATA.tables[MARK_TABLE]
     return _query(select(mark.c.last_run).where(
         mark.c.identity == bindparam("identity", _IDENTITY)), dialect,
-        **{quiet.IDENTITY: (_IDENTITY, _IDENTITY)})
+        **{quiet.IDENTITY: _IDENTITY})
 
 
 def _export_queries(tables: Any, entity: str, dialect: Any) -> dict[str, Any]:
@@ -253,8 +254,7 @@ def _export_queries(tables: Any, entity: str, dialect: Any) -> dict[str, Any]:
         raise _NotQuiet(f"no quiet check of {entity}")
     changed = select(func.count()).select_from(
         watermarked_query(tables, entity, _SINCE).subquery())
-    found = {"changed": _query(changed, dialect,
-                               **{quiet.SINCE: (_SINCE, quiet.stored_time(_SINCE))})}
+    found = {"changed": _query(changed, dialect, **{quiet.SINCE: quiet.stored_time(_SINCE)})}
     if ENTITIES[entity].deletes_counted:
         found["count"] = _query(reader.count_query(tables, entity), dialect)
     return found
