@@ -38,7 +38,7 @@ from optsync.state.db import State, legacy_hash
 from optsync.sync import watermark
 from optsync.sync.steps import Step
 
-BATCH = 5000
+BATCH = 10_000  # rows per read, hash, staging and send: the memory a pass needs follows it
 
 Progress = Callable[[str, int, int | None], None]  # (entity, rows read so far, total or None)
 
