@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, Select, or_, select
 
 from optsync.dburl import connect_check, engine_for, timeout_args
 from optsync.errors import Unreachable
@@ -16,21 +16,29 @@ from optsync.optima.tables import tables_for
 from optsync.secrets import exception_text, mask_url, secrets_of
 
 
+def price_lists_query(tables: Any) -> Select[Any]:
+    """Active price lists: number and name, by number."""
+    d = tables.DefCeny.c
+    return (select(d.DfC_Lp, d.DfC_Nazwa)
+            .where(or_(d.DfC_Nieaktywna == 0, d.DfC_Nieaktywna.is_(None)))
+            .order_by(d.DfC_Lp))
+
+
+def warehouses_query(tables: Any) -> Select[Any]:
+    """Every warehouse's symbol."""
+    m = tables.Magazyny.c
+    return select(m.Mag_Symbol).order_by(m.Mag_MagId)
+
+
 def price_lists(conn: Connection, tables: Any) -> list[tuple[int, str]]:
     """Active price lists as (number, name), by number."""
-    d = tables.DefCeny.c
-    rows = conn.execute(
-        select(d.DfC_Lp, d.DfC_Nazwa)
-        .where(or_(d.DfC_Nieaktywna == 0, d.DfC_Nieaktywna.is_(None)))
-        .order_by(d.DfC_Lp)
-    ).all()
+    rows = conn.execute(price_lists_query(tables)).all()
     return [(int(lp), (name or "").strip()) for lp, name in rows]
 
 
 def warehouses(conn: Connection, tables: Any) -> list[str]:
     """Every warehouse symbol, sorted."""
-    m = tables.Magazyny.c
-    return sorted({(s or "").strip() for (s,) in conn.execute(select(m.Mag_Symbol))} - {""})
+    return sorted({(s or "").strip() for (s,) in conn.execute(warehouses_query(tables))} - {""})
 
 
 def describe_price_lists(found: list[tuple[int, str]]) -> str:

@@ -12,7 +12,8 @@ any doubt or any error leaves the pass to the engine, which then runs it in full
 What the plan must find unchanged, each against what the engine itself compares:
 
 - the configuration rows of the company, its integrations and the operator (a digest taken
-  when that pass began), and the Optima operator check's rows (taken before it checked);
+  when that pass began), the Optima operator check's rows (taken before it checked), and the
+  price lists and warehouses an integration's settings are checked against;
 - no lock on the company, no run of it still recorded as running;
 - per integration: optsync's mark in the endpoint naming the run the state database
   remembers, the endpoint's tables as that pass left them, no inbound row waiting;
@@ -195,6 +196,9 @@ class _Check:
             self.require(rows_digest(_rows(con, q) for q in operator["queries"])
                          == operator["digest"])
         optima = self.open(plan["optima"])
+        settings = plan["settings"]  # what the checks of price lists and warehouses read
+        self.expect(lambda *results: rows_digest(results),
+                    [self.ask(query) for query in settings["queries"]], settings["digest"])
         local, utc = optima.execute(CLOCK_SQL["sqlite"]).fetchone()
         now = ServerTime(parse_time(local), parse_time(utc))
         steps: list[Step] = []

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, func, select
 
 from optsync.entities import ENTITIES
 from optsync.optima import reader
+from optsync.optima.choices import price_lists_query, warehouses_query
 from optsync.optima.digest import rows_digest
 from optsync.optima.fingerprint import QUERIES as FINGERPRINTS
 from optsync.optima.operator import companies_query, operator_query
@@ -93,6 +94,7 @@ class Recorder:
         self.config: str | None = None
         self.operator: dict[str, Any] | None = None
         self.optima: Engine | None = None
+        self.settings: dict[str, Any] | None = None
         self.integrations: dict[int, dict[str, Any]] = {}
         if self.active:
             self._try(self._config)
@@ -134,11 +136,16 @@ class Recorder:
         self.operator = {"db": path, "queries": queries, "digest": digest}
 
     def optima_opened(self, engine: Engine, tables: Any) -> None:
+        """Before any step: the rows the checks of price lists and warehouses read."""
         self._try(self._optima, engine, tables)
 
     def _optima(self, engine: Engine, tables: Any) -> None:
         _sqlite_file(engine)
         self.optima, self.tables = engine, tables
+        queries = _compiled(("settings", tables), engine.dialect, _settings_queries, tables)
+        with engine.connect() as conn:
+            digest = rows_digest(_rows(conn, q["sql"], q["args"]) for q in queries)
+        self.settings = {"queries": queries, "digest": digest}
 
     def endpoint_ready(self, integ: Any, endpoint: Any, planned: list[tuple[str, str]]) -> None:
         """After the endpoint's tables were brought up to date, before any step."""
@@ -186,7 +193,8 @@ class Recorder:
                 raise _NotQuiet(f"integration {entry['name']} not marked")
             integrations.append(self._integration(entry, optima, state))
         plan = {"format": quiet.FORMAT, "config": self.config, "operator": self.operator,
-                "optima": _sqlite_file(self.optima), "integrations": integrations}
+                "optima": _sqlite_file(self.optima), "settings": self.settings,
+                "integrations": integrations}
         key = quiet.plan_key(self.company_id, self.opts)
         with self.state.engine.begin() as conn:
             update_or_insert(conn, t.meta, ("key",), {"key": key, "value": json.dumps(plan)})
@@ -221,6 +229,11 @@ def _compiled(key: tuple, dialect: Any, build: Any, *args: Any) -> Any:
     if full not in _COMPILED:
         _COMPILED[full] = build(*args, dialect)
     return _COMPILED[full]
+
+
+def _settings_queries(tables: Any, dialect: Any) -> list[dict[str, Any]]:
+    """What the checks of an integration's price list and warehouse read."""
+    return [_query(price_lists_query(tables), dialect), _query(warehouses_query(tables), dialect)]
 
 
 def _inbox_query(entity: str, dialect: Any) -> dict[str, Any]:

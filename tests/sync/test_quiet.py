@@ -137,6 +137,12 @@ def _change_stock(w: World) -> None:
                   "(SELECT min(TwI_TwIId) FROM TwrIlosci)")
 
 
+def _rename_warehouse(w: World) -> None:  # its stamp left as it was: the fingerprint stays
+    with w.optima() as c:
+        c.execute("UPDATE Magazyny SET Mag_Symbol = 'MAGX' WHERE Mag_MagId = "
+                  "(SELECT max(Mag_MagId) FROM Magazyny)")
+
+
 def _touch_customer(w: World) -> None:
     with w.optima() as c:
         c.execute("UPDATE Kontrahenci SET Knt_Miasto = 'Kraków', Knt_TS_Mod = ? WHERE Knt_KntId = "
@@ -232,6 +238,7 @@ CHANGES: dict[str, Callable[[World], None]] = {
     "a product deleted": _delete_product,
     "a price changed": _change_price,
     "a stock level changed": _change_stock,
+    "a warehouse renamed": _rename_warehouse,
     "a customer changed": _touch_customer,
     "a document changed": _touch_document,
     "an order waits in the shop": _order_waits,
