@@ -52,7 +52,7 @@ IDENTITY = "identity"  # the slot of the mark query filled with the integration'
 CONFIG_SQL = (
     ("SELECT * FROM optsync_companies WHERE id = ?", True),
     ("SELECT * FROM optsync_integrations WHERE company_id = ? ORDER BY id", True),
-    # not ``verified``: the pass that leaves the plan sets it, from what the plan checks again
+    # not ``verified``: a pass that checks the operator sets it (see _Check.run)
     ("SELECT id, acronym, password_secret, updated_at FROM optsync_operator ORDER BY id", False),
 )
 # An SQLite database's tables and indexes as created (an endpoint's exchange tables).
@@ -192,6 +192,10 @@ class _Check:
         self.require(config_digest(execute, self.company_id) == plan["config"])
         operator = plan.get("operator")
         if operator is not None:
+            # the engine records the check as passed; a pass that failed it elsewhere
+            # recorded otherwise, and the engine then sets it again
+            self.require(state.execute("SELECT verified FROM optsync_operator").fetchall()
+                         == [(1,)])
             con = self.open(operator["db"])
             self.require(rows_digest(_rows(con, q) for q in operator["queries"])
                          == operator["digest"])

@@ -197,6 +197,11 @@ def _operator_blocked_in_optima(w: World) -> None:
         c.execute("UPDATE Operatorzy SET Ope_Nieaktywny = 1 WHERE Ope_Kod = 'ADMIN'")
 
 
+def _operator_check_failed_elsewhere(w: World) -> None:  # another company's pass, say
+    with sqlite3.connect(w.state.home / "state.db") as c:
+        c.execute("UPDATE optsync_operator SET verified = 0")
+
+
 def _lock_held(w: World) -> None:
     with sqlite3.connect(w.state.home / "state.db") as c:
         c.execute("INSERT INTO optsync_locks (company_id, host, pid, token, acquired_at, "
@@ -249,6 +254,7 @@ CHANGES: dict[str, Callable[[World], None]] = {
     "an integration added": _integration_added,
     "an integration removed": _integration_removed,
     "the operator blocked in Optima": _operator_blocked_in_optima,
+    "the operator check failed in another pass": _operator_check_failed_elsewhere,
     "another pass holds the lock": _lock_held,
     "a run left running by a killed pass": _run_left_running,
     "a watermark forgotten": _watermark_forgotten,
