@@ -69,6 +69,14 @@ def _parse(argv: list[str]) -> dict | None:
 
 
 def _emit(options: dict, run: dict, seconds: float = 0.0) -> None:
+    """Tell what was recorded; a closed output never undoes it (nor runs it again)."""
+    try:
+        _write(options, run, seconds)
+    except (OSError, ValueError):  # stdout or stderr closed (a broken pipe, a closed file)
+        pass
+
+
+def _write(options: dict, run: dict, seconds: float) -> None:
     if options["json"]:
         sys.stdout.write(json.dumps(run, ensure_ascii=False, default=str) + "\n")
     elif run["status"] == "skipped":
@@ -133,14 +141,14 @@ def _sqlite_short(options: dict) -> int | None:
         company_id, name = found[0]
         narrowed = {"only": options["only"], "entities": options["entities"]}
         if not options["scheduled"]:
-            return _quiet(options, con, company_id, name, PassOptions(**narrowed))
+            return _quiet(options, con, home, company_id, name, PassOptions(**narrowed))
         row = con.execute("SELECT enabled, start_min, end_min, every_min, days "
                           "FROM optsync_schedules WHERE company_id = ?", (company_id,)).fetchone()
         schedule = None if row is None else Schedule(
             enabled=bool(row[0]), start=row[1], end=row[2], every=row[3],
             days=frozenset(int(d) for d in row[4].split(",") if d))
         if schedule is not None and schedule.in_window(clock.local_now()):
-            return _quiet(options, con, company_id, name,
+            return _quiet(options, con, home, company_id, name,
                           PassOptions(trigger="scheduled", scheduled=True, **narrowed))
         now = clock.now()
         stored = quiet.stored_time(now)
@@ -166,13 +174,13 @@ def _sqlite_short(options: dict) -> int | None:
     return ExitCode.OK
 
 
-def _quiet(options: dict, con, company_id: int, name: str, opts) -> int | None:
+def _quiet(options: dict, con, home, company_id: int, name: str, opts) -> int | None:
     """The pass, when the quiet check finds nothing to do; None: the full command runs it."""
     # start-up time: the short way loads only what the quiet check needs
     from optsync.sync import quiet
 
     began = time.monotonic()
-    run = quiet.quiet_pass(con, company_id, name, opts)
+    run = quiet.quiet_pass(con, home, company_id, name, opts)
     if run is None:
         return None
     _emit(options, run, time.monotonic() - began)

@@ -302,8 +302,8 @@ def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration
                         _note(state, company, run_id, step, opts)
                     job.ended(step)
                     steps.append(step)
-                job.finish(planned)
-                plan.endpoint_marked(integ)
+                if job.finish(planned):
+                    plan.endpoint_marked(integ)
             finally:
                 endpoint.close()
     finally:
@@ -349,7 +349,8 @@ class _IntegrationPass:
              {"integration": self.integ.name, **(data or {})})
 
     def prepare(self, housekeeping: Housekeeping) -> None:
-        """Leftovers, the mark, added columns and the settings, before any step."""
+        """Leftovers, the mark, added columns and the settings, before any step (what the
+        quiet check holds again for a pass with nothing to do: sync/quiet.py)."""
         exports = self.integ.export
         if not self.opts.dry_run:
             try:
@@ -473,11 +474,12 @@ class _IntegrationPass:
         if step.direction == "export" and step.status == "failed":
             self.failed_exports.add(step.entity)
 
-    def finish(self, planned: list[tuple[str, str]]) -> None:
-        """Mark the endpoint with this run, unless a needed re-send is not complete yet."""
+    def finish(self, planned: list[tuple[str, str]]) -> bool:
+        """Mark the endpoint with this run, unless a needed re-send is not complete yet;
+        whether it is marked."""
         verdict = self.verdict
         if self.opts.dry_run or verdict is None or verdict.known is None:
-            return
+            return False
         if verdict.resend:
             exported = {e for d, e in planned if d == "export"}
             missing = (set(self.integ.export) - exported) | self.failed_exports
@@ -486,7 +488,7 @@ class _IntegrationPass:
                                     f"marked: {', '.join(sorted(missing))} not sent again yet; "
                                     f"the next pass sends everything again",
                          {"event": "resend-pending", "entities": sorted(missing)})
-                return
+                return False
         mark = identity.endpoint_mark(verdict.known, self.run_id, self.company.name,
                                       self.integ.name)
         try:
@@ -498,6 +500,8 @@ class _IntegrationPass:
             self.log("warning", f"optsync's mark not written to {self.endpoint.display}: "
                                 f"{error_text(exc)}; the next pass writes it again",
                      {"event": "mark-failed"})
+            return False
+        return True
 
 
 def _planned(integ: cfg.Integration, opts: PassOptions) -> list[tuple[str, str]]:

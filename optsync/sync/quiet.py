@@ -11,12 +11,14 @@ any doubt or any error leaves the pass to the engine, which then runs it in full
 
 What the plan must find unchanged, each against what the engine itself compares:
 
+- the optsync that compiled it (its installed files) and the secret key the pass used;
 - the configuration rows of the company, its integrations and the operator (a digest taken
   when that pass began), the Optima operator check's rows (taken before it checked), and the
   price lists and warehouses an integration's settings are checked against;
 - no lock on the company, no run of it still recorded as running;
-- per integration: optsync's mark in the endpoint naming the run the state database
-  remembers, the endpoint's tables as that pass left them, no inbound row waiting;
+- per integration: optsync's marks in the endpoint readable as the engine reads them, ours
+  naming the run the state database remembers; the endpoint's tables as that pass left
+  them; no inbound row waiting;
 - per exported entity: no row read from the settled watermark (the engine's own query,
   counted, from the same stored mark and the Optima clock), as many keys in Optima as the
   state holds; or, for prices and stock, the fingerprint equal to the stored one.
@@ -30,9 +32,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from optsync import clock
@@ -46,7 +50,6 @@ from optsync.sync.watermark import CLOCK_SQL, ServerTime, parse_time, since_for
 
 FORMAT = 1  # of the stored plan; a plan of another format is not used
 SINCE = "since"  # the slot of a watermarked count's parameters filled with the read's start
-IDENTITY = "identity"  # the slot of the mark query filled with the integration's identity
 
 # The configuration a pass acts on; a plan holds their digest when its pass began.
 CONFIG_SQL = (
@@ -71,6 +74,41 @@ def plan_key(company_id: int, opts: PassOptions) -> str:
 
 def plan_prefix(company_id: int) -> str:
     return f"quiet:{company_id}:"
+
+
+def narrowing(opts: PassOptions) -> dict[str, Any]:
+    """What a plan is for, compared exactly (its key is short, and may be shared)."""
+    return {"only": opts.only, "entities": sorted(opts.entities)}
+
+
+def code_stamp() -> str:
+    """The installed optsync, as a plan must find it: the plan's SQL was compiled by this code,
+    and another version (an upgrade, an edit) may read, write or check otherwise."""
+    root = Path(__file__).resolve().parent.parent
+    found = []
+    folders = [root]
+    while folders:
+        for entry in os.scandir(folders.pop()):
+            if entry.is_dir():
+                if entry.name != "__pycache__":
+                    folders.append(Path(entry.path))
+            elif entry.name.endswith((".py", ".tsv", ".json")):
+                info = entry.stat()
+                found.append((os.path.relpath(entry.path, root), info.st_size, info.st_mtime_ns))
+    return rows_digest([sorted(found)])
+
+
+def secret_stamp(home: Path) -> str:
+    """Which secret key the pass would decrypt with (``$OPTSYNC_SECRET_KEY``, else the home's
+    key file), as a digest: another key, or none, makes the engine's pass fail."""
+    env = os.environ.get("OPTSYNC_SECRET_KEY")
+    try:
+        key = env.strip().encode() if env else (home / "secret.key").read_bytes().strip()
+    except FileNotFoundError:
+        key = b"\x00missing"
+    except OSError:
+        key = b"\x00unreadable"
+    return hashlib.blake2b(key, digest_size=16, person=b"optsync-quiet").hexdigest()
 
 
 def config_digest(execute: Execute, company_id: int) -> str:
@@ -139,6 +177,17 @@ def _rows(con: sqlite3.Connection, query: dict, **slots: Any) -> list:
 WORKERS = 3  # connections answering the Optima queries at once (scans of wide tables)
 
 
+# optsync's mark's time as SQLAlchemy reads it back from SQLite (else the engine cannot read
+# the marks, and warns)
+_MARK_TIME = re.compile(r"\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2}(\.\d{1,6})?)?")
+
+
+def _readable_marks(rows: list) -> bool:
+    """Whether the engine reads every mark in the endpoint (identity, last run, time)."""
+    return all(type(run) is int and (at is None or (type(at) is str and _MARK_TIME.fullmatch(at)))
+               for _identity, run, at in rows)
+
+
 class _Check:
     """One company's plan held against its databases as they are now.
 
@@ -149,8 +198,9 @@ class _Check:
     so the next pass compares against the same marks and finds the change.
     """
 
-    def __init__(self, state: sqlite3.Connection, company_id: int, plan: dict) -> None:
-        self.state, self.company_id, self.plan = state, company_id, plan
+    def __init__(self, state: sqlite3.Connection, company_id: int, plan: dict,
+                  home: Path) -> None:
+        self.state, self.company_id, self.plan, self.home = state, company_id, plan, home
         self.opened: list[sqlite3.Connection] = []
         self.asked: dict[str, tuple[str, list]] = {}  # Optima queries, each asked once
         self.expected: list[tuple[Callable[..., Any], list[str], Any]] = []
@@ -179,10 +229,12 @@ class _Check:
         """Once the queries of ``keys`` are answered, ``answer`` of their rows must be ``value``."""
         self.expected.append((answer, keys, value))
 
-    def run(self) -> list[Step]:
+    def run(self, opts: PassOptions) -> list[Step]:
         """The steps of a pass with nothing to do; raises :class:`_Declined` otherwise."""
         state, plan = self.state, self.plan
-        self.require(plan.get("format") == FORMAT)
+        self.require(plan.get("format") == FORMAT and plan["narrowing"] == narrowing(opts))
+        self.require(plan["code"] == code_stamp())
+        self.require(plan["secret"] == secret_stamp(self.home))
         self.require(state.execute("SELECT 1 FROM optsync_locks WHERE company_id = ?",
                                    (self.company_id,)).fetchone() is None)
         self.require(state.execute(
@@ -256,8 +308,10 @@ class _Check:
         known = Known.decode(row[1]) if row is not None and row[1] else None
         self.require(known is not None and known.run is not None and known.pending is None)
         endpoint = self.open(integ["endpoint"])
-        self.require(_rows(endpoint, integ["mark"], **{IDENTITY: known.identity})
-                     == [(known.run,)])
+        marks = _rows(endpoint, integ["mark"])
+        self.require(_readable_marks(marks))
+        self.require([run for identity, run, _at in marks if identity == known.identity]
+                     == [known.run])
         self.require(rows_digest([endpoint.execute(SCHEMA_SQL).fetchall()]) == integ["schema"])
         steps = []
         for direction, entity in integ["steps"]:
@@ -287,13 +341,15 @@ class _Check:
                         _rows(self.state, queries["held"]))
 
 
-def quiet_pass(state: sqlite3.Connection, company_id: int, name: str,
+def quiet_pass(state: sqlite3.Connection, home: Path, company_id: int, name: str,
                opts: PassOptions) -> dict[str, Any] | None:
     """Record the pass of a company with nothing to do, as the engine would; its run as
     ``Run.as_json`` gives it. None: the engine must run the pass (nothing was written).
 
-    ``state`` is the state database (an SQLite file) opened in autocommit mode; the check
-    and the records are one write transaction, so no other pass starts or ends meanwhile.
+    ``state`` is the state database (an SQLite file) of the ``home`` opened in autocommit
+    mode; the check and the records are one write transaction, so no other pass starts or
+    ends meanwhile (the other companies' passes wait for its scans of Optima, a tenth of a
+    second on 100,000 products, as for any write of the state database).
     """
     if opts.dry_run or opts.full:
         return None
@@ -305,9 +361,9 @@ def quiet_pass(state: sqlite3.Connection, company_id: int, name: str,
                               (plan_key(company_id, opts),)).fetchone()
         if found is None:
             raise _Declined()
-        check = _Check(state, company_id, json.loads(found[0]))
+        check = _Check(state, company_id, json.loads(found[0]), home)
         try:
-            steps = check.run()
+            steps = check.run(opts)
         finally:
             check.close()
         ended = clock.now()

@@ -20,7 +20,7 @@ import os
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, select
+from sqlalchemy import Connection, Engine, delete, func, select
 
 from optsync.entities import ENTITIES
 from optsync.optima import reader
@@ -41,7 +41,6 @@ from optsync.upsert import update_or_insert
 log = logging.getLogger(__name__)
 
 _SINCE = datetime(1901, 2, 3, 4, 5, 6, 789012)  # stands for the read's start when compiling
-_IDENTITY = "\x00identity\x00"  # stands for the integration's identity when compiling
 
 
 class _NotQuiet(Exception):
@@ -95,6 +94,7 @@ class Recorder:
         self.operator: dict[str, Any] | None = None
         self.optima: Engine | None = None
         self.settings: dict[str, Any] | None = None
+        self.secret: str | None = None
         self.integrations: dict[int, dict[str, Any]] = {}
         if self.active:
             self._try(self._config)
@@ -118,6 +118,7 @@ class Recorder:
         with self.state.engine.connect() as conn:
             self.config = quiet.config_digest(lambda sql, args: _rows(conn, sql, args),
                                               self.company_id)
+        self.secret = quiet.secret_stamp(self.state.home)
 
     def operator_checked(self, conn: Connection | None, acronym: str) -> None:
         """Before the operator check: the rows it reads (None: no configuration database)."""
@@ -192,7 +193,9 @@ class Recorder:
             if not entry.get("marked"):
                 raise _NotQuiet(f"integration {entry['name']} not marked")
             integrations.append(self._integration(entry, optima, state))
-        plan = {"format": quiet.FORMAT, "config": self.config, "operator": self.operator,
+        plan = {"format": quiet.FORMAT, "narrowing": quiet.narrowing(self.opts),
+                "code": quiet.code_stamp(), "secret": self.secret,
+                "config": self.config, "operator": self.operator,
                 "optima": _sqlite_file(self.optima), "settings": self.settings,
                 "integrations": integrations}
         key = quiet.plan_key(self.company_id, self.opts)
@@ -247,14 +250,13 @@ def _inbox_query(entity: str, dialect: Any) -> dict[str, Any]:
 
 
 def _mark_query(dialect: Any) -> dict[str, Any]:
-    """The run optsync's mark in the endpoint names for an identity (``read_marks``)."""
+    """optsync's marks in the endpoint, as ``read_marks`` reads them: every row's identity,
+    last run and time."""
     # start-up time: the sql endpoint's tables load only for a pass that has one
     from optsync.endpoints.tables import MARK_TABLE, METADATA
 
     mark = METADATA.tables[MARK_TABLE]
-    return _query(select(mark.c.last_run).where(
-        mark.c.identity == bindparam("identity", _IDENTITY)), dialect,
-        **{quiet.IDENTITY: _IDENTITY})
+    return _query(select(mark.c.identity, mark.c.last_run, mark.c.updated_at), dialect)
 
 
 def _export_queries(tables: Any, entity: str, dialect: Any) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from sync_world import COMPANY, World, make_world, world_with_shop
 from optsync.cli.fast import scheduled_skip
 from optsync.services import config as manage
 from optsync.sync import quiet
+from optsync.sync.options import PassOptions
 from optsync.sync.watermark import WINDOW
 
 
@@ -232,6 +233,22 @@ def _hash_forgotten(w: World) -> None:  # the state holds one key fewer than Opt
                   "(SELECT min(key) FROM optsync_export_hashes WHERE entity = 'products')")
 
 
+def _unreadable_mark_beside(w: World) -> None:  # the engine cannot read the marks: it warns
+    with w.shop() as shop:
+        shop.execute("INSERT INTO optsync_mark (identity, company, integration, last_run, "
+                     "updated_at) VALUES ('inna', 'x', 'y', 'zepsute', '2026-01-01 00:00:00')")
+
+
+def _secret_key_replaced(w: World) -> None:
+    (w.state.home / "secret.key").write_bytes(b"inny klucz")
+
+
+def _plan_of_another_build(w: World) -> None:  # an upgrade of optsync, or an edit of its code
+    with sqlite3.connect(w.state.home / "state.db") as c:
+        c.execute("UPDATE optsync_meta SET value = json_set(value, '$.code', 'inny') "
+                  "WHERE key LIKE 'quiet:%'")
+
+
 def _plan_of_another_version(w: World) -> None:
     with sqlite3.connect(w.state.home / "state.db") as c:
         c.execute("UPDATE optsync_meta SET value = json_set(value, '$.format', 0) "
@@ -260,6 +277,9 @@ CHANGES: dict[str, Callable[[World], None]] = {
     "a watermark forgotten": _watermark_forgotten,
     "a fingerprint forgotten": _fingerprint_forgotten,
     "a sent key forgotten": _hash_forgotten,
+    "optsync's marks unreadable": _unreadable_mark_beside,
+    "the secret key replaced": _secret_key_replaced,
+    "a plan of another build of optsync": _plan_of_another_build,
     "a plan of another version": _plan_of_another_version,
 }
 
@@ -309,6 +329,35 @@ def test_a_database_another_program_is_writing_sends_the_pass_to_the_engine_at_o
         blocker.execute("ROLLBACK")
         blocker.close()
     assert short_way(world) is not None
+
+
+def test_a_plan_is_for_exactly_the_steps_it_was_made_for(world, cli):
+    # two sets of --entity whose short plan keys are the same
+    cli.json("run", "--company", COMPANY, "--entity", "customers", "--entity", "orders",
+             "--entity", "products", "--entity", "stock")
+    assert quiet.plan_key(1, PassOptions(entities={"products", "x56886322"})) == \
+        quiet.plan_key(1, PassOptions(entities={"customers", "orders", "products", "stock"}))
+    before = runs_count(world)
+    assert short_way(world, "--entity", "products", "--entity", "x56886322") is None
+    assert runs_count(world) == before
+    assert short_way(world, "--entity", "stock", "--entity", "products", "--entity", "orders",
+                     "--entity", "customers") is not None
+
+
+def test_a_closed_output_never_runs_the_pass_twice(world, cli, monkeypatch):
+    cli.json("run", "--company", COMPANY)
+    before = runs_count(world)
+
+    class Closed(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", Closed())
+    monkeypatch.setattr(sys, "stderr", Closed())
+    argv = ["--home", str(world.state.home), "run", "--company", COMPANY]
+    assert scheduled_skip([*argv, "--json"]) == 0
+    assert scheduled_skip(argv) == 0
+    assert runs_count(world) == before + 2  # each recorded once, none left to the engine
 
 
 def test_a_pass_narrowed_to_entities_has_a_plan_of_its_own(world, cli):
