@@ -31,8 +31,20 @@ def _weighted(value: Any, ident: Any, prime: int) -> Any:
     return func.sum(value * (ident % prime + 1))
 
 
+def products_aggregate(t: OptimaTables) -> Select[Any]:
+    """How many products, the newest stamp and the highest id: both fingerprints depend on
+    the products table (names and codes), and a pass reads it once for them."""
+    w = t.Towary.c
+    return select(func.count(), func.max(w.Twr_TS_Mod), func.max(w.Twr_TwrId))
+
+
+# A watermarked entity whose table's newest stamp one of the aggregates gives (its position):
+# when it is older than a read's start, that read finds nothing (the quiet check's shortcut).
+NEWEST = {"products": (products_aggregate, 1)}
+
+
 def prices_queries(t: OptimaTables, dialect_name: str = "sqlite") -> list[Select[Any]]:
-    c, d, w = t.TwrCeny.c, t.DefCeny.c, t.Towary.c
+    c, d = t.TwrCeny.c, t.DefCeny.c
     return [
         # Text columns cannot be summed: grouping by them moves a changed row between groups,
         # which changes their counts and sums. One scan of the table all the same.
@@ -45,7 +57,7 @@ def prices_queries(t: OptimaTables, dialect_name: str = "sqlite") -> list[Select
         .group_by(c.TwC_Waluta)
         .order_by(c.TwC_Waluta),
         select(d.DfC_Lp, d.DfC_Nazwa, d.DfC_Nieaktywna).order_by(d.DfC_Lp),
-        select(func.count(), func.max(w.Twr_TS_Mod), func.max(w.Twr_TwrId)),
+        products_aggregate(t),
     ]
 
 
@@ -63,7 +75,7 @@ def _date_number(column: Any, dialect_name: str) -> Any:
 
 
 def stock_queries(t: OptimaTables, dialect_name: str = "sqlite") -> list[Select[Any]]:
-    i, m, w = t.TwrIlosci.c, t.Magazyny.c, t.Towary.c
+    i, m = t.TwrIlosci.c, t.Magazyny.c
     return [
         select(
             func.count(), func.max(i.TwI_TwIId), func.max(i.TwI_Data),
@@ -75,7 +87,7 @@ def stock_queries(t: OptimaTables, dialect_name: str = "sqlite") -> list[Select[
             _weighted(_date_number(i.TwI_Data, dialect_name), i.TwI_TwIId, 1031),
         ),
         select(func.count(), func.max(m.Mag_TS_Mod), func.max(m.Mag_MagId)),
-        select(func.count(), func.max(w.Twr_TS_Mod), func.max(w.Twr_TwrId)),
+        products_aggregate(t),
     ]
 
 

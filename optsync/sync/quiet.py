@@ -20,8 +20,9 @@ What the plan must find unchanged, each against what the engine itself compares:
   naming the run the state database remembers; the endpoint's tables as that pass left
   them; no inbound row waiting;
 - per exported entity: no row read from the settled watermark (the engine's own query,
-  counted, from the same stored mark and the Optima clock), as many keys in Optima as the
-  state holds; or, for prices and stock, the fingerprint equal to the stored one.
+  counted, from the same stored mark and the Optima clock; for products, their table's
+  newest stamp older than the read's start), as many keys in Optima as the state holds; or,
+  for prices and stock, the fingerprint equal to the stored one.
 
 Such a pass writes nothing else: the watermark stays where the last full read left it (a
 later read starts no later than it would have), the endpoint's mark names that read's run.
@@ -334,8 +335,18 @@ class _Check:
         self.require(watermark is not None and started_utc is not None)
         since = since_for(parse_time(watermark), parse_time(started_utc), now)
         self.require(since is not None)
-        self.expect(lambda rows: rows, [self.ask(queries["changed"], **{SINCE: stored_time(since)})],
-                    [(0,)])
+        bound = stored_time(since)
+        if "newest" in queries:
+            # Every row the read selects is stamped at or after ``since``: none is when the
+            # table's newest stamp is older (compared as SQLite compares text; a stamp that
+            # is not text leaves the pass to the engine).
+            column = queries["column"]
+            self.expect(lambda rows: rows[0][column] is None or (
+                type(rows[0][column]) is str and rows[0][column] < bound),
+                [self.ask(queries["newest"])], True)
+        else:
+            self.expect(lambda rows: rows, [self.ask(queries["changed"], **{SINCE: bound})],
+                        [(0,)])
         if "count" in queries:
             self.expect(lambda rows: rows, [self.ask(queries["count"])],
                         _rows(self.state, queries["held"]))

@@ -26,6 +26,7 @@ from optsync.entities import ENTITIES
 from optsync.optima import reader
 from optsync.optima.choices import price_lists_query, warehouses_query
 from optsync.optima.digest import rows_digest
+from optsync.optima.fingerprint import NEWEST
 from optsync.optima.fingerprint import QUERIES as FINGERPRINTS
 from optsync.optima.operator import companies_query, operator_query
 from optsync.optima.reader import driver_statement
@@ -267,9 +268,15 @@ def _export_queries(tables: Any, entity: str, dialect: Any) -> dict[str, Any]:
                                                                                  dialect.name)]}
     if not ENTITIES[entity].watermarked:
         raise _NotQuiet(f"no quiet check of {entity}")
-    changed = select(func.count()).select_from(
-        watermarked_query(tables, entity, _SINCE).subquery())
-    found = {"changed": _query(changed, dialect, **{quiet.SINCE: quiet.stored_time(_SINCE)})}
+    found: dict[str, Any]
+    if entity in NEWEST:  # the newest stamp, from an aggregate the fingerprints ask anyway
+        aggregate, column = NEWEST[entity]
+        found = {"newest": _query(aggregate(tables), dialect), "column": column}
+    else:
+        changed = select(func.count()).select_from(
+            watermarked_query(tables, entity, _SINCE).subquery())
+        found = {"changed": _query(changed, dialect,
+                                   **{quiet.SINCE: quiet.stored_time(_SINCE)})}
     if ENTITIES[entity].deletes_counted:
         found["count"] = _query(reader.count_query(tables, entity), dialect)
     return found
