@@ -100,8 +100,9 @@ def code_stamp() -> str:
 
 
 def secret_stamp(home: Path) -> str:
-    """Which secret key the pass would decrypt with (``$OPTSYNC_SECRET_KEY``, else the home's
-    key file), as a digest: another key, or none, makes the engine's pass fail."""
+    """Which secret key the pass would decrypt with, as a digest: another key, or none, makes
+    the engine's pass fail. Read as :class:`optsync.secrets.Vault` reads it
+    (``$OPTSYNC_SECRET_KEY``, else the home's key file), without loading that module."""
     env = os.environ.get("OPTSYNC_SECRET_KEY")
     try:
         key = env.strip().encode() if env else (home / "secret.key").read_bytes().strip()
@@ -128,13 +129,11 @@ def record_run(con: sqlite3.Connection, company_id: int, name: str, trigger: str
                status: str, reason: str | None, started: str, finished: str,
                steps: list[dict[str, Any]], complete: bool) -> int:
     """Insert a finished run as :mod:`optsync.state.runs` records it; its id."""
-    # start-up time: the host name is read only when a run is recorded
-    from optsync.clock import hostname
-
     return con.execute(
         "INSERT INTO optsync_runs (company_id, company, \"trigger\", host, pid, started_at, "
         "finished_at, status, reason, steps, complete) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (company_id, name, trigger, hostname(), os.getpid(), started, finished, status, reason,
+        (company_id, name, trigger, clock.hostname(), os.getpid(), started, finished, status,
+         reason,
          json.dumps(steps, default=str), int(complete))).lastrowid
 
 
@@ -160,7 +159,7 @@ def _open(path: str) -> sqlite3.Connection:
     """An existing SQLite file, read only."""
     if not os.path.isabs(path) or not os.path.isfile(path):
         raise _Declined(path)
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY)
+    return sqlite3.connect(f"{Path(path).as_uri()}?mode=ro", uri=True, timeout=BUSY)
 
 
 def _bound(query: dict, slots: dict[str, Any]) -> tuple[str, list]:
