@@ -113,9 +113,8 @@ def _sqlite_short(options: dict) -> int | None:
     # start-up time: only the modules a skip needs, not the command-line layer
     from optsync.home import resolve_home, state_url
     from optsync.schedule.model import Schedule, why_skipped
+    from optsync.state.records import record_run, stored_time, write_log
     from optsync.state.version import SCHEMA_VERSION
-    from optsync.sync import quiet
-    from optsync.sync.options import PassOptions
 
     home = resolve_home(options["home"])
     path = home / "state.db"
@@ -141,7 +140,7 @@ def _sqlite_short(options: dict) -> int | None:
         company_id, name = found[0]
         narrowed = {"only": options["only"], "entities": options["entities"]}
         if not options["scheduled"]:
-            return _quiet(options, con, home, company_id, name, PassOptions(**narrowed))
+            return _quiet(options, con, home, company_id, name, narrowed)
         row = con.execute("SELECT enabled, start_min, end_min, every_min, days "
                           "FROM optsync_schedules WHERE company_id = ?", (company_id,)).fetchone()
         schedule = None if row is None else Schedule(
@@ -149,16 +148,16 @@ def _sqlite_short(options: dict) -> int | None:
             days=frozenset(int(d) for d in row[4].split(",") if d))
         if schedule is not None and schedule.in_window(clock.local_now()):
             return _quiet(options, con, home, company_id, name,
-                          PassOptions(trigger="scheduled", scheduled=True, **narrowed))
+                          {"trigger": "scheduled", "scheduled": True, **narrowed})
         now = clock.now()
-        stored = quiet.stored_time(now)
+        stored = stored_time(now)
         con.execute("BEGIN IMMEDIATE")
         try:
-            run_id = quiet.record_run(con, company_id, name, "scheduled", status="skipped",
-                                      reason="not-scheduled", started=stored, finished=stored,
-                                      steps=[], complete=True)
-            quiet.write_log(con, "info", f"pass of {name} skipped: {why_skipped(schedule)}",
-                            {"reason": "not-scheduled"}, company=name, run_id=run_id)
+            run_id = record_run(con, company_id, name, "scheduled", status="skipped",
+                                reason="not-scheduled", started=stored, finished=stored,
+                                steps=[], complete=True)
+            write_log(con, "info", f"pass of {name} skipped: {why_skipped(schedule)}",
+                      {"reason": "not-scheduled"}, company=name, run_id=run_id)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -174,11 +173,13 @@ def _sqlite_short(options: dict) -> int | None:
     return ExitCode.OK
 
 
-def _quiet(options: dict, con, home, company_id: int, name: str, opts) -> int | None:
+def _quiet(options: dict, con, home, company_id: int, name: str, asked: dict) -> int | None:
     """The pass, when the quiet check finds nothing to do; None: the full command runs it."""
-    # start-up time: the short way loads only what the quiet check needs
+    # start-up time: the quiet check loads only for a start inside its window
     from optsync.sync import quiet
+    from optsync.sync.options import PassOptions  # start-up time: as above
 
+    opts = PassOptions(**asked)
     began = time.monotonic()
     run = quiet.quiet_pass(con, home, company_id, name, opts)
     if run is None:

@@ -36,12 +36,12 @@ import os
 import re
 import sqlite3
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from optsync import clock
 from optsync.optima.digest import rows_digest
+from optsync.state.records import record_run, stored_time, write_log
 from optsync.sync import journal
 from optsync.sync.known import ENTITY as MARK_ENTITY
 from optsync.sync.known import Known
@@ -117,34 +117,6 @@ def config_digest(execute: Execute, company_id: int) -> str:
     """The digest of the configuration rows a pass of the company acts on."""
     return rows_digest(execute(sql, (company_id,) if by_company else ())
                        for sql, by_company in CONFIG_SQL)
-
-
-def stored_time(moment: datetime) -> str:
-    """A time as the state database's schema stores it (UTC, as text on SQLite), and as
-    SQLAlchemy binds a ``DateTime`` on SQLite."""
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def record_run(con: sqlite3.Connection, company_id: int, name: str, trigger: str, *,
-               status: str, reason: str | None, started: str, finished: str,
-               steps: list[dict[str, Any]], complete: bool) -> int:
-    """Insert a finished run as :mod:`optsync.state.runs` records it; its id."""
-    return con.execute(
-        "INSERT INTO optsync_runs (company_id, company, \"trigger\", host, pid, started_at, "
-        "finished_at, status, reason, steps, complete) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (company_id, name, trigger, clock.hostname(), os.getpid(), started, finished, status,
-         reason,
-         json.dumps(steps, default=str), int(complete))).lastrowid
-
-
-def write_log(con: sqlite3.Connection, level: str, message: str, data: dict | None, *,
-              company: str, run_id: int) -> None:
-    """Append a ``sync`` log record as :func:`optsync.state.logs.write` does."""
-    con.execute(
-        "INSERT INTO optsync_logs (ts, level, category, company, run_id, message, data) "
-        "VALUES (?, ?, 'sync', ?, ?, ?, ?)",
-        (stored_time(clock.now()), level, company, run_id, message,
-         None if data is None else json.dumps(data, ensure_ascii=False, default=str)))
 
 
 class _Declined(Exception):
