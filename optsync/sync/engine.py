@@ -163,7 +163,7 @@ def _fewer_collections() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
-def _preflight(state: State, company: cfg.Company, plan: quietplan.Recorder | None = None):
+def _preflight(state: State, company: cfg.Company, plan: quietplan.Recorder):
     """What must hold before any work: an operator Optima accepts, and integrations."""
     operator = cfg.get_operator(state)
     if operator is None:
@@ -188,7 +188,7 @@ def _refused(state: State, company: cfg.Company, opts: PassOptions,
 
 
 def _check_operator(state: State, company: cfg.Company, acronym: str,
-                    plan: quietplan.Recorder | None = None):
+                    plan: quietplan.Recorder):
     """The operator as Optima knows it; checked where the configuration database is known."""
     config_url = company.real_config_db_url(state)
     if config_url is None:
@@ -196,8 +196,7 @@ def _check_operator(state: State, company: cfg.Company, acronym: str,
     engine = dburl.engine_for(config_url)
     try:
         with engine.connect() as conn:
-            if plan is not None:
-                plan.operator_checked(conn, acronym)  # the rows the check reads, before it
+            plan.operator_checked(conn, acronym)  # the rows the check reads, before it
             info = check_operator(
                 conn, acronym, company_db_name=_database_name(company.real_db_url(state))
             )
@@ -234,10 +233,7 @@ class Housekeeping:
 
 def _work(state: State, company: cfg.Company, integrations: list[cfg.Integration], op_info,
           run_id: int, opts: PassOptions, lease: locks.Lease,
-          housekeeping: Housekeeping | None = None,
-          plan: quietplan.Recorder | None = None) -> list[Step]:
-    housekeeping = housekeeping or Housekeeping(time.time(), set())
-    plan = plan or quietplan.Recorder(state, company.id, PassOptions(dry_run=True))  # idle
+          housekeeping: Housekeeping, plan: quietplan.Recorder) -> list[Step]:
     warned: set[str] = set()
 
     def warn_once(message: str) -> None:  # what the writer finds odd in Optima, once a pass

@@ -115,73 +115,27 @@ def test_only_export_and_only_import_are_planned_apart(world, cli):
     assert {s["direction"] for s in short_way(world, "--only", "import")["steps"]} == {"import"}
 
 
-def _touch_product(w: World) -> None:
-    with w.optima() as c:
-        c.execute("UPDATE Towary SET Twr_Nazwa = 'zmieniony', Twr_TS_Mod = ? WHERE Twr_TwrId = "
-                  "(SELECT min(Twr_TwrId) FROM Towary)", (local_now(),))
+NOW = object()  # stands for the local time when the change is made
 
 
-def _delete_product(w: World) -> None:
-    with w.optima() as c:  # a product never sold; its prices and stock stay (Optima's own)
-        c.execute("DELETE FROM Towary WHERE Twr_TwrId = (SELECT max(Twr_TwrId) FROM Towary)")
-
-
-def _change_price(w: World) -> None:
-    with w.optima() as c:
-        c.execute("UPDATE TwrCeny SET TwC_Wartosc = TwC_Wartosc + 1 WHERE TwC_TwCID = "
-                  "(SELECT min(TwC_TwCID) FROM TwrCeny)")
-
-
-def _change_stock(w: World) -> None:
-    with w.optima() as c:
-        c.execute("UPDATE TwrIlosci SET TwI_Ilosc = TwI_Ilosc + 1 WHERE TwI_TwIId = "
-                  "(SELECT min(TwI_TwIId) FROM TwrIlosci)")
-
-
-def _rename_warehouse(w: World) -> None:  # its stamp left as it was: the fingerprint stays
-    with w.optima() as c:
-        c.execute("UPDATE Magazyny SET Mag_Symbol = 'MAGX' WHERE Mag_MagId = "
-                  "(SELECT max(Mag_MagId) FROM Magazyny)")
-
-
-def _touch_customer(w: World) -> None:
-    with w.optima() as c:
-        c.execute("UPDATE Kontrahenci SET Knt_Miasto = 'Kraków', Knt_TS_Mod = ? WHERE Knt_KntId = "
-                  "(SELECT max(Knt_KntId) FROM Kontrahenci)", (local_now(),))
+def _sql(database: str, sql: str, *args: object) -> Callable[[World], None]:
+    """A change made by one statement in one of the world's databases."""
+    def change(w: World) -> None:
+        path = {"optima": w.company_db, "config": w.config_db, "shop": w.shop_db,
+                "state": w.state.home / "state.db"}[database]
+        with sqlite3.connect(path) as c:
+            c.execute(sql, [local_now() if a is NOW else a for a in args])
+    return change
 
 
 def _touch_document(w: World) -> None:
     with sqlite3.connect(w.root / "xl.db") as xl:  # one the head office received
         (sent,) = xl.execute("SELECT min(erp_id) FROM optsync_documents").fetchone()
-    with w.optima() as c:
-        c.execute("UPDATE TraNag SET TrN_TS_Mod = ? WHERE TrN_TrNID = ?", (local_now(), sent))
-
-
-def _order_waits(w: World) -> None:
-    with w.shop() as shop:
-        shop.execute("INSERT INTO optsync_inbox_orders (external_id, issued_at, currency, "
-                     "customer_name, status) VALUES ('WWW/1', '2026-11-29 10:00:00', 'PLN', "
-                     "'Anna Nowak', 'new')")
-
-
-def _customer_waits(w: World) -> None:
-    with w.shop() as shop:
-        shop.execute("INSERT INTO optsync_inbox_customers (external_id, name, status) "
-                     "VALUES ('K/1', 'Jan Kowalski', 'new')")
-
-
-def _endpoint_restored(w: World) -> None:
-    with w.shop() as shop:
-        shop.execute("UPDATE optsync_mark SET last_run = last_run - 1")
+    _sql("optima", "UPDATE TraNag SET TrN_TS_Mod = ? WHERE TrN_TrNID = ?", NOW, sent)(w)
 
 
 def _endpoint_gone(w: World) -> None:
     os.remove(w.shop_db)
-
-
-def _exchange_table_dropped(w: World) -> None:
-    with w.shop() as shop:
-        shop.execute("DROP TABLE optsync_stock")
 
 
 def _integration_added(w: World) -> None:
@@ -193,94 +147,77 @@ def _integration_removed(w: World) -> None:
     manage.remove_integration(w.state, COMPANY, "centrala")
 
 
-def _operator_blocked_in_optima(w: World) -> None:
-    with sqlite3.connect(w.config_db) as c:
-        c.execute("UPDATE Operatorzy SET Ope_Nieaktywny = 1 WHERE Ope_Kod = 'ADMIN'")
-
-
-def _operator_check_failed_elsewhere(w: World) -> None:  # another company's pass, say
-    with sqlite3.connect(w.state.home / "state.db") as c:
-        c.execute("UPDATE optsync_operator SET verified = 0")
-
-
-def _lock_held(w: World) -> None:
-    with sqlite3.connect(w.state.home / "state.db") as c:
-        c.execute("INSERT INTO optsync_locks (company_id, host, pid, token, acquired_at, "
-                  "expires_at) SELECT id, 'other', 1, 't', '2026-01-01', '2999-01-01' "
-                  "FROM optsync_companies")
-
-
-def _run_left_running(w: World) -> None:
-    with sqlite3.connect(w.state.home / "state.db") as c:
-        c.execute("INSERT INTO optsync_runs (company_id, company, \"trigger\", host, pid, "
-                  "started_at, status, steps) SELECT id, name, 'manual', 'other', 1, "
-                  "'2026-01-01', 'running', '[]' FROM optsync_companies")
-
-
-def _watermark_forgotten(w: World) -> None:
-    with sqlite3.connect(w.state.home / "state.db") as c:
-        c.execute("UPDATE optsync_sync_marks SET watermark = NULL WHERE entity = 'customers'")
-
-
-def _fingerprint_forgotten(w: World) -> None:
-    with sqlite3.connect(w.state.home / "state.db") as c:
-        c.execute("UPDATE optsync_sync_marks SET digest = NULL WHERE entity = 'stock'")
-
-
-def _hash_forgotten(w: World) -> None:  # the state holds one key fewer than Optima
-    with sqlite3.connect(w.state.home / "state.db") as c:
-        c.execute("DELETE FROM optsync_export_hashes WHERE entity = 'products' AND key = "
-                  "(SELECT min(key) FROM optsync_export_hashes WHERE entity = 'products')")
-
-
-def _unreadable_mark_beside(w: World) -> None:  # the engine cannot read the marks: it warns
-    with w.shop() as shop:
-        shop.execute("INSERT INTO optsync_mark (identity, company, integration, last_run, "
-                     "updated_at) VALUES ('inna', 'x', 'y', 'zepsute', '2026-01-01 00:00:00')")
-
-
 def _secret_key_replaced(w: World) -> None:
     (w.state.home / "secret.key").write_bytes(b"inny klucz")
 
 
-def _plan_of_another_build(w: World) -> None:  # an upgrade of optsync, or an edit of its code
-    with sqlite3.connect(w.state.home / "state.db") as c:
-        c.execute("UPDATE optsync_meta SET value = json_set(value, '$.code', 'inny') "
-                  "WHERE key LIKE 'quiet:%'")
-
-
-def _plan_of_another_version(w: World) -> None:
-    with sqlite3.connect(w.state.home / "state.db") as c:
-        c.execute("UPDATE optsync_meta SET value = json_set(value, '$.format', 0) "
-                  "WHERE key LIKE 'quiet:%'")
-
-
 CHANGES: dict[str, Callable[[World], None]] = {
-    "a product changed": _touch_product,
-    "a product deleted": _delete_product,
-    "a price changed": _change_price,
-    "a stock level changed": _change_stock,
-    "a warehouse renamed": _rename_warehouse,
-    "a customer changed": _touch_customer,
+    "a product changed": _sql(
+        "optima", "UPDATE Towary SET Twr_Nazwa = 'zmieniony', Twr_TS_Mod = ? WHERE Twr_TwrId = "
+        "(SELECT min(Twr_TwrId) FROM Towary)", NOW),
+    # a product never sold; its prices and stock stay (Optima's own)
+    "a product deleted": _sql(
+        "optima", "DELETE FROM Towary WHERE Twr_TwrId = (SELECT max(Twr_TwrId) FROM Towary)"),
+    "a price changed": _sql(
+        "optima", "UPDATE TwrCeny SET TwC_Wartosc = TwC_Wartosc + 1 WHERE TwC_TwCID = "
+        "(SELECT min(TwC_TwCID) FROM TwrCeny)"),
+    "a stock level changed": _sql(
+        "optima", "UPDATE TwrIlosci SET TwI_Ilosc = TwI_Ilosc + 1 WHERE TwI_TwIId = "
+        "(SELECT min(TwI_TwIId) FROM TwrIlosci)"),
+    # its stamp left as it was: the fingerprint stays
+    "a warehouse renamed": _sql(
+        "optima", "UPDATE Magazyny SET Mag_Symbol = 'MAGX' WHERE Mag_MagId = "
+        "(SELECT max(Mag_MagId) FROM Magazyny)"),
+    "a customer changed": _sql(
+        "optima", "UPDATE Kontrahenci SET Knt_Miasto = 'Kraków', Knt_TS_Mod = ? WHERE "
+        "Knt_KntId = (SELECT max(Knt_KntId) FROM Kontrahenci)", NOW),
     "a document changed": _touch_document,
-    "an order waits in the shop": _order_waits,
-    "a customer waits in the shop": _customer_waits,
-    "the shop restored from an older backup": _endpoint_restored,
+    "an order waits in the shop": _sql(
+        "shop", "INSERT INTO optsync_inbox_orders (external_id, issued_at, currency, "
+        "customer_name, status) VALUES ('WWW/1', '2026-11-29 10:00:00', 'PLN', 'Anna Nowak', "
+        "'new')"),
+    "a customer waits in the shop": _sql(
+        "shop", "INSERT INTO optsync_inbox_customers (external_id, name, status) "
+        "VALUES ('K/1', 'Jan Kowalski', 'new')"),
+    "the shop restored from an older backup": _sql(
+        "shop", "UPDATE optsync_mark SET last_run = last_run - 1"),
     "the shop's database deleted": _endpoint_gone,
-    "an exchange table dropped": _exchange_table_dropped,
+    "an exchange table dropped": _sql("shop", "DROP TABLE optsync_stock"),
     "an integration added": _integration_added,
     "an integration removed": _integration_removed,
-    "the operator blocked in Optima": _operator_blocked_in_optima,
-    "the operator check failed in another pass": _operator_check_failed_elsewhere,
-    "another pass holds the lock": _lock_held,
-    "a run left running by a killed pass": _run_left_running,
-    "a watermark forgotten": _watermark_forgotten,
-    "a fingerprint forgotten": _fingerprint_forgotten,
-    "a sent key forgotten": _hash_forgotten,
-    "optsync's marks unreadable": _unreadable_mark_beside,
+    "the operator blocked in Optima": _sql(
+        "config", "UPDATE Operatorzy SET Ope_Nieaktywny = 1 WHERE Ope_Kod = 'ADMIN'"),
+    # another company's pass, say
+    "the operator check failed in another pass": _sql(
+        "state", "UPDATE optsync_operator SET verified = 0"),
+    "another pass holds the lock": _sql(
+        "state", "INSERT INTO optsync_locks (company_id, host, pid, token, acquired_at, "
+        "expires_at) SELECT id, 'other', 1, 't', '2026-01-01', '2999-01-01' "
+        "FROM optsync_companies"),
+    "a run left running by a killed pass": _sql(
+        "state", "INSERT INTO optsync_runs (company_id, company, \"trigger\", host, pid, "
+        "started_at, status, steps) SELECT id, name, 'manual', 'other', 1, '2026-01-01', "
+        "'running', '[]' FROM optsync_companies"),
+    "a watermark forgotten": _sql(
+        "state", "UPDATE optsync_sync_marks SET watermark = NULL WHERE entity = 'customers'"),
+    "a fingerprint forgotten": _sql(
+        "state", "UPDATE optsync_sync_marks SET digest = NULL WHERE entity = 'stock'"),
+    # the state holds one key fewer than Optima
+    "a sent key forgotten": _sql(
+        "state", "DELETE FROM optsync_export_hashes WHERE entity = 'products' AND key = "
+        "(SELECT min(key) FROM optsync_export_hashes WHERE entity = 'products')"),
+    # the engine cannot read the marks: it warns
+    "optsync's marks unreadable": _sql(
+        "shop", "INSERT INTO optsync_mark (identity, company, integration, last_run, "
+        "updated_at) VALUES ('inna', 'x', 'y', 'zepsute', '2026-01-01 00:00:00')"),
     "the secret key replaced": _secret_key_replaced,
-    "a plan of another build of optsync": _plan_of_another_build,
-    "a plan of another version": _plan_of_another_version,
+    # an upgrade of optsync, or an edit of its code
+    "a plan of another build of optsync": _sql(
+        "state", "UPDATE optsync_meta SET value = json_set(value, '$.code', 'inny') "
+        "WHERE key LIKE 'quiet:%'"),
+    "a plan of another version": _sql(
+        "state", "UPDATE optsync_meta SET value = json_set(value, '$.format', 0) "
+        "WHERE key LIKE 'quiet:%'"),
 }
 
 
@@ -370,10 +307,10 @@ def test_a_pass_narrowed_to_entities_has_a_plan_of_its_own(world, cli):
         ("products", "export"), ("stock", "export")}
     assert state_rows(world, "SELECT complete FROM optsync_runs WHERE id = ?",
                       quick["run_id"]) == [(0,)]
-    _change_price(world)  # not a step of this plan
+    CHANGES["a price changed"](world)  # not a step of this plan
     assert short_way(world, "--only", "export", "--entity", "products", "--entity",
                      "stock") is not None
-    _change_stock(world)
+    CHANGES["a stock level changed"](world)
     assert short_way(world, "--only", "export", "--entity", "products", "--entity",
                      "stock") is None
 
